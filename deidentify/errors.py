@@ -1,0 +1,77 @@
+"""One error tree for the whole project.
+
+::
+
+    DeidentifyError                 catch this to catch anything deidentify raises on purpose
+    ├── ConfigError                 bad configuration: the process must not start with it
+    │   ├── SchemaError             an allowlist schema is invalid (carries file, line, fix)
+    │   └── SettingsError           a flag, environment variable or secret file is unusable
+    └── RuntimeFailure              the runtime cannot go on (translated Kafka/faust errors)
+        ├── BrokerUnavailable       no broker answered (retriable = True)
+        ├── AuthenticationFailed    the broker refused our credentials (retriable = False)
+        └── ProducerFenced          another instance took our transactional id (retriable = False)
+
+Filtering an event is never an error: stages return result values (see
+``deidentify.pipeline``). No message of any error here ever contains an event value: messages
+name files, lines, field paths, schema names and reasons only.
+
+Kafka and faust exceptions are translated into this tree only inside the runtime packages
+(``deidentify.sidecar`` and ``deidentify.central``), with ``raise X(...) from exc``.
+"""
+
+from __future__ import annotations
+
+
+class DeidentifyError(Exception):
+    """Base of every error deidentify raises on purpose."""
+
+    retriable: bool = False
+
+
+class ConfigError(DeidentifyError):
+    """Configuration that must be fixed before the process can start."""
+
+
+class SchemaError(ConfigError):
+    """An allowlist schema is invalid.
+
+    ``file`` and ``line`` point at the offending spot (``line`` is 1-based, ``None`` when the
+    problem concerns the whole file), ``fix`` says what to write instead.
+    """
+
+    def __init__(self, message: str, *, file: str | None = None, line: int | None = None,
+                 fix: str | None = None) -> None:
+        self.message = message
+        self.file = file
+        self.line = line
+        self.fix = fix
+        super().__init__(self.__str__())
+
+    def __str__(self) -> str:
+        where = self.file or "<schema>"
+        if self.line is not None:
+            where = f"{where}:{self.line}"
+        text = f"{where}: {self.message}"
+        if self.fix:
+            text += f" (fix: {self.fix})"
+        return text
+
+
+class SettingsError(ConfigError):
+    """A command-line flag, environment variable or secret file is unusable."""
+
+
+class RuntimeFailure(DeidentifyError):
+    """The runtime cannot go on; translated from Kafka or faust errors at one boundary."""
+
+
+class BrokerUnavailable(RuntimeFailure):
+    retriable = True
+
+
+class AuthenticationFailed(RuntimeFailure):
+    retriable = False
+
+
+class ProducerFenced(RuntimeFailure):
+    retriable = False
