@@ -1,0 +1,91 @@
+"""Privacy layer 3: k distinct subjects per published cell, with an ``__other__`` roll-up.
+
+When a window closes, every cell is classified:
+
+* ``Publishable`` — at least ``k`` distinct subjects (keyed hashes) contributed to it;
+* cells under ``k`` are merged into the window's single roll-up cell, whose every dimension
+  is ``__other__``. The roll-up is publishable only if *it* reaches ``k`` distinct subjects
+  (the union of the merged cells' subject hashes); otherwise all of its events are
+  suppressed and counted as ``below_k``.
+
+Invariant: every event of a closed window is in exactly one published cell or counted as
+suppressed; nothing is published for a group of fewer than ``k`` people.
+
+Cost: a cell that reached ``k`` already dropped its hash set while aggregating, so the
+roll-up only unions sets of fewer than ``k`` hashes each: O(cells * k).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from deidentify.schema.model import OTHER
+from deidentify.window import COUNT, FIRST_MEASURE, SUBJECTS, ClosedWindow, initial_measure
+
+
+@dataclass(frozen=True, slots=True)
+class ThresholdResult:
+    publishable: list          # [(dims tuple, cell list)] in a stable order
+    rolled_up_cells: int       # cells under k merged into the roll-up
+    rolled_up_events: int
+    suppressed_cells: int      # cells whose events were not published at all (roll-up < k)
+    suppressed_events: int
+
+
+def merge_cell(into: list, cell: list, measure_types: tuple[str, ...]) -> None:
+    into[COUNT] += cell[COUNT]
+    subjects = into[SUBJECTS]
+    if subjects is not None:
+        if cell[SUBJECTS] is None:
+            into[SUBJECTS] = None
+        else:
+            subjects.update(cell[SUBJECTS])
+    for i, mtype in enumerate(measure_types):
+        idx = FIRST_MEASURE + i
+        if mtype == "histogram":
+            into[idx][0] += cell[idx][0]
+            counts = into[idx][1]
+            for j, n in enumerate(cell[idx][1]):
+                counts[j] += n
+        else:
+            into[idx] += cell[idx]
+
+
+class SubjectThreshold:
+    """Applies ``k`` to the cells of a closed window."""
+
+    def __init__(self, k: int) -> None:
+        if k < 1:
+            raise ValueError("k cannot be smaller than 1")
+        self.k = k
+
+    def reached(self, cell: list) -> bool:
+        subjects = cell[SUBJECTS]
+        return subjects is None or len(subjects) >= self.k
+
+    def apply(self, window: ClosedWindow) -> ThresholdResult:
+        n_dims = len(window.schema.dimension_names)
+        other_key = tuple(OTHER for _ in range(n_dims))
+        measure_types = tuple(m.type for m in window.schema.measures)
+        rollup = [0, set()] + [initial_measure(m) for m in window.schema.measures]
+        publishable = []
+        rolled_cells = rolled_events = 0
+        for dims, cell in window.cells.items():
+            if dims == other_key:
+                merge_cell(rollup, cell, measure_types)
+            elif self.reached(cell):
+                publishable.append((dims, cell))
+            else:
+                rolled_cells += 1
+                rolled_events += cell[COUNT]
+                merge_cell(rollup, cell, measure_types)
+        suppressed_cells = suppressed_events = 0
+        if rollup[COUNT]:
+            if self.reached(rollup):
+                publishable.append((other_key, rollup))
+            else:
+                suppressed_cells = rolled_cells + (1 if other_key in window.cells else 0)
+                suppressed_events = rollup[COUNT]
+        publishable.sort(key=lambda item: tuple(map(str, item[0])))
+        return ThresholdResult(publishable, rolled_cells, rolled_events, suppressed_cells,
+                               suppressed_events)

@@ -1,0 +1,302 @@
+"""Compile a :class:`Schema` once into plain closures and tuples.
+
+The per-event path never looks at the schema again: it calls ``CompiledSchema.extract``,
+which runs a fixed tuple of prepared closures (field getters, dimension transforms, measure
+readers, subject reader) and returns either an :class:`Extracted` tuple or a rejection reason.
+
+Invariants
+
+* A dimension value is always produced by a typed transform (``route``, ``host``, ``enum``,
+  ``status``, ``status_class``, ``id``, ``bool``); there is no path by which a raw string is
+  copied into a dimension.
+* A field of the wrong type, an id that does not match its pattern or an unparsable
+  timestamp rejects the whole event with a reason from :data:`REJECT_REASONS`; the reason
+  never carries the value.
+* Strings longer than :data:`MAX_FIELD_CHARS` are rejected before any transform sees them, so
+  caches and regexes only ever see bounded input.
+
+Memory: per schema, the route/host caches (bounded, see ``deidentify.dimensions``) and
+constant-size closures.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from deidentify.dimensions.host import HostExtractor
+from deidentify.dimensions.route import RouteTemplate
+from deidentify.schema.model import ID_PATTERN, OTHER, Dimension, Measure, Schema
+
+MAX_FIELD_CHARS = 8192
+
+# Closed set of reasons an event can be rejected for (these are metric label values).
+INVALID_JSON = "invalid_json"
+NOT_AN_OBJECT = "not_an_object"
+TOO_LARGE = "too_large"
+UNKNOWN_TYPE = "unknown_type"
+INVALID_FIELD = "invalid_field"
+REJECTED_ID = "rejected_id"
+INVALID_TIMESTAMP = "invalid_timestamp"
+REJECT_REASONS = (INVALID_JSON, NOT_AN_OBJECT, TOO_LARGE, UNKNOWN_TYPE, INVALID_FIELD,
+                  REJECTED_ID, INVALID_TIMESTAMP)
+
+_ID_RE = re.compile(ID_PATTERN)
+_MISSING = object()
+
+
+class Rejected(Exception):
+    """Internal control signal inside extraction; never escapes :meth:`CompiledSchema.extract`."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+class Extracted(NamedTuple):
+    ts_ms: int
+    dims: tuple            # dimension values in schema order
+    values: tuple          # one entry per measure (None when the field was absent)
+    subject: Any           # the subject value (str/int) or None; hashed by the window
+
+
+# --------------------------------------------------------------------------- field access
+
+
+def field_getter(path: str) -> Callable[[dict], Any]:
+    """A closure reading a dotted path from a dict; returns _MISSING when absent."""
+    parts = tuple(path.split("."))
+    if len(parts) == 1:
+        key = parts[0]
+
+        def get1(event: dict) -> Any:
+            return event.get(key, _MISSING)
+        return get1
+
+    def get_path(event: dict) -> Any:
+        node: Any = event
+        for part in parts:
+            if type(node) is not dict:
+                return _MISSING
+            node = node.get(part, _MISSING)
+            if node is _MISSING:
+                return _MISSING
+        return node
+    return get_path
+
+
+def parse_ts_ms(value: Any) -> int:
+    """Event time in epoch milliseconds from an RFC 3339 string or an epoch-ms number."""
+    tv = type(value)
+    if tv is int:
+        if 0 < value < 10_000_000_000_000:
+            return value
+        raise Rejected(INVALID_TIMESTAMP)
+    if tv is float:
+        if 0 < value < 1e13 and value == value:
+            return int(value)
+        raise Rejected(INVALID_TIMESTAMP)
+    if tv is str and 10 <= len(value) <= 40:
+        try:
+            dt = datetime.fromisoformat(value)
+        except ValueError:
+            raise Rejected(INVALID_TIMESTAMP) from None
+        if dt.tzinfo is None or "T" not in value.upper():
+            raise Rejected(INVALID_TIMESTAMP)  # RFC 3339 needs a time and an offset
+        return int(dt.timestamp() * 1000)
+    raise Rejected(INVALID_TIMESTAMP)
+
+
+# --------------------------------------------------------------------------- dimensions
+
+
+def _bounded_str(value: Any) -> str:
+    if type(value) is not str or len(value) > MAX_FIELD_CHARS:
+        raise Rejected(INVALID_FIELD)
+    return value
+
+
+def compile_dimension(dim: Dimension, route_template: RouteTemplate,
+                      host_extractor: HostExtractor) -> Callable[[dict], Any]:
+    get = field_getter(dim.field)
+    kind = dim.type
+
+    if kind == "route":
+        get_url = field_getter(dim.url_field) if dim.url_field else None
+
+        def route(event: dict) -> str:
+            raw_route = get(event)
+            if raw_route is _MISSING or raw_route is None:
+                raw_route = None
+            else:
+                raw_route = _bounded_str(raw_route)
+            url = None
+            if get_url is not None:
+                url = get_url(event)
+                url = None if url is _MISSING or url is None else _bounded_str(url)
+            if raw_route is None and url is None:
+                raise Rejected(INVALID_FIELD)
+            return route_template(raw_route, url)
+        return route
+
+    if kind == "host":
+        def host(event: dict) -> str:
+            return host_extractor(_bounded_str(get(event)))
+        return host
+
+    if kind == "enum":
+        allowed = frozenset(dim.values or ())
+
+        def enum(event: dict) -> str:
+            value = get(event)
+            if type(value) is not str:
+                if value is _MISSING or value is None:
+                    return OTHER
+                raise Rejected(INVALID_FIELD)
+            return value if value in allowed else OTHER
+        return enum
+
+    if kind == "status":
+        def status(event: dict) -> int:
+            value = get(event)
+            if type(value) is not int or not 100 <= value <= 599:
+                raise Rejected(INVALID_FIELD)
+            return value
+        return status
+
+    if kind == "status_class":
+        classes = {n: f"{n}xx" for n in range(1, 6)}
+
+        def status_class(event: dict) -> str:
+            value = get(event)
+            if value is None:
+                return "none"
+            if type(value) is not int or not 100 <= value <= 599:
+                raise Rejected(INVALID_FIELD)
+            return classes[value // 100]
+        return status_class
+
+    if kind == "id":
+        match = _ID_RE.match
+
+        def ident(event: dict) -> str:
+            value = get(event)
+            if type(value) is not str or match(value) is None:
+                raise Rejected(REJECTED_ID)
+            return value
+        return ident
+
+    if kind == "bool":
+        def boolean(event: dict) -> bool:
+            value = get(event)
+            if type(value) is not bool:
+                raise Rejected(INVALID_FIELD)
+            return value
+        return boolean
+
+    raise AssertionError(f"unknown dimension type {kind}")  # parse_schema refuses these
+
+
+# --------------------------------------------------------------------------- measures
+
+
+def compile_measure_reader(measure: Measure) -> Callable[[dict], Any]:
+    """A closure returning the measure's per-event input (number, bool or None)."""
+    if measure.type == "count_if":
+        cond = measure.condition
+        assert cond is not None
+        get = field_getter(cond.field)
+        target = cond.value
+        if cond.op == "equals":
+            target_type = type(target)
+
+            def equals(event: dict) -> bool:
+                value = get(event)
+                return type(value) is target_type and value == target
+            return equals
+        if cond.op == "gte":
+            def gte(event: dict) -> bool:
+                value = get(event)
+                return type(value) in (int, float) and value >= target
+            return gte
+
+        def lt(event: dict) -> bool:
+            value = get(event)
+            return type(value) in (int, float) and value < target
+        return lt
+
+    get = field_getter(measure.field or "")
+    lo, hi = measure.minimum, measure.maximum
+    integer = measure.integer
+
+    def number(event: dict) -> float | int | None:
+        value = get(event)
+        tv = type(value)
+        if tv is int or (tv is float and not integer and value == value):
+            if value < lo:
+                return lo
+            if value > hi:
+                return hi
+            return value
+        if value is _MISSING or value is None:
+            return None
+        raise Rejected(INVALID_FIELD)
+    return number
+
+
+def compile_subject(paths: tuple[str, ...]) -> Callable[[dict], Any]:
+    getters = tuple(field_getter(p) for p in paths)
+
+    def subject(event: dict) -> Any:
+        for get in getters:
+            value = get(event)
+            tv = type(value)
+            if (tv is str and value) or tv is int:
+                return value
+        return None
+    return subject
+
+
+# --------------------------------------------------------------------------- schema
+
+
+class CompiledSchema:
+    """A schema prepared for the hot path. Build once; call :meth:`extract` per event."""
+
+    __slots__ = ("schema", "name", "version", "size_ms", "grace_ms", "dimension_names",
+                 "measures", "extract", "dims_of")
+
+    def __init__(self, schema: Schema) -> None:
+        self.schema = schema
+        self.name = schema.name
+        self.version = schema.version
+        self.size_ms = schema.window.size_ms
+        self.grace_ms = schema.window.grace_ms
+        self.dimension_names = schema.dimension_names
+        self.measures = schema.measures
+        route_template = RouteTemplate()
+        host_extractor = HostExtractor()
+        dim_fns = tuple(compile_dimension(d, route_template, host_extractor)
+                        for d in schema.dimensions)
+        measure_fns = tuple(compile_measure_reader(m) for m in schema.measures)
+        subject_fn = compile_subject(schema.privacy.subjects)
+        tenant_get = field_getter("tenant_id")
+        id_match = _ID_RE.match
+
+        def extract(event: dict) -> Extracted | str:
+            """Extract one decoded event; returns Extracted or a reason string."""
+            try:
+                tenant = tenant_get(event)
+                if type(tenant) is not str or id_match(tenant) is None:
+                    return REJECTED_ID
+                ts_ms = parse_ts_ms(event.get("ts"))
+                dims = tuple([fn(event) for fn in dim_fns])
+                values = tuple([fn(event) for fn in measure_fns])
+                return Extracted(ts_ms, dims, values, subject_fn(event))
+            except Rejected as rej:
+                return rej.reason
+        self.extract = extract
+        self.dims_of = dim_fns

@@ -1,0 +1,487 @@
+"""The allowlist schema model: frozen dataclasses, parsed strictly from YAML.
+
+This module is the documentation of every schema option (as ``config.go`` is for an
+OpenTelemetry processor). A schema file looks like::
+
+    name: http_requests            # [a-z][a-z0-9_]{0,62}; also the aggregate's "schema"
+    version: 3                     # int >= 1; bump it when the meaning of a cell changes
+    description: ...               # one or two sentences for the privacy reviewer
+    source:
+      type: http_request           # the raw event's "type" value this schema consumes
+      topic: telemetry.raw.http_requests   # the regional raw topic
+    window:
+      size: 60s                    # tumbling window size: <n>ms | <n>s | <n>m | <n>h
+      grace: 10s                   # how long after the end late events are still accepted
+    dimensions:                    # the ONLY keys a published cell carries in "dims"
+      method: {type: enum, field: method, values: http_methods}
+      route:  {type: route, field: route, url_field: url}
+      status: {type: status, field: status}
+    measures:                      # "count" always exists; these are added to it
+      latency_ms: {type: histogram, field: latency_ms, buckets: [5, 10, 25], min: 0, max: 600000}
+      errors:     {type: count_if, field: status, gte: 500}
+    privacy:
+      subjects: [user.id, user.email, client_ip]   # first present value identifies the subject
+      k: 5                          # minimum distinct subjects per published cell and window
+      caps: {route: 500}            # distinct values per dimension per window (default 500)
+      max_cells: 2000               # cells per schema window (default 2000)
+    examples: [...]                 # optional: raw events -> expected cells (schema test)
+
+Everything is rejected that is not listed here: unknown keys, unknown types, measures on
+fields that are not numeric, missing sections. Fail closed: a schema with no dimensions
+publishes one cell per window (only counts), never more.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from deidentify.errors import SchemaError
+from deidentify.schema.yamlsource import Located, LocatedList, line_of
+
+OTHER = "__other__"
+
+NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+FIELD_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}(\.[A-Za-z_][A-Za-z0-9_]{0,63}){0,3}$")
+TOPIC_RE = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
+ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+DURATION_RE = re.compile(r"^\s*(\d+)\s*(ms|s|m|h)\s*$")
+_UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000}
+
+DIMENSION_TYPES = ("route", "host", "enum", "status", "status_class", "id", "bool")
+MEASURE_TYPES = ("sum", "histogram", "count_if")
+CONDITION_OPS = ("equals", "gte", "lt")
+
+DEFAULT_DIMENSION_CAP = 500
+DEFAULT_MAX_CELLS = 2000
+SAFE_K = 5
+MAX_EXAMPLES = 100
+
+# Fields whose values identify a person or a customer; a dimension on them is an error,
+# whatever its type (the allowlist exists to keep exactly these out).
+PERSONAL_FIELD_WORDS = (
+    "email", "name", "phone", "ip", "address", "user_agent", "customer", "card", "token",
+    "payment", "iban", "ssn", "password", "secret", "request_id", "session", "user",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    size_ms: int
+    grace_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Dimension:
+    name: str
+    type: str
+    field: str
+    url_field: str | None = None          # route only: the full URL used when no route fits
+    values: tuple[str, ...] | None = None  # enum only: the closed vocabulary
+    vocabulary: str | None = None          # enum only: name of a shipped vocabulary, if used
+    line: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    field: str
+    op: str            # one of CONDITION_OPS
+    value: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Measure:
+    name: str
+    type: str                           # one of MEASURE_TYPES
+    field: str | None = None            # sum / histogram
+    minimum: float | None = None        # clamp bounds for sum / histogram
+    maximum: float | None = None
+    buckets: tuple[float, ...] = ()     # histogram upper bounds, ascending
+    integer: bool = False               # sum/histogram of an integer field
+    condition: Condition | None = None  # count_if
+    line: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Privacy:
+    subjects: tuple[str, ...]
+    k: int
+    caps: tuple[tuple[str, int], ...]   # (dimension, cap) for every dimension
+    max_cells: int
+
+    def cap_of(self, dimension: str) -> int:
+        return dict(self.caps).get(dimension, DEFAULT_DIMENSION_CAP)
+
+
+@dataclass(frozen=True, slots=True)
+class Example:
+    name: str
+    events: tuple[Any, ...]
+    expect: tuple[dict, ...]
+    line: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Schema:
+    name: str
+    version: int
+    description: str
+    source_type: str
+    topic: str
+    window: Window
+    dimensions: tuple[Dimension, ...]
+    measures: tuple[Measure, ...]
+    privacy: Privacy
+    examples: tuple[Example, ...]
+    file: str = "<schema>"
+
+    @property
+    def dimension_names(self) -> tuple[str, ...]:
+        return tuple(d.name for d in self.dimensions)
+
+
+# --------------------------------------------------------------------------- parsing helpers
+
+
+class _Ctx:
+    """Carries the file name so every error can point at file:line."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+
+    def error(self, message: str, container: Any = None, key: Any = None,
+              fix: str | None = None, line: int | None = None) -> SchemaError:
+        if line is None and container is not None:
+            line = line_of(container, key) if key is not None else getattr(container, "line", None)
+        return SchemaError(message, file=self.file, line=line, fix=fix)
+
+    def mapping(self, node: Any, what: str, parent: Any, key: Any) -> Located:
+        if not isinstance(node, Located):
+            raise self.error(f"'{what}' must be a mapping", parent, key,
+                             fix=f"write '{what}:' followed by indented 'key: value' lines")
+        return node
+
+    def keys(self, node: Located, what: str, required: tuple[str, ...],
+             optional: tuple[str, ...] = ()) -> None:
+        allowed = required + optional
+        for key in node:
+            if key not in allowed:
+                close = difflib.get_close_matches(key, allowed, n=1)
+                hint = f"did you mean '{close[0]}'? " if close else ""
+                raise self.error(f"unknown key '{key}' in {what}", node, key,
+                                 fix=f"{hint}allowed keys: {', '.join(allowed)}")
+        for key in required:
+            if key not in node:
+                raise self.error(f"{what} is missing '{key}'", node,
+                                 fix=f"add '{key}:' ({', '.join(required)} are required)")
+
+    def string(self, node: Located, key: str, what: str, pattern: re.Pattern | None = None,
+               fix: str | None = None) -> str:
+        value = node[key]
+        if not isinstance(value, str) or not value.strip():
+            raise self.error(f"{what} '{key}' must be a non-empty string", node, key, fix=fix)
+        if pattern is not None and not pattern.match(value):
+            raise self.error(f"{what} '{key}' is not well formed", node, key,
+                             fix=fix or f"it must match {pattern.pattern}")
+        return value
+
+    def integer(self, node: Located, key: str, what: str, minimum: int,
+                maximum: int | None = None) -> int:
+        value = node[key]
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.error(f"{what} '{key}' must be an integer", node, key,
+                             fix=f"write a whole number >= {minimum}")
+        if value < minimum or (maximum is not None and value > maximum):
+            bound = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
+            raise self.error(f"{what} '{key}' is out of range", node, key,
+                             fix=f"write a whole number {bound}")
+        return value
+
+    def number(self, node: Located, key: str, what: str) -> float:
+        value = node[key]
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.error(f"{what} '{key}' must be a number", node, key, fix="write a number")
+        return value
+
+    def duration_ms(self, node: Located, key: str, what: str) -> int:
+        value = node[key]
+        match = DURATION_RE.match(value) if isinstance(value, str) else None
+        if not match:
+            raise self.error(f"{what} '{key}' must be a duration with a unit", node, key,
+                             fix="write e.g. 500ms, 10s, 1m or 1h")
+        return int(match.group(1)) * _UNIT_MS[match.group(2)]
+
+
+# --------------------------------------------------------------------------- sections
+
+
+def _parse_window(ctx: _Ctx, node: Located) -> Window:
+    win = ctx.mapping(node["window"], "window", node, "window")
+    ctx.keys(win, "window", ("size",), ("grace",))
+    size_ms = ctx.duration_ms(win, "size", "window")
+    grace_ms = ctx.duration_ms(win, "grace", "window") if "grace" in win else 0
+    if size_ms < 1000 or size_ms > 86_400_000:
+        raise ctx.error("window 'size' must be between 1s and 24h", win, "size",
+                        fix="write e.g. size: 60s")
+    if 60_000 % size_ms and size_ms % 60_000:
+        raise ctx.error("window 'size' must divide a minute or be whole minutes", win, "size",
+                        fix="write e.g. 10s, 15s, 30s, 1m or 5m")
+    if grace_ms > size_ms * 10:
+        raise ctx.error("window 'grace' is longer than ten windows", win, "grace",
+                        fix="keep grace at most ten times the window size")
+    return Window(size_ms=size_ms, grace_ms=grace_ms)
+
+
+def _parse_dimension(ctx: _Ctx, name: str, spec: Any, parent: Located,
+                     vocabularies: dict[str, frozenset[str]]) -> Dimension:
+    if not NAME_RE.match(name):
+        raise ctx.error(f"dimension name '{name}' is not well formed", parent, name,
+                        fix="use lowercase letters, digits and '_' (e.g. route)")
+    spec = ctx.mapping(spec, f"dimensions.{name}", parent, name)
+    if "type" not in spec:
+        raise ctx.error(f"dimension '{name}' has no type", spec,
+                        fix=f"add 'type:' with one of: {', '.join(DIMENSION_TYPES)}")
+    dtype = spec["type"]
+    if dtype not in DIMENSION_TYPES:
+        close = difflib.get_close_matches(str(dtype), DIMENSION_TYPES, n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        fix = f"{hint}one of: {', '.join(DIMENSION_TYPES)}"
+        if dtype in ("string", "str", "raw", "copy", "text", "keyword"):
+            fix = ("there is no type that copies a raw string; use enum with a closed list of "
+                   "values, or route/host/id. " + fix)
+        raise ctx.error(f"dimension '{name}' has unknown type '{dtype}'", spec, "type", fix=fix)
+    what = f"dimension '{name}'"
+    optional: tuple[str, ...] = ()
+    if dtype == "route":
+        optional = ("url_field",)
+    elif dtype == "enum":
+        optional = ()
+    required = ("type", "field") + (("values",) if dtype == "enum" else ())
+    ctx.keys(spec, what, required, optional)
+    field = ctx.string(spec, "field", what, FIELD_RE, fix="a field path such as status or user.id")
+    if dtype in ("enum", "route", "host", "id", "status", "status_class", "bool"):
+        lowered = field.lower()
+        for word in PERSONAL_FIELD_WORDS:
+            if dtype != "id" and word in ("user", "customer"):
+                continue
+            if re.search(rf"(^|[._]){word}($|[._])", lowered) or (
+                    dtype == "id" and word in lowered):
+                raise ctx.error(
+                    f"{what} reads '{field}', a field that identifies a person or customer",
+                    spec, "field",
+                    fix="personal fields may only be privacy.subjects, never dimensions")
+    url_field = None
+    if dtype == "route" and "url_field" in spec:
+        url_field = ctx.string(spec, "url_field", what, FIELD_RE, fix="e.g. url_field: url")
+    values = vocab_name = None
+    if dtype == "enum":
+        raw = spec["values"]
+        if isinstance(raw, str):
+            if raw not in vocabularies:
+                raise ctx.error(f"{what} names unknown vocabulary '{raw}'", spec, "values",
+                                fix=f"one of: {', '.join(sorted(vocabularies))}, or a list")
+            vocab_name = raw
+            values = tuple(sorted(vocabularies[raw]))
+        elif isinstance(raw, LocatedList) and raw:
+            for i, item in enumerate(raw):
+                if not isinstance(item, str) or not re.match(r"^[A-Za-z0-9_.:/-]{1,64}$", item):
+                    raise ctx.error(f"{what} has an enum value that is not a short token",
+                                    raw, i, fix="enum values are short tokens like GET or "
+                                    "charge.succeeded")
+            if len(raw) > 1000:
+                raise ctx.error(f"{what} lists more than 1000 values", spec, "values",
+                                fix="an enum is a closed, small vocabulary")
+            values = tuple(raw)
+        else:
+            raise ctx.error(f"{what} 'values' must be a vocabulary name or a non-empty list",
+                            spec, "values", fix="e.g. values: http_methods, or values: [a, b]")
+    return Dimension(name=name, type=dtype, field=field, url_field=url_field, values=values,
+                     vocabulary=vocab_name, line=parent.line_of(name))
+
+
+def _parse_condition(ctx: _Ctx, spec: Located, what: str) -> Condition:
+    ops = [op for op in CONDITION_OPS if op in spec]
+    if len(ops) != 1:
+        raise ctx.error(f"{what} needs exactly one condition", spec,
+                        fix=f"add one of: {', '.join(CONDITION_OPS)} (e.g. gte: 500)")
+    op = ops[0]
+    value = spec[op]
+    if op == "equals":
+        if not isinstance(value, bool | int | str) or isinstance(value, float):
+            raise ctx.error(f"{what} 'equals' must be true/false, an integer or a string",
+                            spec, op, fix="e.g. equals: true")
+    else:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ctx.error(f"{what} '{op}' must be a number", spec, op, fix="e.g. gte: 500")
+    field = ctx.string(spec, "field", what, FIELD_RE, fix="a field path such as status")
+    return Condition(field=field, op=op, value=value)
+
+
+def _parse_measure(ctx: _Ctx, name: str, spec: Any, parent: Located) -> Measure:
+    if name == "count":
+        raise ctx.error("'count' is always published and cannot be declared", parent, name,
+                        fix="remove it; measures.count is implicit")
+    if not NAME_RE.match(name):
+        raise ctx.error(f"measure name '{name}' is not well formed", parent, name,
+                        fix="use lowercase letters, digits and '_' (e.g. latency_ms)")
+    spec = ctx.mapping(spec, f"measures.{name}", parent, name)
+    if "type" not in spec:
+        raise ctx.error(f"measure '{name}' has no type", spec,
+                        fix=f"add 'type:' with one of: {', '.join(MEASURE_TYPES)}")
+    mtype = spec["type"]
+    what = f"measure '{name}'"
+    line = parent.line_of(name)
+    if mtype == "count_if":
+        ctx.keys(spec, what, ("type", "field"), CONDITION_OPS)
+        return Measure(name=name, type=mtype, condition=_parse_condition(ctx, spec, what),
+                       line=line)
+    if mtype == "sum":
+        ctx.keys(spec, what, ("type", "field", "min", "max"), ("integer",))
+    elif mtype == "histogram":
+        ctx.keys(spec, what, ("type", "field", "buckets", "min", "max"), ("integer",))
+    else:
+        close = difflib.get_close_matches(str(mtype), MEASURE_TYPES, n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        raise ctx.error(f"{what} has unknown type '{mtype}'", spec, "type",
+                        fix=f"{hint}one of: {', '.join(MEASURE_TYPES)} (count is implicit)")
+    field = ctx.string(spec, "field", what, FIELD_RE, fix="a numeric field such as latency_ms")
+    minimum = ctx.number(spec, "min", what)
+    maximum = ctx.number(spec, "max", what)
+    if minimum >= maximum:
+        raise ctx.error(f"{what} 'min' must be below 'max'", spec, "max",
+                        fix="write a max larger than min")
+    integer = False
+    if "integer" in spec:
+        if not isinstance(spec["integer"], bool):
+            raise ctx.error(f"{what} 'integer' must be true or false", spec, "integer",
+                            fix="integer: true")
+        integer = spec["integer"]
+    buckets: tuple[float, ...] = ()
+    if mtype == "histogram":
+        raw = spec["buckets"]
+        if not isinstance(raw, LocatedList) or not raw:
+            raise ctx.error(f"{what} 'buckets' must be a non-empty list of numbers", spec,
+                            "buckets", fix="e.g. buckets: [5, 10, 25, 50, 100]")
+        for i, bound in enumerate(raw):
+            if isinstance(bound, bool) or not isinstance(bound, int | float):
+                raise ctx.error(f"{what} bucket bounds must be numbers", raw, i,
+                                fix="e.g. buckets: [5, 10, 25]")
+            if i and bound <= raw[i - 1]:
+                raise ctx.error(f"{what} bucket bounds must be strictly ascending", raw, i,
+                                fix="sort the bounds and remove duplicates")
+        if len(raw) > 64:
+            raise ctx.error(f"{what} has more than 64 buckets", spec, "buckets",
+                            fix="use at most 64 bucket bounds")
+        buckets = tuple(raw)
+    return Measure(name=name, type=mtype, field=field, minimum=minimum, maximum=maximum,
+                   buckets=buckets, integer=integer, line=line)
+
+
+def _parse_privacy(ctx: _Ctx, node: Located, dimensions: tuple[Dimension, ...]) -> Privacy:
+    priv = ctx.mapping(node["privacy"], "privacy", node, "privacy")
+    ctx.keys(priv, "privacy", ("subjects", "k"), ("caps", "max_cells"))
+    subjects = priv["subjects"]
+    if not isinstance(subjects, LocatedList) or not subjects:
+        raise ctx.error("privacy 'subjects' must be a non-empty list of field paths", priv,
+                        "subjects", fix="e.g. subjects: [user.id, client_ip]")
+    for i, field in enumerate(subjects):
+        if not isinstance(field, str) or not FIELD_RE.match(field):
+            raise ctx.error("privacy 'subjects' entries must be field paths", subjects, i,
+                            fix="e.g. user.id")
+    k = ctx.integer(priv, "k", "privacy", 1, 1000)
+    names = {d.name for d in dimensions}
+    caps: dict[str, int] = {}
+    if "caps" in priv:
+        cap_node = ctx.mapping(priv["caps"], "privacy.caps", priv, "caps")
+        for dim in cap_node:
+            if dim not in names:
+                raise ctx.error(f"privacy.caps names unknown dimension '{dim}'", cap_node, dim,
+                                fix=f"one of: {', '.join(sorted(names)) or '(no dimensions)'}")
+            caps[dim] = ctx.integer(cap_node, dim, "privacy.caps", 1, 100_000)
+    max_cells = DEFAULT_MAX_CELLS
+    if "max_cells" in priv:
+        max_cells = ctx.integer(priv, "max_cells", "privacy", 1, 1_000_000)
+    all_caps = tuple((d.name, caps.get(d.name, DEFAULT_DIMENSION_CAP)) for d in dimensions)
+    return Privacy(subjects=tuple(subjects), k=k, caps=all_caps, max_cells=max_cells)
+
+
+def _parse_examples(ctx: _Ctx, node: Located) -> tuple[Example, ...]:
+    if "examples" not in node:
+        return ()
+    raw = node["examples"]
+    if not isinstance(raw, LocatedList):
+        raise ctx.error("'examples' must be a list", node, "examples",
+                        fix="write '- name: ...' items with events and expect")
+    if len(raw) > MAX_EXAMPLES:
+        raise ctx.error(f"more than {MAX_EXAMPLES} examples", node, "examples",
+                        fix="keep examples short")
+    out = []
+    for i, item in enumerate(raw):
+        item = ctx.mapping(item, f"examples[{i}]", raw, i)
+        ctx.keys(item, f"examples[{i}]", ("name", "events", "expect"))
+        name = ctx.string(item, "name", f"examples[{i}]")
+        events, expect = item["events"], item["expect"]
+        if not isinstance(events, LocatedList) or not events:
+            raise ctx.error(f"example '{name}' needs a non-empty 'events' list", item, "events",
+                            fix="list raw events, one mapping each")
+        if not isinstance(expect, LocatedList):
+            raise ctx.error(f"example '{name}' needs an 'expect' list", item, "expect",
+                            fix="list the expected cells, or write expect: [] for none")
+        for j, cell in enumerate(expect):
+            cell = ctx.mapping(cell, f"example '{name}' expect[{j}]", expect, j)
+            ctx.keys(cell, f"example '{name}' expect[{j}]", ("dims", "measures"), ("window",))
+        out.append(Example(name=name, events=tuple(_plain(e) for e in events),
+                           expect=tuple(_plain(c) for c in expect), line=raw.line_of(i)))
+    return tuple(out)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def parse_schema(doc: Any, file: str, vocabularies: dict[str, frozenset[str]]) -> Schema:
+    """Turn a located YAML document into a :class:`Schema` or raise :class:`SchemaError`."""
+    ctx = _Ctx(file)
+    if not isinstance(doc, Located):
+        raise ctx.error("a schema file must be a mapping", line=getattr(doc, "line", 1),
+                        fix="start with 'name: <schema name>'")
+    ctx.keys(doc, "schema", ("name", "version", "description", "source", "window",
+                             "dimensions", "measures", "privacy"), ("examples",))
+    name = ctx.string(doc, "name", "schema", NAME_RE,
+                      fix="lowercase letters, digits and '_' (e.g. http_requests)")
+    version = ctx.integer(doc, "version", "schema", 1)
+    description = ctx.string(doc, "description", "schema")
+    src = ctx.mapping(doc["source"], "source", doc, "source")
+    ctx.keys(src, "source", ("type", "topic"))
+    source_type = ctx.string(src, "type", "source", NAME_RE, fix="the raw event type, e.g. "
+                             "http_request")
+    topic = ctx.string(src, "topic", "source", TOPIC_RE, fix="a Kafka topic name")
+    window = _parse_window(ctx, doc)
+    dim_node = doc["dimensions"]
+    if dim_node is None:
+        dim_node = Located()
+        dim_node.line, dim_node.key_lines = doc.line_of("dimensions"), {}
+    dim_node = ctx.mapping(dim_node, "dimensions", doc, "dimensions")
+    dimensions = tuple(_parse_dimension(ctx, n, s, dim_node, vocabularies)
+                       for n, s in dim_node.items())
+    meas_node = doc["measures"]
+    if meas_node is None:
+        meas_node = Located()
+        meas_node.line, meas_node.key_lines = doc.line_of("measures"), {}
+    meas_node = ctx.mapping(meas_node, "measures", doc, "measures")
+    measures = tuple(_parse_measure(ctx, n, s, meas_node) for n, s in meas_node.items())
+    privacy = _parse_privacy(ctx, doc, dimensions)
+    dim_fields = {d.field for d in dimensions}
+    for field in privacy.subjects:
+        if field in dim_fields:
+            raise ctx.error(f"subject field '{field}' is also a dimension", doc, "privacy",
+                            fix="a subject may never be published as a dimension")
+    return Schema(name=name, version=version, description=description, source_type=source_type,
+                  topic=topic, window=window, dimensions=dimensions, measures=measures,
+                  privacy=privacy, examples=_parse_examples(ctx, doc), file=file)

@@ -1,0 +1,282 @@
+"""Event-time tumbling windows with per-partition stream time and final-only emission.
+
+Semantics (Kafka Streams' "final results" model):
+
+* An event with event time ``ts_ms`` belongs to the window ``[start, start + size)`` with
+  ``start = ts_ms - ts_ms % size``.
+* Stream time is tracked per partition: the highest event time seen on it. The close
+  watermark is the minimum stream time over the partitions that feed this aggregator; a
+  partition that has been idle (no events) for longer than ``idle_ms`` of wall-clock time
+  lets its stream time advance with the wall clock, so a quiet region still reports.
+* A window closes when the watermark reaches ``end + grace``; it is emitted exactly once,
+  with its final cells. An event for a window that has already closed is *late*: it is
+  dropped and counted, never merged into something already published.
+* Offsets: every open window remembers, per partition, the first offset that fed it. The
+  safe commit offset of a partition is the smallest such offset over open windows (or the
+  next offset after everything seen when no open window holds its events), so a replay
+  from the committed offsets rebuilds every open window exactly.
+
+Cardinality caps (privacy layer 4) are applied here, when a cell is created: a dimension
+value beyond its per-window cap becomes ``__other__``; a cell beyond the window's
+``max_cells`` becomes the all-``__other__`` cell.
+
+Memory: per open window, one entry per cell (a small list) plus, per cell, at most ``k``
+subject hashes (a cell that reached ``k`` distinct subjects drops its set), plus one set of
+distinct values per dimension (bounded by the caps). So it is O(cells * k) whatever the
+number of distinct subjects.
+"""
+
+from __future__ import annotations
+
+import sys
+from bisect import bisect_left
+from collections.abc import Callable, Hashable, Iterator
+from dataclasses import dataclass, field
+from hashlib import blake2b
+from os import urandom
+
+from deidentify.schema.compile import CompiledSchema, Extracted
+from deidentify.schema.model import OTHER
+
+# Cell layout: [count, subjects (set of hashes, or None once k distinct were seen), *measures]
+COUNT = 0
+SUBJECTS = 1
+FIRST_MEASURE = 2
+
+
+def make_subject_hasher() -> Callable[[object], int]:
+    """Keyed hash of a subject value. The key lives only in this process's memory.
+
+    With hash randomisation on (CPython's default) ``hash(str)`` is SipHash keyed by a
+    per-process random secret that is never written anywhere; values are turned into
+    strings first, because ``hash(int)`` is not keyed. When randomisation is off
+    (PYTHONHASHSEED set), a BLAKE2b MAC with a fresh random key is used instead.
+    """
+    if sys.flags.hash_randomization:
+        def siphash(value: object) -> int:
+            return hash(value if type(value) is str else repr(value))
+        return siphash
+    key = urandom(32)
+
+    def mac(value: object) -> int:
+        text = value if type(value) is str else repr(value)
+        digest = blake2b(text.encode("utf-8", "surrogatepass"), key=key, digest_size=8)
+        return int.from_bytes(digest.digest(), "little")
+    return mac
+
+
+@dataclass(slots=True)
+class OpenWindow:
+    schema: CompiledSchema
+    start_ms: int
+    end_ms: int
+    close_at_ms: int
+    cells: dict = field(default_factory=dict)
+    dim_values: list = field(default_factory=list)
+    first_offsets: dict = field(default_factory=dict)
+    over_cap_events: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ClosedWindow:
+    """A window that has just closed, with its final cells (before privacy filtering)."""
+
+    schema: CompiledSchema
+    start_ms: int
+    end_ms: int
+    cells: dict           # dims tuple -> cell list (see layout above)
+    over_cap_events: int
+
+
+class WindowAggregator:
+    """Aggregates extracted events into open windows and closes them by stream time.
+
+    ``add`` returns ``None`` when the event was aggregated, or the string ``"late"`` when
+    its window has already closed.
+    """
+
+    def __init__(self, *, k_of: Callable[[str], int], idle_ms: int | None = None) -> None:
+        self._k_of = k_of
+        self._windows: dict[tuple[str, int, int], OpenWindow] = {}
+        self._closed_through: dict[str, int] = {}   # schema name -> end of last closed window
+        self._stream_time: dict[Hashable, int] = {}
+        self._last_wall: dict[Hashable, int] = {}
+        self._next_offset: dict[Hashable, int] = {}
+        self._idle_ms = idle_ms
+        self._hash = make_subject_hasher()
+        self._updaters: dict[int, Callable] = {}
+
+    # ----------------------------------------------------------------- hot path
+
+    def add(self, cs: CompiledSchema, x: Extracted, partition: Hashable = 0,
+            offset: int = -1) -> str | None:
+        ts = x.ts_ms
+        st = self._stream_time.get(partition)
+        if st is None or ts > st:
+            self._stream_time[partition] = ts
+        if offset >= 0:
+            self._next_offset[partition] = offset + 1
+        size = cs.size_ms
+        start = ts - ts % size
+        if start + size <= self._closed_through.get(cs.name, -1):
+            return "late"
+        key = (cs.name, cs.version, start)
+        win = self._windows.get(key)
+        if win is None:
+            win = OpenWindow(cs, start, start + size, start + size + cs.grace_ms,
+                             dim_values=[set() for _ in cs.dimension_names])
+            self._windows[key] = win
+        if offset >= 0 and partition not in win.first_offsets:
+            win.first_offsets[partition] = offset
+        cells = win.cells
+        dims = x.dims
+        cell = cells.get(dims)
+        if cell is None:
+            cell = self._new_cell(win, cs, dims)
+        cell[COUNT] += 1
+        subjects = cell[SUBJECTS]
+        if subjects is not None and x.subject is not None:
+            subjects.add(self._hash(x.subject))
+            if len(subjects) >= self._k_of(cs.name):
+                cell[SUBJECTS] = None
+        updater = self._updaters.get(id(cs))
+        if updater is None:
+            updater = self._updaters[id(cs)] = make_updater(cs)
+        updater(cell, x.values)
+        return None
+
+    def _new_cell(self, win: OpenWindow, cs: CompiledSchema, dims: tuple) -> list:
+        privacy = cs.schema.privacy
+        capped = False
+        if dims:
+            new_dims = []
+            for i, value in enumerate(dims):
+                seen = win.dim_values[i]
+                if value not in seen:
+                    if len(seen) >= privacy.caps[i][1]:
+                        value = OTHER
+                        capped = True
+                    else:
+                        seen.add(value)
+                new_dims.append(value)
+            dims = tuple(new_dims)
+        cell = win.cells.get(dims)
+        if cell is None and len(win.cells) >= privacy.max_cells:
+            dims = tuple(OTHER for _ in dims)
+            capped = True
+            cell = win.cells.get(dims)
+        if capped:
+            win.over_cap_events += 1
+        if cell is None:
+            cell = [0, set()] + [initial_measure(m) for m in cs.measures]
+            win.cells[dims] = cell
+        return cell
+
+    # ----------------------------------------------------------------- time and closing
+
+    def mark_activity(self, partition: Hashable, wall_ms: int) -> None:
+        self._last_wall[partition] = wall_ms
+
+    def watermark(self, wall_ms: int | None = None) -> int | None:
+        """The close watermark: min stream time over partitions (idle ones advance)."""
+        if not self._stream_time:
+            return None
+        marks = []
+        for partition, st in self._stream_time.items():
+            if self._idle_ms is not None and wall_ms is not None:
+                last = self._last_wall.get(partition)
+                if last is not None and wall_ms - last > self._idle_ms:
+                    st += wall_ms - last
+            marks.append(st)
+        return min(marks)
+
+    def close_due(self, wall_ms: int | None = None) -> list[ClosedWindow]:
+        mark = self.watermark(wall_ms)
+        if mark is None:
+            return []
+        return self._close(lambda w: w.close_at_ms <= mark)
+
+    def close_all(self) -> list[ClosedWindow]:
+        return self._close(lambda w: True)
+
+    def _close(self, due: Callable[[OpenWindow], bool]) -> list[ClosedWindow]:
+        closing = [w for w in self._windows.values() if due(w)]
+        closing.sort(key=lambda w: (w.start_ms, w.schema.name, w.schema.version))
+        out = []
+        for win in closing:
+            del self._windows[(win.schema.name, win.schema.version, win.start_ms)]
+            name = win.schema.name
+            if win.end_ms > self._closed_through.get(name, -1):
+                self._closed_through[name] = win.end_ms
+            out.append(ClosedWindow(win.schema, win.start_ms, win.end_ms, win.cells,
+                                    win.over_cap_events))
+        return out
+
+    # ----------------------------------------------------------------- offsets and recovery
+
+    def safe_offsets(self) -> dict[Hashable, int]:
+        """Per partition, the offset up to which a commit loses nothing still open."""
+        safe = dict(self._next_offset)
+        for win in self._windows.values():
+            for partition, first in win.first_offsets.items():
+                if first < safe.get(partition, first + 1):
+                    safe[partition] = first
+        return safe
+
+    def closed_through(self) -> dict[str, int]:
+        return dict(self._closed_through)
+
+    def restore_closed_through(self, marks: dict[str, int]) -> None:
+        for name, end in marks.items():
+            if end > self._closed_through.get(name, -1):
+                self._closed_through[name] = end
+
+    def forget_partition(self, partition: Hashable) -> None:
+        """A partition was revoked: it no longer holds the watermark back."""
+        self._stream_time.pop(partition, None)
+        self._last_wall.pop(partition, None)
+        self._next_offset.pop(partition, None)
+
+    def open_windows(self) -> Iterator[OpenWindow]:
+        return iter(list(self._windows.values()))
+
+    @property
+    def open_window_count(self) -> int:
+        return len(self._windows)
+
+
+# --------------------------------------------------------------------------- measures
+
+
+def initial_measure(measure) -> object:
+    if measure.type == "histogram":
+        return [0, [0] * (len(measure.buckets) + 1)]
+    return 0
+
+
+def make_updater(cs: CompiledSchema) -> Callable[[list, tuple], None]:
+    """Compile the measure updates of one schema into a single closure."""
+    steps = []
+    for i, measure in enumerate(cs.measures):
+        idx = FIRST_MEASURE + i
+        if measure.type == "histogram":
+            steps.append((idx, 1, measure.buckets))
+        elif measure.type == "sum":
+            steps.append((idx, 0, None))
+        else:
+            steps.append((idx, 2, None))
+    steps_t = tuple(steps)
+
+    def update(cell: list, values: tuple) -> None:
+        for (idx, kind, buckets), value in zip(steps_t, values, strict=True):
+            if value is None or value is False:
+                continue
+            if kind == 2:          # count_if
+                cell[idx] += 1
+            elif kind == 0:        # sum
+                cell[idx] += value
+            else:                  # histogram
+                hist = cell[idx]
+                hist[0] += value
+                hist[1][bisect_left(buckets, value)] += 1
+    return update

@@ -1,0 +1,90 @@
+"""`deidentify preview` and `deidentify schema ...` as a user runs them (subprocess)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+
+from tests.helpers import T0
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def deid(*args, stdin: bytes | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "deidentify.cli", *args], input=stdin,
+                          capture_output=True, cwd=ROOT, timeout=120)
+
+
+def http(i: int, **extra) -> bytes:
+    event = {"type": "http_request", "ts": T0 + i, "tenant_id": "acme", "method": "GET",
+             "url": f"https://api.example.com/v1/orders/{1000 + i}?email=x{i}@example.com",
+             "status": 200, "latency_ms": 12.5, "user": {"id": f"user-{i}"},
+             "client_ip": "203.0.113.7"}
+    event.update(extra)
+    return orjson.dumps(event)
+
+
+def test_preview_mixed_file_with_garbage(tmp_path):
+    lines = [http(i) for i in range(6)]
+    lines.insert(2, b"{not json")
+    lines.insert(4, b"\xff\xfe\xfd")
+    lines.insert(5, b"[" * 100_000)
+    path = tmp_path / "raw.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    result = deid("preview", "--region", "eu", str(path))
+    assert result.returncode == 0, result.stderr.decode()
+    out = [orjson.loads(line) for line in result.stdout.splitlines()]
+    assert len(out) == 1
+    assert out[0]["dims"] == {"method": "GET", "route": "/v1/orders/{id}", "status": 200}
+    assert out[0]["measures"]["count"] == 6
+    err = result.stderr.decode()
+    assert "- invalid_json 3" in err
+    assert "example.com" not in err and "203.0.113.7" not in err and "user-" not in err
+
+
+def test_preview_reads_stdin():
+    result = deid("preview", "-", stdin=b"\n".join(http(i) for i in range(5)))
+    assert result.returncode == 0
+    assert len(result.stdout.splitlines()) == 1
+
+
+def test_preview_unreadable_file_exits_2(tmp_path):
+    result = deid("preview", str(tmp_path / "missing.jsonl"))
+    assert result.returncode == 2
+    assert b"cannot read" in result.stderr
+
+
+def test_preview_invalid_schema_exits_2_with_file_line(tmp_path):
+    (tmp_path / "bad.yaml").write_text("name: x\nversion: one\n")
+    result = deid("preview", "--schemas", str(tmp_path), "-", stdin=b"")
+    assert result.returncode == 2
+    assert f"{tmp_path / 'bad.yaml'}:".encode() in result.stderr
+
+
+def test_schema_check_and_test_pass_on_shipped_schemas():
+    check = deid("schema", "check")
+    assert check.returncode == 0, check.stdout.decode() + check.stderr.decode()
+    assert check.stdout.count(b": ok: ") == 3
+    assert b"worst case" in check.stdout
+    test = deid("schema", "test")
+    assert test.returncode == 0, test.stdout.decode()
+    assert b" 0 failed" in test.stdout and b"FAIL" not in test.stdout
+
+
+def test_schema_test_fails_on_wrong_expectation(tmp_path):
+    text = (ROOT / "schemas" / "billing_totals.yaml").read_text()
+    (tmp_path / "billing.yaml").write_text(text.replace("amount_minor: 4200", "amount_minor: 4201"))
+    result = deid("schema", "test", "--schemas", str(tmp_path))
+    assert result.returncode == 1
+    assert b"FAIL billing_totals" in result.stdout
+
+
+def test_preview_does_not_import_kafka_or_faust():
+    code = ("import sys, deidentify.cli as c, deidentify.preview, deidentify.pipeline;"
+            "print(any(m.split('.')[0] in ('faust', 'aiokafka', 'mode') for m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, cwd=ROOT,
+                            timeout=60)
+    assert result.stdout.strip() == b"False"

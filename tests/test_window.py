@@ -1,0 +1,105 @@
+"""Window semantics without a broker: feed events with timestamps, assert what closes."""
+
+from __future__ import annotations
+
+from deidentify.pipeline import Pipeline
+from tests.helpers import MINUTE, T0, call, schema_set
+
+
+def pipeline(**kw) -> Pipeline:
+    return Pipeline(schema_set(**kw), region="eu")
+
+
+def counts(aggs):
+    return {(a.value["window"]["start"], a.value["dims"]["method"]): a.value["measures"]["count"]
+            for a in aggs}
+
+
+def test_window_closes_only_after_end_plus_grace():
+    p = pipeline(grace="10s")
+    p.process(call(T0 + 1_000), offset=0)
+    p.process(call(T0 + MINUTE + 9_000), offset=1)     # stream time = end + 9s: still open
+    assert p.close_due() == []
+    p.process(call(T0 + MINUTE + 10_000), offset=2)    # stream time = end + grace: closes
+    closed = p.close_due()
+    assert counts(closed) == {("2026-11-20T10:00:00Z", "GET"): 1}
+    assert p.close_due() == []                          # emitted exactly once
+
+
+def test_event_within_grace_is_merged_late_event_is_dropped():
+    p = pipeline(grace="10s")
+    p.process(call(T0 + 1_000), offset=0)
+    p.process(call(T0 + MINUTE + 5_000), offset=1)
+    p.process(call(T0 + 59_000), offset=2)               # out of order, inside grace
+    p.process(call(T0 + MINUTE + 10_000), offset=3)
+    assert counts(p.close_due()) == {("2026-11-20T10:00:00Z", "GET"): 2}
+    p.process(call(T0 + 30_000), offset=4)               # its window already closed
+    assert p.drops == {("calls", "late"): 1}
+    assert counts(p.close_all()) == {("2026-11-20T10:01:00Z", "GET"): 2}
+
+
+def test_watermark_is_min_over_partitions():
+    p = pipeline(grace="0s")
+    p.process_batch([(0, call(T0 + 1_000))], partition=0)
+    p.process_batch([(0, call(T0 + 5 * MINUTE))], partition=1)
+    assert p.close_due() == []                 # partition 0 still at minute 0
+    p.process_batch([(1, call(T0 + 2 * MINUTE))], partition=0)
+    assert counts(p.close_due()) == {("2026-11-20T10:00:00Z", "GET"): 1}
+
+
+def test_idle_partition_advances_with_wall_clock():
+    p = Pipeline(schema_set(grace="0s"), region="eu", idle_ms=30_000)
+    p.process_batch([(0, call(T0 + 1_000))], partition=0, wall_ms=1_000_000)
+    p.process_batch([(0, call(T0 + 5 * MINUTE))], partition=1, wall_ms=1_000_000)
+    assert p.close_due(wall_ms=1_010_000) == []              # not idle yet
+    # 70 s of silence on partition 0: its stream time advances by 70 s of wall clock
+    closed = p.close_due(wall_ms=1_070_000)
+    assert counts(closed) == {("2026-11-20T10:00:00Z", "GET"): 1}
+
+
+def test_safe_offsets_hold_back_to_first_offset_of_open_window():
+    p = pipeline(grace="0s")
+    p.process_batch([(10, call(T0 + 1_000)), (11, call(T0 + 2_000))], partition=0)
+    assert p.safe_offsets() == {0: 10}
+    p.process_batch([(12, call(T0 + MINUTE + 1_000))], partition=0)
+    p.close_due()                                # minute 0 closes; minute 1 still open
+    assert p.safe_offsets() == {0: 12}
+    p.close_all()
+    assert p.safe_offsets() == {0: 13}
+
+
+def test_restored_watermark_skips_published_windows():
+    p = pipeline(grace="0s")
+    p.restore_closed_through({"calls": T0 + MINUTE})
+    p.process(call(T0 + 1_000), offset=0)
+    assert p.drops == {("calls", "late"): 1}
+    p.process(call(T0 + MINUTE + 1), offset=1)
+    assert counts(p.close_all()) == {("2026-11-20T10:01:00Z", "GET"): 1}
+
+
+def test_measures_histogram_sum_and_conditional_count():
+    p = pipeline()
+    p.process(call(T0, latency_ms=5, bytes=7, status=200))
+    p.process(call(T0, latency_ms=50, bytes=3, status=503))
+    p.process(call(T0, latency_ms=5000, bytes=-4, status=500))   # clamped to max / min
+    (agg,) = p.close_all()
+    m = agg.value["measures"]
+    assert m["count"] == 3
+    assert m["errors"] == 2
+    assert m["bytes"] == 10
+    assert m["latency_ms"] == {"sum": 1055, "buckets": {"10": 1, "100": 1, "+Inf": 1}}
+
+
+def test_dimension_cap_and_cell_cap_roll_into_other():
+    p = pipeline(cap=2)
+    for i, method in enumerate(["GET", "POST", "PUT", "DELETE"]):
+        p.process(call(T0 + i, method=method), offset=i)
+    got = counts(p.close_all())
+    assert got == {("2026-11-20T10:00:00Z", "GET"): 1, ("2026-11-20T10:00:00Z", "POST"): 1,
+                   ("2026-11-20T10:00:00Z", "__other__"): 2}
+    assert p.rolled_up == {("calls", "over_cap"): 2}
+    p = pipeline(max_cells=1)
+    for i, method in enumerate(["GET", "POST", "PUT"]):
+        p.process(call(T0 + i, method=method), offset=i)
+    assert counts(p.close_all()) == {("2026-11-20T10:00:00Z", "GET"): 1,
+                                     ("2026-11-20T10:00:00Z", "__other__"): 2}
