@@ -79,6 +79,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--idle", default=None, metavar="DURATION",
                    help="close windows by wall clock after a partition is idle this long "
                         "(env DEIDENTIFY_IDLE; default 30s)")
+    # --- run: commit cadence and Kafka security (see deidentify/sidecar/settings.py) ---
+    p.add_argument("--commit-interval", default=None, metavar="DURATION",
+                   help="commit offsets in a transaction at least this often while events "
+                        "flow (env DEIDENTIFY_COMMIT_INTERVAL; default 1s)")
+    p.add_argument("--security-protocol", default=None,
+                   choices=("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"),
+                   help="Kafka security protocol (env KAFKA_SECURITY_PROTOCOL; default "
+                        "PLAINTEXT)")
+    p.add_argument("--sasl-mechanism", default=None,
+                   choices=("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"),
+                   help="SASL mechanism (env KAFKA_SASL_MECHANISM; default SCRAM-SHA-512)")
+    p.add_argument("--sasl-username", default=None,
+                   help="SASL user name (env KAFKA_SASL_USERNAME)")
+    p.add_argument("--sasl-password-file", default=None, metavar="FILE",
+                   help="file holding the SASL password (env KAFKA_SASL_PASSWORD_FILE, or the "
+                        "password itself in env KAFKA_SASL_PASSWORD; never a flag)")
+    p.add_argument("--ssl-cafile", default=None, metavar="FILE",
+                   help="CA certificate(s) to verify the brokers, PEM (env KAFKA_SSL_CAFILE; "
+                        "default: the system's trusted CAs)")
 
     p = sub.add_parser("central", help="the central collector: aggregates -> dashboards")
     _add_bootstrap(p)

@@ -23,6 +23,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import HistogramMetricFamily
+from prometheus_client.utils import floatToGoString
 
 BATCH_SIZE_BUCKETS = (1, 10, 100, 500, 1000, 5000, 10000, 50000)
 COMMIT_SECONDS_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -94,22 +96,120 @@ def sidecar_metrics(registry: CollectorRegistry | None = None) -> SidecarMetrics
     )
 
 
+class MergedHistogram:
+    """A Prometheus histogram fed with already-bucketed counts (the central aggregates).
+
+    ``prometheus_client.Histogram.observe`` takes one observation at a time; the collector
+    receives per-window bucket counts. This collector keeps, per label set, the running
+    (non-cumulative) count of each bucket and the sum, and exports them as a real
+    histogram: ``<name>_bucket{le="..."}`` (cumulative, ``+Inf`` last), ``<name>_sum`` and
+    ``<name>_count``, so ``histogram_quantile()`` works on it in PromQL.
+
+    ``bounds`` are the finite upper bounds (ascending); :meth:`add` takes a dict keyed by the
+    aggregate contract's bound strings (``"5"``, ``"2.5"``, ``"+Inf"``). Keys that are not
+    among the bounds are ignored (the central validator has already refused them).
+    Not thread-safe: the collector's event loop is its only writer and reader.
+    """
+
+    def __init__(self, name: str, documentation: str, labelnames: tuple[str, ...],
+                 bounds: tuple[float, ...], registry: CollectorRegistry | None) -> None:
+        self.name = name
+        self.documentation = documentation
+        self.labelnames = tuple(labelnames)
+        self.bounds = tuple(float(b) for b in bounds)
+        if list(self.bounds) != sorted(set(self.bounds)):
+            raise ValueError("MergedHistogram bounds must be strictly ascending")
+        self._index = {_contract_bound(b): i for i, b in enumerate(self.bounds)}
+        self._index["+Inf"] = len(self.bounds)
+        self._series: dict[tuple[str, ...], list] = {}   # labels -> [counts list, sum]
+        if registry is not None:
+            registry.register(self)
+
+    def add(self, labels: tuple[str, ...], buckets: dict[str, int], total: float) -> None:
+        if len(labels) != len(self.labelnames):
+            raise ValueError(f"{self.name} takes {len(self.labelnames)} label values")
+        entry = self._series.get(labels)
+        if entry is None:
+            entry = self._series[labels] = [[0] * (len(self.bounds) + 1), 0.0]
+        counts = entry[0]
+        for key, n in buckets.items():
+            i = self._index.get(key)
+            if i is not None:
+                counts[i] += n
+        entry[1] += total
+
+    def describe(self):
+        return [HistogramMetricFamily(self.name, self.documentation, labels=self.labelnames)]
+
+    def collect(self):
+        family = HistogramMetricFamily(self.name, self.documentation, labels=self.labelnames)
+        for labels, (counts, total) in sorted(self._series.items()):
+            cumulative = 0
+            buckets = []
+            for bound, n in zip(self.bounds, counts, strict=False):
+                cumulative += n
+                buckets.append((floatToGoString(bound), cumulative))
+            cumulative += counts[-1]
+            buckets.append(("+Inf", cumulative))
+            family.add_metric(list(labels), buckets, total)
+        yield family
+
+
+def _contract_bound(bound: float) -> str:
+    return str(int(bound)) if float(bound).is_integer() else repr(float(bound))
+
+
+WEBHOOK_DURATION_MS_BUCKETS = (50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000)
+
+
 @dataclass
 class CentralMetrics:
+    """The central collector's series.
+
+    Business series (labels only from aggregates that passed central re-validation):
+    ``deid_http_requests_total{region,method,route,status}``,
+    ``deid_http_request_errors_total{region,method,route}``,
+    ``deid_http_request_latency_ms_bucket{region,route,le}`` (+ ``_sum``, ``_count``),
+    ``deid_billing_amount_minor_total{region,tenant,currency}``,
+    ``deid_billing_charges_total{region,tenant,currency}``,
+    ``deid_webhook_deliveries_total{region,host,outcome}`` (outcome ``success|failure``),
+    ``deid_webhook_delivery_duration_ms_bucket{region,host,le}``,
+    ``deid_central_events_total{region,schema}`` (``measures.count`` of every schema).
+
+    Health series: ``deid_central_aggregates_accepted_total{region,schema}``,
+    ``deid_central_aggregates_rejected_total{reason}``,
+    ``deid_central_guard_hits_total{detector}``,
+    ``deid_central_aggregates_ignored_total{reason}`` (duplicate | expired | over_capacity),
+    ``deid_central_consumer_lag{partition}``,
+    ``deid_central_last_window_end_timestamp_seconds{region,schema}``,
+    ``deid_central_cells_retained``, ``deid_central_ready``.
+    """
+
     registry: CollectorRegistry
     aggregates_accepted: Counter
     aggregates_rejected: Counter
+    aggregates_ignored: Counter
+    guard_hits: Counter
+    events: Counter
     http_requests: Counter
     http_errors: Counter
-    http_latency: Histogram
+    http_latency: MergedHistogram
     billing_amount: Counter
     billing_charges: Counter
     webhook_deliveries: Counter
+    webhook_duration: MergedHistogram
     consumer_lag: Gauge
     last_window_end: Gauge
+    cells_retained: Gauge
+    ready: Gauge
 
 
-def central_metrics(registry: CollectorRegistry | None = None) -> CentralMetrics:
+def central_metrics(registry: CollectorRegistry | None = None, *,
+                    latency_buckets: tuple[float, ...] = LATENCY_MS_BUCKETS,
+                    webhook_duration_buckets: tuple[float, ...] = WEBHOOK_DURATION_MS_BUCKETS,
+                    ) -> CentralMetrics:
+    """Declare the central series. Histogram bounds should be the schemas' bounds (the
+    collector passes them); bucket keys outside them are ignored."""
     r = registry or CollectorRegistry()
     return CentralMetrics(
         registry=r,
@@ -119,21 +219,38 @@ def central_metrics(registry: CollectorRegistry | None = None) -> CentralMetrics
         aggregates_rejected=Counter("deid_central_aggregates_rejected",
                                     "Aggregates rejected by re-validation, by reason",
                                     ["reason"], registry=r),
+        aggregates_ignored=Counter("deid_central_aggregates_ignored",
+                                   "Valid aggregates not merged (duplicate, expired window, "
+                                   "over capacity)", ["reason"], registry=r),
+        guard_hits=Counter("deid_central_guard_hits",
+                           "Aggregates rejected by the central output guard, by detector",
+                           ["detector"], registry=r),
+        events=Counter("deid_central_events", "Raw events represented by merged aggregates",
+                       ["region", "schema"], registry=r),
         http_requests=Counter("deid_http_requests", "HTTP requests",
                               ["region", "method", "route", "status"], registry=r),
         http_errors=Counter("deid_http_request_errors", "HTTP requests with status >= 500",
                             ["region", "method", "route"], registry=r),
-        http_latency=Histogram("deid_http_request_latency_ms", "HTTP request latency (ms)",
-                               ["region", "route"], buckets=LATENCY_MS_BUCKETS, registry=r),
+        http_latency=MergedHistogram("deid_http_request_latency_ms",
+                                     "HTTP request latency (ms)", ("region", "route"),
+                                     tuple(latency_buckets), registry=r),
         billing_amount=Counter("deid_billing_amount_minor", "Charged amount in minor units",
                                ["region", "tenant", "currency"], registry=r),
         billing_charges=Counter("deid_billing_charges", "Number of charges",
                                 ["region", "tenant", "currency"], registry=r),
         webhook_deliveries=Counter("deid_webhook_deliveries", "Webhook delivery attempts",
                                    ["region", "host", "outcome"], registry=r),
-        consumer_lag=Gauge("deid_central_consumer_lag", "Central consumer lag in messages",
+        webhook_duration=MergedHistogram("deid_webhook_delivery_duration_ms",
+                                         "Webhook delivery duration (ms)", ("region", "host"),
+                                         tuple(webhook_duration_buckets), registry=r),
+        consumer_lag=Gauge("deid_central_consumer_lag",
+                           "Central consumer lag in messages (to the last stable offset)",
                            ["partition"], registry=r),
         last_window_end=Gauge("deid_central_last_window_end_timestamp_seconds",
                               "End of the newest merged window", ["region", "schema"],
                               registry=r),
+        cells_retained=Gauge("deid_central_cells_retained",
+                             "Cells held in the collector's bounded state", registry=r),
+        ready=Gauge("deid_central_ready", "1 when the collector is consuming (see /readyz)",
+                    registry=r),
     )

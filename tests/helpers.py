@@ -10,7 +10,7 @@ import orjson
 from deidentify.schema import SchemaSet, load_schema_file
 
 MINUTE = 60_000
-T0 = 1_763_632_800_000  # 2026-11-20T10:00:00Z
+T0 = 1_795_168_800_000  # 2026-11-20T10:00:00Z
 
 COUNTS_SCHEMA = """\
 name: calls

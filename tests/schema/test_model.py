@@ -78,7 +78,7 @@ BROKEN = [
      9, "identifies a person", "subjects"),
     ("unknown-vocabulary", ("values: http_methods", "values: verbs"), 7, "unknown vocabulary",
      "http_methods"),
-    ("bad-yaml", ("k: 5", "k: [5"), 17, "not valid YAML", "indentation"),
+    ("bad-yaml", ("k: 5", "k: [5"), 16, "not valid YAML", "indentation"),
     ("declared-count", ("errors: {", "count: {type: sum, field: x, min: 0, max: 1}\n  errors: {"),
      12, "'count' is always published", "implicit"),
     ("cap-unknown-dim", ("k: 5", "k: 5\n  caps: {path: 10}"), 16, "unknown dimension 'path'",

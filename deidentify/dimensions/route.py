@@ -1,0 +1,322 @@
+"""The ``route`` dimension: a request reduced to a route template such as ``/v1/orders/{id}``.
+
+``RouteTemplate()(route, url)`` uses the event's framework route field when it is a genuine
+template, otherwise templates the path of ``url``; anything it cannot make safe is
+:data:`OTHER`.
+
+Segment classes (first match wins; the segment is percent-decoded once, case preserved for
+classification)
+
+==========================================  =============  ==================================
+segment                                     becomes        e.g.
+==========================================  =============  ==================================
+``local@domain`` (also ``%40``)             ``{email}``    ``alice@example.com``
+JWT (``eyJ...`` with three dot parts)       ``{token}``    ``eyJhbGci.eyJzdWIi.sig``
+longer than ``max_segment_len``             ``{long}``     a 60-character slug
+valid date, optional time suffix            ``{date}``     ``2026-11-20``, ``20261120``
+characters outside ``[A-Za-z0-9._~-]``      ``{seg}``      ``hello world``, ``@alice``, ``é``
+only dots, or a leading ``~``               ``{seg}``      ``..``, ``~alice``
+UUID 8-4-4-4-12                             ``{uuid}``     ``0b6e...-...``
+2+ digits only                              ``{id}``       ``12345``
+a hex run of 8+ containing a digit          ``{hex}``      ``deadbeef42``
+a high-entropy alphanumeric chunk           ``{token}``    ``cnryAb12Cd34Ef``
+any other run of 2+ digits                  ``{id}``       ``order-12345``, ``x86``
+==========================================  =============  ==================================
+
+A kept segment is lowercased. A *chunk* is a maximal ``[A-Za-z0-9]`` run of the segment; it is
+high-entropy when it has 6-9 characters, letters and 2+ digits (``x7k9p2``; API versions such
+as ``v1beta1`` excepted), or 10+ characters and (a) mixes letters and digits, or (b) mixes cases
+in a way camelCase does not (two or more one-letter lowercase runs before an uppercase
+letter), or (c) is single-case with 12+ letters and has under 20% vowels (``aeiouy``) or a run
+of 6+ consonants (so ``xmlhttprequest`` is a token, ``XMLHttpRequest`` is kept).
+Rule (a) is the one that is guaranteed: any random identifier of 10+ characters that contains
+a letter and a digit is replaced. Letter-only random strings are caught only on a
+best-effort basis (b, c: about half of random 12-letter strings); short codes with at most
+one digit (``ab3kx``) and plain words (``/users/alice``) cannot be told from route words by
+pattern at all - that is the k-distinct-subjects layer's job. Accepted false positives:
+``utf8mb4``, ``oauth2callback``, ``xmlhttprequest`` become ``{token}``.
+
+Decisions
+
+* Case: classification sees the original case (so ``AbXyZk...`` looks random); kept segments
+  are lowercased, so ``/v1/Orders`` and ``/v1/orders`` are one route. The grammar has no
+  uppercase.
+* One-digit segments (``/2/tweets``, ``v1``, ``oauth2``) stay: a single digit has ten values
+  and identifies nobody. Two or more consecutive digits anywhere in a segment replace the whole
+  segment, except version tokens ``v`` + 1-2 digits with an optional ``.`` + 1-2 digits
+  (``v10``, ``v19.0``). Consequence: ``x86`` becomes ``{id}``; that is accepted.
+* Depth: empty segments are dropped (``//`` and trailing ``/`` collapse); more than
+  ``max_depth`` segments keep the first ``max_depth`` and append ``{...}``.
+* Unsafe characters give ``{seg}`` (the route keeps its shape) rather than ``OTHER``.
+* The route field is used only if it starts with ``/``, each literal segment is classified as
+  *kept* (no percent-decoding: ``%`` is unsafe) and each placeholder has a clean name.
+  Placeholders ``{name}``, ``{name:conv}``, ``{*name}``, ``:name``, ``<name>``,
+  ``<conv:name>``, ``[name]`` and ``[...name]`` are normalised to ``{name}`` (lowercased).
+  A raw path in the route field (``/users/12345``) is not a template: the URL is used.
+* URL shapes are those of :func:`deidentify.dimensions.host.split_url`: scheme, userinfo,
+  host, port, query and fragment are dropped; ``\\`` counts as ``/``; a string without scheme
+  or leading ``/`` is read host-first (``hooks.example.com/x`` -> ``/x``), so a host never
+  lands in a route; non-hierarchical schemes (``javascript:``) give ``OTHER``.
+
+Invariants (property-tested)
+
+* Every output satisfies :func:`is_valid_route`.
+* Every output is a fixed point: ``RouteTemplate()(out, None) == out`` for ``out != OTHER``.
+* Outside version tokens, no output contains two consecutive digits.
+* No value is ever logged or raised; bad input of any type yields ``OTHER``.
+
+Memory: two caches per templater, one keyed on the route field, one on the URL path, each a
+plain dict of at most ``cache_size`` entries that is cleared when full (keys longer than
+:data:`MAX_CACHED_KEY_CHARS` are computed uncached). Outputs are interned, so a cache entry
+costs its key (~50 B + length) plus ~100 B of dict overhead: ~10 MiB per cache for typical
+40-character paths at the default 65536, ~25 MiB worst case.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import unquote
+
+from deidentify.dimensions.host import OTHER, split_url
+from deidentify.errors import ConfigError
+
+__all__ = ["MORE", "OTHER", "ROUTE_GRAMMAR", "RouteTemplate", "is_valid_route"]
+
+MORE = "{...}"
+MAX_DEPTH_LIMIT = 32
+MAX_SEGMENT_LEN_LIMIT = 64
+MAX_CACHED_KEY_CHARS = 256
+_MAX_ROUTE_CHARS = 1 + (MAX_SEGMENT_LEN_LIMIT + 1) * (MAX_DEPTH_LIMIT + 1)
+
+_NAME = r"[a-z_][a-z0-9_]{0,31}"
+_LITERAL = rf"(?!\.+(?:/|\Z))[a-z0-9._-][a-z0-9._~-]{{0,{MAX_SEGMENT_LEN_LIMIT - 1}}}"
+ROUTE_GRAMMAR: re.Pattern[str] = re.compile(
+    rf"^(?:/|(?:/(?:{_LITERAL}|\{{{_NAME}\}})){{1,{MAX_DEPTH_LIMIT}}}(?:/\{{\.\.\.\}})?)\Z")
+"""What a published route may look like: ``/``, or 1-32 segments that are lowercase literals
+over ``[a-z0-9._~-]`` (not only dots, not starting with ``~``, at most 64 characters) or
+placeholders ``{name}``, optionally followed by ``/{...}``. :func:`is_valid_route` adds the
+segment classification on top."""
+
+_SAFE_RE = re.compile(r"[A-Za-z0-9._~-]+")
+_EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+")
+_DATE_RE = re.compile(
+    r"(?:19|20)[0-9]{2}(?:-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])(?:[Tt_ ][0-9:.+\-Zz]*)?"
+    r"|(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01]))")
+_UUID_RE = re.compile(
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_JWT_RE = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+_HEX_RUN_RE = re.compile(r"[0-9a-fA-F]{8,}")
+_DIGIT_RE = re.compile(r"[0-9]")
+_DIGIT_RUN_RE = re.compile(r"[0-9]{2,}")
+_VERSION_RE = re.compile(r"[vV][0-9]{1,2}(?:\.[0-9]{1,2})?")
+_CHUNK_RE = re.compile(r"[A-Za-z0-9]{6,}")
+_API_VERSION_RE = re.compile(r"v[0-9](?:alpha|beta|rc)[0-9]", re.IGNORECASE)
+_ALPHA_RE = re.compile(r"[A-Za-z]")
+_SHORT_LOWER_RUN_RE = re.compile(r"(?:^|[A-Z])[a-z](?=[A-Z])")
+_CONSONANT_RUN_RE = re.compile(r"[bcdfghjklmnpqrstvwxz]{6,}")
+_VOWELS = frozenset("aeiouy")
+
+_ROUTE_PLACEHOLDER_RE = re.compile(
+    r"\{\*?([A-Za-z_][A-Za-z0-9_]{0,31})(?::[^{}/]{0,64})?\}"
+    r"|:([A-Za-z_][A-Za-z0-9_]{0,31})"
+    r"|<(?:[A-Za-z_]+:)?([A-Za-z_][A-Za-z0-9_]{0,31})>"
+    r"|\[(?:\.\.\.)?([A-Za-z_][A-Za-z0-9_]{0,31})\]")
+# Common case http(s)://host/path?...: the path without running the general splitter.
+_FAST_URL_MATCH = re.compile(r"https?://[^/?#\\\s]+(/[^?#\\\s]*|)(?:[?#]|\Z)").match
+
+_NOT_TEMPLATE = ""  # cached marker for "this route field is not a template"
+
+
+def _is_token_chunk(chunk: str) -> bool:
+    """True if a 6+ character alphanumeric chunk looks like a generated identifier."""
+    if len(chunk) < 10:
+        return (len(_DIGIT_RE.findall(chunk)) >= 2 and _ALPHA_RE.search(chunk) is not None
+                and not _API_VERSION_RE.fullmatch(chunk))
+    has_digit = _DIGIT_RE.search(chunk) is not None
+    if has_digit:
+        return _ALPHA_RE.search(chunk) is not None
+    if not chunk.islower() and not chunk.isupper():
+        # Mixed case: camelCase words (even with acronyms, XMLHttpRequest) are kept.
+        return len(_SHORT_LOWER_RUN_RE.findall(chunk)) >= 2
+    if len(chunk) >= 12:
+        low = chunk.lower()
+        vowels = sum(1 for c in low if c in _VOWELS)
+        if vowels * 5 < len(low) or _CONSONANT_RUN_RE.search(low):
+            return True
+    return False
+
+
+def _classify(seg: str, max_len: int) -> str | None:
+    """The placeholder replacing ``seg`` (decoded, original case), or None to keep it."""
+    if "@" in seg and _EMAIL_RE.fullmatch(seg):
+        return "{email}"
+    if seg.startswith("eyJ") and _JWT_RE.fullmatch(seg):
+        return "{token}"
+    if len(seg) > max_len:
+        return "{long}"
+    if seg[0] in "12" and _DATE_RE.fullmatch(seg):
+        return "{date}"
+    if not _SAFE_RE.fullmatch(seg) or seg[0] == "~" or not seg.strip("."):
+        return "{seg}"
+    if seg.isdigit():
+        return "{id}" if len(seg) > 1 else None
+    if len(seg) == 36 and _UUID_RE.fullmatch(seg):
+        return "{uuid}"
+    for run in _HEX_RUN_RE.findall(seg):
+        if _DIGIT_RE.search(run):
+            return "{hex}"
+    for chunk in _CHUNK_RE.findall(seg):
+        if _is_token_chunk(chunk):
+            return "{token}"
+    if _DIGIT_RUN_RE.search(seg) and not _VERSION_RE.fullmatch(seg):
+        return "{id}"
+    return None
+
+
+def _name_ok(name: str) -> bool:
+    """A placeholder name (already lowercased) that is itself free of identifiers."""
+    return _classify(name, 32) is None
+
+
+def is_valid_route(value: str) -> bool:
+    """True for ``__other__`` or a route the templater could have published.
+
+    The grammar must match, every placeholder name must be clean, and every literal segment
+    must be one the templater keeps (no digit runs, tokens, hex, ...), so a route is valid
+    exactly when templating it again changes nothing. The central collector re-validates
+    with this.
+    """
+    if type(value) is not str:
+        return False
+    if value == OTHER:
+        return True
+    if len(value) > _MAX_ROUTE_CHARS or not ROUTE_GRAMMAR.match(value):
+        return False
+    for seg in value.split("/")[1:]:
+        if not seg or seg == MORE:
+            continue
+        if seg[0] == "{":
+            if not _name_ok(seg[1:-1]):
+                return False
+        elif _classify(seg, MAX_SEGMENT_LEN_LIMIT) is not None:
+            return False
+    return True
+
+
+def _path_of(url: str) -> str | None:
+    """The path of ``url`` (no query/fragment), or None when it has no usable shape."""
+    m = _FAST_URL_MATCH(url)
+    if m is not None:
+        return m[1]
+    parts = split_url(url)
+    return None if parts is None else parts[1]
+
+
+class RouteTemplate:
+    """``(route field, url) -> '/v1/orders/{id}' | '__other__'`` with bounded caches.
+
+    Construct once per compiled schema. For a route field seen before the call is one dict
+    lookup; for a URL path seen before it is a path split plus one dict lookup.
+    """
+
+    __slots__ = ("_cache_size", "_intern", "_max_depth", "_max_segment_len", "_path_cache",
+                 "_route_cache")
+
+    def __init__(self, *, max_depth: int = 8, max_segment_len: int = 48,
+                 cache_size: int = 65536) -> None:
+        if type(max_depth) is not int or not 1 <= max_depth <= MAX_DEPTH_LIMIT:
+            raise ConfigError(f"RouteTemplate max_depth must be between 1 and {MAX_DEPTH_LIMIT}")
+        if type(max_segment_len) is not int or not 1 <= max_segment_len <= MAX_SEGMENT_LEN_LIMIT:
+            raise ConfigError("RouteTemplate max_segment_len must be between 1 and "
+                              f"{MAX_SEGMENT_LEN_LIMIT}")
+        if type(cache_size) is not int or cache_size < 0:
+            raise ConfigError("RouteTemplate cache_size must be an integer >= 0")
+        self._max_depth = max_depth
+        self._max_segment_len = max_segment_len
+        self._cache_size = cache_size
+        self._route_cache: dict[str, str] = {}
+        self._path_cache: dict[str, str] = {}
+        self._intern: dict[str, str] = {}
+
+    def __call__(self, route: object, url: object) -> str:
+        """A route template for the event, or ``OTHER``; never raw identifying text."""
+        if type(route) is str:
+            hit = self._route_cache.get(route)
+            if hit is None:
+                hit = self._remember(self._route_cache, route, self._from_route_field(route))
+            if hit is not _NOT_TEMPLATE:
+                return hit
+        if type(url) is not str:
+            return OTHER
+        m = _FAST_URL_MATCH(url)  # inlined _path_of: this is the per-event path
+        if m is not None:
+            path = m[1]
+        else:
+            path = _path_of(url)
+            if path is None:
+                return OTHER
+        hit = self._path_cache.get(path)
+        if hit is None:
+            hit = self._remember(self._path_cache, path, self._from_path(path))
+        return hit
+
+    def cache_len(self) -> int:
+        """Entries currently cached in both caches (never the keys themselves)."""
+        return len(self._route_cache) + len(self._path_cache)
+
+    def _remember(self, cache: dict[str, str], key: str, value: str) -> str:
+        if self._cache_size and len(key) <= MAX_CACHED_KEY_CHARS:
+            if len(cache) >= self._cache_size:
+                cache.clear()
+                if len(self._intern) >= 2 * self._cache_size:
+                    self._intern.clear()
+            value = self._intern.setdefault(value, value)
+            cache[key] = value
+        return value
+
+    def _finish(self, segments: list[str], more: bool) -> str | None:
+        if len(segments) > self._max_depth:
+            del segments[self._max_depth:]
+            more = True
+        if more:
+            segments.append(MORE)
+        route = "/" + "/".join(segments)
+        return route if ROUTE_GRAMMAR.match(route) else None
+
+    def _from_route_field(self, route: str) -> str:
+        """The normalised route field, or ``_NOT_TEMPLATE`` if any segment would change."""
+        if not route.startswith("/") or len(route) > _MAX_ROUTE_CHARS:
+            return _NOT_TEMPLATE
+        raw = [s for s in route.split("/") if s]
+        more = bool(raw) and raw[-1] == MORE
+        if more:
+            raw.pop()
+        segments = []
+        for seg in raw[:self._max_depth]:
+            if seg[0] in "{:<[":
+                m = _ROUTE_PLACEHOLDER_RE.fullmatch(seg)
+                if m is None:
+                    return _NOT_TEMPLATE
+                name = next(g for g in m.groups() if g is not None).lower()
+                if not _name_ok(name):
+                    return _NOT_TEMPLATE
+                segments.append("{" + name + "}")
+            elif _classify(seg, self._max_segment_len) is not None:
+                return _NOT_TEMPLATE
+            else:
+                segments.append(seg.lower())
+        more = more or len(raw) > self._max_depth
+        return self._finish(segments, more) or _NOT_TEMPLATE
+
+    def _from_path(self, path: str) -> str:
+        """Template a URL path (no query/fragment) segment by segment."""
+        raw = [s for s in path.split("/") if s]
+        more = len(raw) > self._max_depth
+        segments = []
+        max_len = self._max_segment_len
+        for seg in raw[:self._max_depth]:
+            if "%" in seg:
+                seg = unquote(seg)
+            placeholder = _classify(seg, max_len)
+            segments.append(placeholder if placeholder is not None else seg.lower())
+        return self._finish(segments, more) or OTHER

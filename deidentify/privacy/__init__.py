@@ -1,0 +1,1 @@
+"""Privacy layers that run on closed windows before anything is published."""
