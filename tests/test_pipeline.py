@@ -67,7 +67,7 @@ def test_region_is_validated():
 def test_conservation_and_order_independence():
     rng = random.Random(7)
     events = []
-    for i in range(3000):
+    for _ in range(3000):
         ts = T0 + rng.randrange(0, 5 * MINUTE)
         events.append(call(ts, method=rng.choice(["GET", "POST", "PUT", "DELETE"]),
                            user=f"u{rng.randrange(40)}"))

@@ -16,25 +16,25 @@ longer than ``max_segment_len``             ``{long}``     a 60-character slug
 valid date, optional time suffix            ``{date}``     ``2026-11-20``, ``20261120``
 characters outside ``[A-Za-z0-9._~-]``      ``{seg}``      ``hello world``, ``@alice``, ``é``
 only dots, or a leading ``~``               ``{seg}``      ``..``, ``~alice``
-UUID 8-4-4-4-12                             ``{uuid}``     ``0b6e...-...``
 2+ digits only                              ``{id}``       ``12345``
+dotted-quad IPv4                            ``{ip}``       ``10.0.0.1``, ``1.2.3.4``
+UUID 8-4-4-4-12                             ``{uuid}``     ``0b6e...-...``
 a hex run of 8+ containing a digit          ``{hex}``      ``deadbeef42``
 a high-entropy alphanumeric chunk           ``{token}``    ``cnryAb12Cd34Ef``
-any other run of 2+ digits                  ``{id}``       ``order-12345``, ``x86``
+any other 2+ digit run, or 3+ digits        ``{id}``       ``order-12345``, ``x86``, ``1.2.3``
 ==========================================  =============  ==================================
 
 A kept segment is lowercased. A *chunk* is a maximal ``[A-Za-z0-9]`` run of the segment; it is
 high-entropy when it has 6-9 characters, letters and 2+ digits (``x7k9p2``; API versions such
 as ``v1beta1`` excepted), or 10+ characters and (a) mixes letters and digits, or (b) mixes cases
 in a way camelCase does not (two or more one-letter lowercase runs before an uppercase
-letter), or (c) is single-case with 12+ letters and has under 20% vowels (``aeiouy``) or a run
-of 6+ consonants (so ``xmlhttprequest`` is a token, ``XMLHttpRequest`` is kept).
-Rule (a) is the one that is guaranteed: any random identifier of 10+ characters that contains
-a letter and a digit is replaced. Letter-only random strings are caught only on a
-best-effort basis (b, c: about half of random 12-letter strings); short codes with at most
-one digit (``ab3kx``) and plain words (``/users/alice``) cannot be told from route words by
-pattern at all - that is the k-distinct-subjects layer's job. Accepted false positives:
-``utf8mb4``, ``oauth2callback``, ``xmlhttprequest`` become ``{token}``.
+letter), or (c) lowercased, has 3+ letter pairs that ordinary words do not contain (see
+``_COMMON_BIGRAMS``: ``xq``, ``jz``, ``vb``...). Rule (a) is guaranteed: any random identifier of
+10+ characters that contains a letter and a digit is replaced. Letter-only random strings are
+caught statistically (c: 85% at 10 letters, 98% at 16); short codes with at most one digit
+(``ab3kx``) and plain words (``/users/alice``) cannot be told from route words by pattern at
+all - that is the k-distinct-subjects layer's job. Accepted false positives: ``utf8mb4``,
+``oauth2callback``, ``kwonlyargcount`` become ``{token}``.
 
 Decisions
 
@@ -42,9 +42,10 @@ Decisions
   are lowercased, so ``/v1/Orders`` and ``/v1/orders`` are one route. The grammar has no
   uppercase.
 * One-digit segments (``/2/tweets``, ``v1``, ``oauth2``) stay: a single digit has ten values
-  and identifies nobody. Two or more consecutive digits anywhere in a segment replace the whole
-  segment, except version tokens ``v`` + 1-2 digits with an optional ``.`` + 1-2 digits
-  (``v10``, ``v19.0``). Consequence: ``x86`` becomes ``{id}``; that is accepted.
+  and identifies nobody. Two or more consecutive digits, or three or more digits in all,
+  anywhere in a segment replace the whole segment, except version tokens ``v`` + 1-2 digits
+  with an optional ``.`` + 1-2 digits (``v10``, ``v19.0``). Consequence: ``x86`` and ``1.2.3``
+  become ``{id}``; that is accepted.
 * Depth: empty segments are dropped (``//`` and trailing ``/`` collapse); more than
   ``max_depth`` segments keep the first ``max_depth`` and append ``{...}``.
 * Unsafe characters give ``{seg}`` (the route keeps its shape) rather than ``OTHER``.
@@ -62,7 +63,7 @@ Invariants (property-tested)
 
 * Every output satisfies :func:`is_valid_route`.
 * Every output is a fixed point: ``RouteTemplate()(out, None) == out`` for ``out != OTHER``.
-* Outside version tokens, no output contains two consecutive digits.
+* Outside version tokens, no output segment has two consecutive digits or three digits.
 * No value is ever logged or raised; bad input of any type yields ``OTHER``.
 
 Memory: two caches per templater, one keyed on the route field, one on the URL path, each a
@@ -108,13 +109,32 @@ _JWT_RE = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 _HEX_RUN_RE = re.compile(r"[0-9a-fA-F]{8,}")
 _DIGIT_RE = re.compile(r"[0-9]")
 _DIGIT_RUN_RE = re.compile(r"[0-9]{2,}")
+_IPV4_RE = re.compile(r"[0-9]{1,3}(?:\.[0-9]{1,3}){3}")
 _VERSION_RE = re.compile(r"[vV][0-9]{1,2}(?:\.[0-9]{1,2})?")
 _CHUNK_RE = re.compile(r"[A-Za-z0-9]{6,}")
 _API_VERSION_RE = re.compile(r"v[0-9](?:alpha|beta|rc)[0-9]", re.IGNORECASE)
 _ALPHA_RE = re.compile(r"[A-Za-z]")
 _SHORT_LOWER_RUN_RE = re.compile(r"(?:^|[A-Z])[a-z](?=[A-Z])")
-_CONSONANT_RUN_RE = re.compile(r"[bcdfghjklmnpqrstvwxz]{6,}")
-_VOWELS = frozenset("aeiouy")
+
+# Letter pairs that occur inside ordinary (English, programming) words: each pair in at least
+# 20 distinct lowercase words of CPython 3.11's standard library sources (identifiers,
+# comments, docstrings; 11,877 words). A random letter has a ~49% chance of forming a pair
+# outside this set with its neighbour; words almost never have three such pairs (0.2% of
+# held-out words of 10+ letters: ``kwonlyargcount``), random strings of 10/12/16 letters have
+# them 85%/92%/98% of the time.
+_COMMON_FOLLOWERS = {
+    "a": "bcdfgiklmnprstuvwxy", "b": "acdeijloprstuy", "c": "acdehiklmnoprstuvy",
+    "d": "abcdefgilnoprstuy", "e": "abcdefgiklmnopqrstuvwxy", "f": "adefiloprstuy",
+    "g": "aeghilmnorstu", "h": "aeilortu", "i": "abcdefglmnoprstvxz", "j": "eu",
+    "k": "aegilsw", "l": "abcdefilnopstuvy", "m": "abdeilmopstu",
+    "n": "acdefghiklmnoprstuvy", "o": "abcdfgiklmnoprstuvwx", "p": "acdefhiloprstuy",
+    "q": "u", "r": "abcdefgiklmnoprstuvwy", "s": "abcdefghiklmnoprstuvwy",
+    "t": "abcdefhilmnoprstuvwy", "u": "abcdefgilmnoprst", "v": "aeio", "w": "aehinors",
+    "x": "acefipt", "y": "eilmnpst", "z": "aeio",
+}
+_COMMON_BIGRAMS = frozenset(a + b for a, followers in _COMMON_FOLLOWERS.items()
+                            for b in followers)
+_RARE_BIGRAMS_FOR_TOKEN = 3
 
 _ROUTE_PLACEHOLDER_RE = re.compile(
     r"\{\*?([A-Za-z_][A-Za-z0-9_]{0,31})(?::[^{}/]{0,64})?\}"
@@ -132,17 +152,18 @@ def _is_token_chunk(chunk: str) -> bool:
     if len(chunk) < 10:
         return (len(_DIGIT_RE.findall(chunk)) >= 2 and _ALPHA_RE.search(chunk) is not None
                 and not _API_VERSION_RE.fullmatch(chunk))
-    has_digit = _DIGIT_RE.search(chunk) is not None
-    if has_digit:
+    if _DIGIT_RE.search(chunk) is not None:
         return _ALPHA_RE.search(chunk) is not None
     if not chunk.islower() and not chunk.isupper():
-        # Mixed case: camelCase words (even with acronyms, XMLHttpRequest) are kept.
-        return len(_SHORT_LOWER_RUN_RE.findall(chunk)) >= 2
-    if len(chunk) >= 12:
-        low = chunk.lower()
-        vowels = sum(1 for c in low if c in _VOWELS)
-        if vowels * 5 < len(low) or _CONSONANT_RUN_RE.search(low):
+        if len(_SHORT_LOWER_RUN_RE.findall(chunk)) >= 2:
             return True
+    low = chunk.lower()
+    rare = 0
+    for i in range(len(low) - 1):
+        if low[i:i + 2] not in _COMMON_BIGRAMS:
+            rare += 1
+            if rare >= _RARE_BIGRAMS_FOR_TOKEN:
+                return True
     return False
 
 
@@ -160,6 +181,8 @@ def _classify(seg: str, max_len: int) -> str | None:
         return "{seg}"
     if seg.isdigit():
         return "{id}" if len(seg) > 1 else None
+    if _IPV4_RE.fullmatch(seg):
+        return "{ip}"
     if len(seg) == 36 and _UUID_RE.fullmatch(seg):
         return "{uuid}"
     for run in _HEX_RUN_RE.findall(seg):
@@ -168,7 +191,8 @@ def _classify(seg: str, max_len: int) -> str | None:
     for chunk in _CHUNK_RE.findall(seg):
         if _is_token_chunk(chunk):
             return "{token}"
-    if _DIGIT_RUN_RE.search(seg) and not _VERSION_RE.fullmatch(seg):
+    if (_DIGIT_RUN_RE.search(seg) or len(_DIGIT_RE.findall(seg)) > 2) \
+            and not _VERSION_RE.fullmatch(seg):
         return "{id}"
     return None
 

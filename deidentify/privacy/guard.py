@@ -379,9 +379,9 @@ class OutputGuard:
     def _has_token(self, value: str, digits: int) -> bool:
         for match in self._run(value):
             run = match.group()
-            if digits:  # a hex token or a UUID has digits
-                if len(run) >= 36 and self._uuid(run):
-                    return True
+            if len(run) >= 36 and self._uuid(run):
+                return True
+            if digits:  # a hex token mixes digits and letters
                 for hex_match in self._hex(run):
                     hex_run = hex_match.group()
                     if not hex_run.isdecimal() and not hex_run.isalpha():
