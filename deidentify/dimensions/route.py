@@ -268,7 +268,7 @@ class RouteTemplate:
             hit = self._route_cache.get(route)
             if hit is None:
                 hit = self._remember(self._route_cache, route, self._from_route_field(route))
-            if hit is not _NOT_TEMPLATE:
+            if hit:  # "" (_NOT_TEMPLATE): fall through to the URL
                 return hit
         if type(url) is not str:
             return OTHER
