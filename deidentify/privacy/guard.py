@@ -19,6 +19,8 @@ Invariants
   they are the *whole* value; they are never substrings that excuse the rest.
 - Deterministic and stateless: the same value gives the same answer in every process, so
   the regional sidecar and the central collector (layer 6) agree.
+- A value that is exactly an RFC 3339 date or timestamp (a window bound) is safe as a whole
+  and skips the numeric detectors.
 
 Detectors, in the order they run (cheap, specific detectors first; first hit wins)
 ----------------------------------------------------------------------------------
@@ -29,8 +31,8 @@ Detectors, in the order they run (cheap, specific detectors first; first hit win
     A dotted quad anywhere in the string whose four parts are each 0-255 (leading zeros
     allowed), not glued to further digits.
 ``ipv6``
-    A run of hex digits, ``:`` and ``.`` holding at least two colons, not glued to word
-    characters (so ``std::vec`` does not count), optionally with a ``%zone`` id, that
+    A run of hex digits, ``:`` and ``.`` holding ``::`` or at least six colons, not glued
+    to word characters (so ``std::vec`` does not count), optionally with a ``%zone`` id, that
     :class:`ipaddress.IPv6Address` accepts: full, ``::``-compressed, bracketed
     (``[2001:db8::1]:443``), IPv4-suffixed.
 ``jwt``
@@ -57,14 +59,22 @@ Detectors, in the order they run (cheap, specific detectors first; first hit win
       and one letter (hashes, hex session ids);
     - a run (or a ``/``, ``+`` or ``=`` separated piece of it) of >= 20 characters that
       mixes at least two of upper case, lower case and digits, has a Shannon entropy of at
-      least 3.0 bits per character, and is not word-like: its character-class switches
-      (letter/digit, lower-to-upper, and upper-to-lower after an acronym of two or more
-      upper-case letters), counted within the stretches between ``_ + / = -``, make at
-      least 25 % of its letters and digits; or at least 10 % when the letters are also
-      unpronounceable (fewer than 25 % vowels, or five consonants in a row). Identifiers
-      made of words (``checkout_session_completed``, ``PaymentIntentSucceeded``,
+      least 3.0 bits per character, and is not word-like. Word-likeness is measured by
+      character-class *switches* (letter/digit, lower-to-upper, and upper-to-lower after an
+      acronym of two or more capitals) counted within the stretches between ``_ + / = -``:
+      a token switches on at least 25 % of its letters and digits, or on at least 10 % when
+      it is also unpronounceable (fewer than 25 % vowels, five consonants in a row, or a
+      stretch of >= 20 capitals and digits with no separator, i.e. base32). Identifiers made
+      of words (``checkout_session_completed``, ``PaymentIntentSucceeded``,
       ``/v1/billing/invoices/upcoming/lines``) switch rarely; API keys, session ids,
       ``tok_1N3xYz...`` payment tokens and base64 switch constantly.
+
+    Measured on 20,000 uniformly random tokens per alphabet: missed at 24 / 32 characters
+    base62 0.02 % / 0 %, base64url 0.1 % / 0.03 %, lower-case base36 1.6 % / 0.6 %,
+    upper-case base32 5 % / 2 % (the misses are draws with at most one digit, which read
+    like words). Of 52,612 distinct identifiers of >= 20 characters in a Python
+    installation (standard library and installed packages), 0.3 % hit, all of them
+    abbreviation-heavy names such as ``testRecvmsgIntoScatter``.
 
 What it cannot catch
 --------------------
@@ -72,18 +82,23 @@ What it cannot catch
   Keeping those out is the job of layers 1-3 (no copy-this-string dimension exists, and a
   cell needs k distinct subjects).
 - Letter-only or nearly letter-only random strings (one case, at most one digit) look like
-  words; so do very short secrets (< 16 characters) and secrets split by other characters.
+  words; so do short secrets (< 16 characters, < 20 unless hex) and secrets split by
+  other characters.
 - Floats, booleans and integers shorter than 12 digits are not inspected by :meth:`scan`;
   a phone number stored as a bare integer is not recognisable (see above).
 
 Cost
 ----
-Memory: a dozen regular expressions and the IBAN length table, compiled once per guard
-(a few tens of kilobytes); nothing is kept per value. CPU: linear in the length of the
-value. Short values (< 6 characters) and values without the characters a detector needs
-(``@``, ``.``, ``:``, digits, long alphanumeric runs) skip the regular expressions
-entirely, so a typical safe dimension such as ``/v1/orders/{id}`` costs well under a
-microsecond; measured numbers are in ``benchmarks/`` and the project README.
+Memory: about twenty compiled regular expressions and the IBAN length table, built once
+per guard (tens of kilobytes, ~5 us to construct); nothing is kept per value. CPU: linear
+in the length of the value. Every detector is gated by a substring test or a digit count
+done in C (``@``, ``.``, ``::``, a minimum number of digits, a 16-character run), and values
+shorter than six characters only look for ``::``, so the common case is cheap. Measured
+on the 2-core development machine (CPython 3.11, process time): ``GET`` 65 ns,
+``/v1/orders/{id}`` 220 ns, ``/v1/orders/{id}/items`` 400 ns, ``stripe.com`` 220 ns,
+``2026-11-20T10:00:00Z`` 650 ns, ``checkout_session_completed`` 650 ns; hits cost more
+(email 0.5 us, IPv4 0.6 us, phone 1.8 us, JWT 2.3 us, IPv6 2.9 us, IBAN 3.0 us, card
+3.7 us, token 5.9 us) and are rare; ``scan`` of a three-dimension cell 1.8 us.
 """
 
 from __future__ import annotations
@@ -174,7 +189,7 @@ class OutputGuard:
     __slots__ = (
         "_allow", "_email", "_ipv4", "_ipv6", "_jwt_eyj", "_jwt_generic", "_iban_start",
         "_iban_body", "_card_chain", "_e164", "_nanp", "_trunk", "_run", "_hex", "_uuid",
-        "_phone_groups", "_iso_timestamp", "_token_piece_split", "_consonants",
+        "_phone_groups", "_iso_timestamp", "_token_piece_split", "_consonants", "_caps_stretch",
     )  # fmt: skip
 
     def __init__(self, *, allow: Iterable[str] = ()) -> None:
@@ -186,7 +201,7 @@ class OutputGuard:
 
         local = r"[\w.!#$%&'*+/=?^`{|}~-]"
         self._email = re.compile(
-            rf"(?<={local})(?:@|%(?:25)*40)(?:[\w-]+\.)+(?:xn--[\w-]+|[^\W\d_]{{2,}})",
+            rf"(?<={local})(?:@|%(?:25)*40)(?:[\w-]++\.)+(?:xn--[\w-]+|[^\W\d_]{{2,}})",
             re.IGNORECASE,
         ).search
         octet = r"(?:25[0-5]|2[0-4][0-9]|[01]?[0-9]?[0-9])"
@@ -195,7 +210,7 @@ class OutputGuard:
             r"(?<![\w:.])(?=[0-9A-Fa-f.]*:)[0-9A-Fa-f:.]++(?:%[\w.~-]+)?+(?![\w%])"
         ).finditer
         seg = r"[A-Za-z0-9_=-]"
-        self._jwt_eyj = re.compile(rf"eyJ{seg}*\.{seg}+\.").search
+        self._jwt_eyj = re.compile(rf"(?<!{seg})eyJ{seg}*+\.{seg}++\.").search
         self._jwt_generic = re.compile(
             rf"(?<!{seg})(?=({seg}{{10,}}+)\.({seg}{{10,}}+)\.({seg}{{10,}}+))"
         ).finditer
@@ -212,16 +227,20 @@ class OutputGuard:
         ).finditer
         self._phone_groups = re.compile(r"[ .()-]+").split
         # The look-behinds make each scan linear: only the start of a run is tried.
-        self._run = re.compile(rf"(?<![A-Za-z0-9_+/=-])[A-Za-z0-9_+/=-]{{{HEX_MIN_LEN},}}").finditer
+        self._run = re.compile(rf"(?<![A-Za-z0-9_+/=-])[A-Za-z0-9_+/=-]{{{HEX_MIN_LEN},}}").search
         self._hex = re.compile(rf"(?<![0-9A-Fa-f])[0-9A-Fa-f]{{{HEX_MIN_LEN},}}").finditer
         self._uuid = re.compile(
             r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
         ).search
         self._iso_timestamp = re.compile(
             r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
-            r"(?:[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,9})?)?(?:Z|[+-][0-9]{2}:?[0-9]{2})?)?"
+            r"(?:[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,9})?)?"
+            r"(?:Z|[+-][0-9]{2}:?[0-9]{2})?)?"
         ).fullmatch
         self._token_piece_split = re.compile(r"[/+=]+").split
+        self._caps_stretch = re.compile(
+            rf"(?<![A-Za-z0-9])[A-Z0-9]{{{TOKEN_MIN_LEN},}}(?![A-Za-z0-9])"
+        ).findall
         self._consonants = re.compile(
             r"[B-DF-HJ-NP-TV-XZb-df-hj-np-tv-xz][b-df-hj-np-tv-xz]{4}"
         ).search
@@ -250,7 +269,7 @@ class OutputGuard:
             if n >= 20 and self._has_jwt(value):
                 return Detector.JWT
         # An IPv6 address has "::" or at least six colons; "10:00:00" has neither.
-        if ("::" in value or value.count(":") >= 6) and self._has_ipv6(value):
+        if ":" in value and ("::" in value or value.count(":") >= 6) and self._has_ipv6(value):
             return Detector.IPV6
         if n < 9:
             return None  # every remaining detector needs nine characters ("+12345678")
@@ -281,11 +300,9 @@ class OutputGuard:
             if isinstance(item, str):
                 hit = self.check(item)
             elif isinstance(item, dict):
-                children = []
-                for key, val in item.items():
-                    children.append(key)
-                    children.append(val)
-                push(reversed(children))
+                children = [child for pair in item.items() for child in pair]
+                children.reverse()
+                push(children)
                 continue
             elif isinstance(item, list | tuple):
                 push(reversed(item))
@@ -377,7 +394,9 @@ class OutputGuard:
         return False
 
     def _has_token(self, value: str, digits: int) -> bool:
-        for match in self._run(value):
+        find_run = self._run
+        match = find_run(value)
+        while match is not None:
             run = match.group()
             if len(run) >= 36 and self._uuid(run):
                 return True
@@ -386,15 +405,15 @@ class OutputGuard:
                     hex_run = hex_match.group()
                     if not hex_run.isdecimal() and not hex_run.isalpha():
                         return True
-            if len(run) < TOKEN_MIN_LEN:
-                continue
-            if self._token_like(run):
-                return True
-            pieces = self._token_piece_split(run)
-            if len(pieces) > 1:
-                for piece in pieces:
-                    if len(piece) >= TOKEN_MIN_LEN and self._token_like(piece):
-                        return True
+            # A token mixes classes: snake_case and SCREAMING_CASE words without digits do not.
+            if len(run) >= TOKEN_MIN_LEN and (digits or not (run.islower() or run.isupper())):
+                if self._token_like(run):
+                    return True
+                if "/" in run or "+" in run or "=" in run:
+                    for piece in self._token_piece_split(run):
+                        if len(piece) >= TOKEN_MIN_LEN and self._token_like(piece):
+                            return True
+            match = find_run(value, match.end())
         return False
 
     def _token_like(self, run: str) -> bool:
@@ -406,13 +425,21 @@ class OutputGuard:
         if ratio < TOKEN_MIN_SWITCH_RATIO:
             if ratio < TOKEN_MIN_SWITCH_RATIO_UNPRONOUNCEABLE:
                 return False
-            letters = classes.count(b"u") + classes.count(b"l")
-            vowels = sum(run.count(vowel) for vowel in _VOWELS)
-            if vowels >= TOKEN_MAX_VOWEL_RATIO_UNPRONOUNCEABLE * letters and not self._consonants(
-                run
-            ):
+            if not self._unpronounceable(run, classes):
                 return False
         return _entropy_bits(run) >= TOKEN_MIN_ENTROPY_BITS
+
+    def _unpronounceable(self, run: str, classes: bytes) -> bool:
+        letters = classes.count(b"u") + classes.count(b"l")
+        vowels = sum(run.count(vowel) for vowel in _VOWELS)
+        if vowels < TOKEN_MAX_VOWEL_RATIO_UNPRONOUNCEABLE * letters or self._consonants(run):
+            return True
+        # SCREAMING_CASE identifiers separate their words; 20 upper-case letters and digits
+        # in one stretch are base32 (TOTP secrets, access key ids).
+        for stretch in self._caps_stretch(run):
+            if not stretch.isalpha() and not stretch.isdecimal():
+                return True
+        return False
 
 
 # ------------------------------------------------------------------------------ helpers
