@@ -114,7 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--count", type=int, default=None, help="events to produce (default: forever)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--topic-prefix", default=None,
-                   help="prefix for raw topic names (default '<region>.')")
+                   help="prefix for raw topic names, e.g. 'eu.' when several regions share one "
+                        "broker (default: none, the topics the schemas declare)")
     p.add_argument("--out", default=None, metavar="FILE",
                    help="write JSON lines to FILE instead of Kafka (needs --count)")
 
@@ -199,7 +200,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         return EXIT_OK
     import asyncio
     bootstrap = args.bootstrap or _env("KAFKA_BOOTSTRAP", "127.0.0.1:9092")
-    prefix = args.topic_prefix if args.topic_prefix is not None else f"{args.region}."
+    prefix = args.topic_prefix or ""
 
     def topics(kind: str) -> str:
         return prefix + generate.TOPICS[kind]
