@@ -37,11 +37,13 @@ from tests.kafka_helpers import (
     find_sasl_ssl_endpoint,
 )
 
-settings.register_profile("dev", max_examples=25)
-settings.register_profile("default", max_examples=100)
+# Tests never assert on timings (a shared 2-core machine makes them meaningless), so no
+# profile has a per-example deadline.
+settings.register_profile("dev", max_examples=25, deadline=None)
+settings.register_profile("default", max_examples=100, deadline=None)
 settings.register_profile(
     "ci",
-    max_examples=400,
+    max_examples=300,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
     print_blob=True,

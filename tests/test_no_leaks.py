@@ -124,6 +124,11 @@ def shared_secret_cell(draw, kind: str):
     c = draw(canary("upper"))
     lc = draw(canary("lower"))
     word = draw(canary("word"))
+    # Path segments get a digit-bearing suffix: a letters-only segment reads like a word
+    # ("/users/alice") and no pattern can tell it from a resource name — only k stops those,
+    # which this test deliberately takes out of play.
+    tok = f"{c}7k2q"
+    hx = draw(canary("hex")) + "0a9f3c"
     form = draw(st.integers(0, 5))
     for event in events:
         if kind == "http_request":
@@ -133,14 +138,14 @@ def shared_secret_cell(draw, kind: str):
             elif form == 1:  # percent-encoded email
                 event["url"] = f"https://api.example.com/v1/users/{lc}%40example.com"
             elif form == 2:  # a high-entropy token segment
-                event["url"] = f"https://api.example.com/v1/files/{c}/download?sig={lc}"
+                event["url"] = f"https://api.example.com/v1/files/{tok}/download?sig={lc}"
             elif form == 3:  # a raw path where the route template belongs
-                event["route"] = f"/v1/users/{c}/profile"
-                event["url"] = f"https://{word}:{lc}@api.example.com/v1/users/{c}/profile"
+                event["route"] = f"/v1/users/{tok}/profile"
+                event["url"] = f"https://{word}:{lc}@api.example.com/v1/users/{tok}/profile"
             elif form == 4:  # userinfo, port, query and fragment
                 event["url"] = f"https://{word}:{c}@api.example.com:8443/v1/me?email={lc}#{c}"
             else:            # a hex run with digits
-                event["url"] = f"https://api.example.com/v1/sessions/{lc}"
+                event["url"] = f"https://api.example.com/v1/sessions/{hx}"
         elif kind == "webhook_delivery":
             sub = (word, c, lc)[form % 3]
             event["endpoint_url"] = f"https://{sub}.github.io/hooks/{lc}?token={c}"

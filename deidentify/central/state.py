@@ -1,0 +1,372 @@
+"""Merged central state: validated aggregates per region, schema, window and cell.
+
+:class:`CentralState` is pure (no Kafka, no I/O, no clock) and is fed only
+:class:`~deidentify.central.validate.ValidAggregate` values.
+
+Invariants
+
+* Idempotent: a cell is identified by ``(schema, version, region, window start, dims)`` -
+  exactly what the sidecar's Kafka key encodes - so a redelivered aggregate (consumer
+  restart, producer retry, a replayed transaction) is recognised and not counted twice.
+  The first copy wins; later copies are :data:`MergeOutcome.DUPLICATE`.
+* Bounded: per (region, schema) at most ``retention_windows`` windows are kept (the newest
+  by start); an aggregate for a window older than everything evicted is
+  :data:`MergeOutcome.EXPIRED`, so a redelivery of an evicted window is not counted again.
+  At most ``max_regions`` regions and, per window, the schema's ``max_cells`` + 1 cells
+  (the sidecar never publishes more) are kept; beyond that :data:`MergeOutcome.OVER_CAPACITY`.
+* :meth:`CentralState.merge` returns an outcome; it never raises on a valid aggregate.
+
+Memory: regions x schemas x ``retention_windows`` x cells per window, each cell one small
+dict of measures: with 2 regions, 3 schemas, 60 windows and ~100 cells per window, ~36k
+dicts (a few MiB); the hard ceiling is ``max_regions * schemas * retention_windows *
+(max_cells + 1)`` cells.
+
+:func:`summary` turns the state into the JSON document the dashboard draws (pure, given
+``now_ms``): per region, request rate and error rate by route, latency percentiles from
+merged histogram buckets, billing totals by tenant and currency, webhook success rate by
+host, and per-schema window/cell counts for any other schema.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from deidentify.central.validate import ValidAggregate
+
+__all__ = [
+    "DEFAULT_RETENTION_WINDOWS",
+    "CentralState",
+    "MergeOutcome",
+    "histogram_quantile",
+    "summary",
+]
+
+DEFAULT_RETENTION_WINDOWS = 60
+DEFAULT_MAX_REGIONS = 64
+RECENT_WINDOWS = 5          # the dashboard's tables: "last 5 windows"
+TOP_N = 10                  # rows per table
+TOP_SERIES = 6              # lines per chart
+QUANTILES = (0.5, 0.9, 0.99)
+
+
+class MergeOutcome(enum.Enum):
+    """What :meth:`CentralState.merge` did; ``value`` is a stable metric-label string."""
+
+    MERGED = "merged"
+    DUPLICATE = "duplicate"
+    EXPIRED = "expired"
+    OVER_CAPACITY = "over_capacity"
+
+
+IGNORE_REASONS: tuple[str, ...] = tuple(o.value for o in MergeOutcome if o is not MergeOutcome.MERGED)
+
+
+@dataclass(slots=True)
+class _Window:
+    start_ms: int
+    end_ms: int
+    cells: dict[tuple, dict[str, Any]] = field(default_factory=dict)   # (version, dims) -> measures
+
+
+@dataclass(slots=True)
+class _Series:
+    """The windows of one (region, schema), newest last."""
+
+    schema_name: str
+    dimension_names: tuple[str, ...]
+    windows: dict[int, _Window] = field(default_factory=dict)
+    evicted_through_ms: int = -1       # start of the newest evicted window
+
+
+class CentralState:
+    """Validated aggregates merged per region, schema, window and cell."""
+
+    def __init__(self, *, retention_windows: int = DEFAULT_RETENTION_WINDOWS,
+                 max_regions: int = DEFAULT_MAX_REGIONS) -> None:
+        if retention_windows < 1:
+            raise ValueError("retention_windows cannot be smaller than 1")
+        if max_regions < 1:
+            raise ValueError("max_regions cannot be smaller than 1")
+        self.retention_windows = retention_windows
+        self.max_regions = max_regions
+        self._series: dict[tuple[str, str], _Series] = {}
+        self._regions: set[str] = set()
+
+    # ------------------------------------------------------------------------ writing
+
+    def merge(self, agg: ValidAggregate) -> MergeOutcome:
+        schema = agg.schema
+        if agg.region not in self._regions:
+            if len(self._regions) >= self.max_regions:
+                return MergeOutcome.OVER_CAPACITY
+            self._regions.add(agg.region)
+        skey = (agg.region, schema.name)
+        series = self._series.get(skey)
+        if series is None:
+            series = self._series[skey] = _Series(schema.name, schema.dimension_names)
+        start = agg.window_start_ms
+        if start <= series.evicted_through_ms:
+            return MergeOutcome.EXPIRED
+        window = series.windows.get(start)
+        if window is None:
+            if (len(series.windows) >= self.retention_windows
+                    and start < min(series.windows)):
+                # Older than everything kept while full: it would be evicted at once.
+                return MergeOutcome.EXPIRED
+            window = series.windows[start] = _Window(start, agg.window_end_ms)
+            self._evict(series)
+        cell_key = (schema.version, agg.dims)
+        if cell_key in window.cells:
+            return MergeOutcome.DUPLICATE
+        if len(window.cells) > schema.privacy.max_cells:
+            return MergeOutcome.OVER_CAPACITY
+        window.cells[cell_key] = agg.measures
+        series.dimension_names = schema.dimension_names
+        return MergeOutcome.MERGED
+
+    def _evict(self, series: _Series) -> None:
+        while len(series.windows) > self.retention_windows:
+            oldest = min(series.windows)
+            del series.windows[oldest]
+            series.evicted_through_ms = max(series.evicted_through_ms, oldest)
+
+    # ------------------------------------------------------------------------ reading
+
+    @property
+    def regions(self) -> list[str]:
+        return sorted(self._regions)
+
+    def schemas_of(self, region: str) -> list[str]:
+        return sorted(name for (r, name) in self._series if r == region)
+
+    def windows(self, region: str, schema: str) -> list[tuple[int, int, list[tuple[dict, dict]]]]:
+        """``[(start_ms, end_ms, [(dims dict, measures)])]``, oldest first."""
+        series = self._series.get((region, schema))
+        if series is None:
+            return []
+        names = series.dimension_names
+        out = []
+        for start in sorted(series.windows):
+            win = series.windows[start]
+            cells = [(dict(zip(names, dims, strict=True)), measures)
+                     for (_version, dims), measures in win.cells.items()]
+            out.append((win.start_ms, win.end_ms, cells))
+        return out
+
+    def cell_count(self) -> int:
+        return sum(len(w.cells) for s in self._series.values() for w in s.windows.values())
+
+
+# ---------------------------------------------------------------------------- dashboard
+
+
+def iso_utc(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _bound(key: str) -> float:
+    return math.inf if key == "+Inf" else float(key)
+
+
+def histogram_quantile(q: float, buckets: dict[str, int]) -> float | None:
+    """Prometheus' ``histogram_quantile`` over non-cumulative bucket counts.
+
+    Linear interpolation inside the bucket holding rank ``q * total`` (the first bucket's
+    lower bound is 0); a rank in the ``+Inf`` bucket gives the highest finite bound. None
+    when there are no observations.
+    """
+    if not 0.0 <= q <= 1.0:
+        raise ValueError("q must be between 0 and 1")
+    pairs = sorted((_bound(k), n) for k, n in buckets.items())
+    total = sum(n for _, n in pairs)
+    if total == 0:
+        return None
+    rank = q * total
+    cumulative = 0
+    lower = 0.0
+    finite = [b for b, _ in pairs if math.isfinite(b)]
+    for bound, n in pairs:
+        if n and cumulative + n >= rank:
+            if math.isinf(bound):
+                return finite[-1] if finite else None
+            return lower + (bound - lower) * ((rank - cumulative) / n)
+        cumulative += n
+        if math.isfinite(bound):
+            lower = bound
+    return finite[-1] if finite else None
+
+
+def _add_buckets(into: dict[str, int], buckets: dict[str, int]) -> None:
+    for key, n in buckets.items():
+        into[key] = into.get(key, 0) + n
+
+
+def _quantiles(buckets: dict[str, int]) -> dict[str, float | None]:
+    out = {}
+    for q in QUANTILES:
+        value = histogram_quantile(q, buckets) if buckets else None
+        out[f"p{round(q * 100):d}"] = None if value is None else round(value, 2)
+    return out
+
+
+def _recent(windows: Sequence[tuple[int, int, list]], n: int) -> tuple[list, float]:
+    """The windows within the newest ``n`` window slots, and the minutes they span."""
+    if not windows:
+        return [], 0.0
+    newest_start, newest_end = windows[-1][0], windows[-1][1]
+    size = newest_end - newest_start
+    oldest_allowed = newest_start - (n - 1) * size
+    recent = [w for w in windows if w[0] >= oldest_allowed]
+    slots = (newest_start - max(oldest_allowed, windows[0][0])) // size + 1
+    return recent, slots * size / 60_000
+
+
+def _http(windows: list) -> dict[str, Any]:
+    per_window = []
+    for start, end, cells in windows:
+        requests = errors = 0
+        merged: dict[str, int] = {}
+        for _dims, m in cells:
+            requests += m.get("count", 0)
+            errors += m.get("errors", 0)
+            if "latency_ms" in m:
+                _add_buckets(merged, m["latency_ms"]["buckets"])
+        size_s = (end - start) / 1000
+        per_window.append({"start": iso_utc(start), "start_ms": start, "requests": requests,
+                           "errors": errors, "rps": round(requests / size_s, 3),
+                           "error_rate": round(errors / requests, 4) if requests else 0.0,
+                           **_quantiles(merged)})
+    recent, minutes = _recent(windows, RECENT_WINDOWS)
+    routes: dict[tuple, dict[str, Any]] = {}
+    for _start, _end, cells in recent:
+        for dims, m in cells:
+            key = (dims.get("method", ""), dims.get("route", ""))
+            row = routes.get(key)
+            if row is None:
+                row = routes[key] = {"method": key[0], "route": key[1], "requests": 0,
+                                     "errors": 0, "statuses": {}, "_buckets": {}}
+            row["requests"] += m.get("count", 0)
+            row["errors"] += m.get("errors", 0)
+            status = str(dims.get("status", ""))
+            row["statuses"][status] = row["statuses"].get(status, 0) + m.get("count", 0)
+            if "latency_ms" in m:
+                _add_buckets(row["_buckets"], m["latency_ms"]["buckets"])
+    rows = sorted(routes.values(), key=lambda r: (-r["requests"], r["route"], r["method"]))
+    for row in rows:
+        row["rpm"] = round(row["requests"] / minutes, 2) if minutes else 0.0
+        row["error_rate"] = round(row["errors"] / row["requests"], 4) if row["requests"] else 0.0
+        row.update(_quantiles(row.pop("_buckets")))
+    top = rows[:TOP_N]
+    # Per-route series for the charts: one point per retained window.
+    top_keys = [(r["method"], r["route"]) for r in rows[:TOP_SERIES]]
+    series = {f"{k[0]} {k[1]}": [] for k in top_keys}
+    for start, end, cells in windows:
+        size_s = (end - start) / 1000
+        acc = {k: [0, 0] for k in top_keys}
+        for dims, m in cells:
+            key = (dims.get("method", ""), dims.get("route", ""))
+            if key in acc:
+                acc[key][0] += m.get("count", 0)
+                acc[key][1] += m.get("errors", 0)
+        for key, (req, err) in acc.items():
+            series[f"{key[0]} {key[1]}"].append({
+                "start_ms": start, "rps": round(req / size_s, 3),
+                "error_rate": round(err / req, 4) if req else 0.0})
+    return {"windows": per_window, "routes": top, "route_count": len(rows),
+            "recent_minutes": minutes, "series": series}
+
+
+def _billing(windows: list) -> dict[str, Any]:
+    totals: dict[tuple[str, str], dict[str, Any]] = {}
+    per_window = []
+    for start, _end, cells in windows:
+        by_currency: dict[str, int] = {}
+        for dims, m in cells:
+            key = (str(dims.get("tenant", "")), str(dims.get("currency", "")))
+            row = totals.get(key)
+            if row is None:
+                row = totals[key] = {"tenant": key[0], "currency": key[1], "amount_minor": 0,
+                                     "charges": 0}
+            amount = m.get("amount_minor", 0)
+            row["amount_minor"] += amount
+            row["charges"] += m.get("count", 0)
+            by_currency[key[1]] = by_currency.get(key[1], 0) + amount
+        per_window.append({"start_ms": start, "start": iso_utc(start),
+                           "amount_minor_by_currency": by_currency})
+    rows = sorted(totals.values(), key=lambda r: (-r["charges"], r["tenant"], r["currency"]))
+    return {"totals": rows[: TOP_N * 3], "pairs": len(rows), "windows": per_window,
+            "minutes": _span_minutes(windows)}
+
+
+def _webhooks(windows: list) -> dict[str, Any]:
+    recent, minutes = _recent(windows, RECENT_WINDOWS)
+    hosts: dict[str, dict[str, Any]] = {}
+    for _start, _end, cells in recent:
+        for dims, m in cells:
+            host = str(dims.get("host", ""))
+            row = hosts.get(host)
+            if row is None:
+                row = hosts[host] = {"host": host, "attempts": 0, "successes": 0,
+                                     "failures": 0, "_buckets": {}}
+            row["attempts"] += m.get("count", 0)
+            row["successes"] += m.get("successes", 0)
+            row["failures"] += m.get("failures", 0)
+            if "duration_ms" in m:
+                _add_buckets(row["_buckets"], m["duration_ms"]["buckets"])
+    rows = sorted(hosts.values(), key=lambda r: (-r["attempts"], r["host"]))
+    for row in rows:
+        decided = row["successes"] + row["failures"]
+        row["success_rate"] = round(row["successes"] / decided, 4) if decided else None
+        row.update(_quantiles(row.pop("_buckets")))
+    per_window = []
+    for start, _end, cells in windows:
+        s = sum(m.get("successes", 0) for _d, m in cells)
+        f = sum(m.get("failures", 0) for _d, m in cells)
+        per_window.append({"start_ms": start, "start": iso_utc(start), "successes": s,
+                           "failures": f, "success_rate": round(s / (s + f), 4) if s + f else None})
+    return {"hosts": rows[:TOP_N], "host_count": len(rows), "recent_minutes": minutes,
+            "windows": per_window}
+
+
+def _span_minutes(windows: list) -> float:
+    if not windows:
+        return 0.0
+    return (windows[-1][1] - windows[0][0]) / 60_000
+
+
+def summary(state: CentralState, *, now_ms: int, collector: dict[str, Any] | None = None,
+            schema_names: Iterable[str] = ()) -> dict[str, Any]:
+    """The dashboard's JSON document (everything in it passed central re-validation)."""
+    regions: dict[str, Any] = {}
+    for region in state.regions:
+        entry: dict[str, Any] = {"schemas": {}}
+        for name in state.schemas_of(region):
+            windows = state.windows(region, name)
+            entry["schemas"][name] = {
+                "windows": len(windows),
+                "cells": sum(len(c) for _s, _e, c in windows),
+                "events": sum(m.get("count", 0) for _s, _e, c in windows for _d, m in c),
+                "first_window_start": iso_utc(windows[0][0]) if windows else None,
+                "last_window_end": iso_utc(windows[-1][1]) if windows else None,
+            }
+            if name == "http_requests":
+                entry["http"] = _http(windows)
+            elif name == "billing_totals":
+                entry["billing"] = _billing(windows)
+            elif name == "webhook_deliveries":
+                entry["webhooks"] = _webhooks(windows)
+        regions[region] = entry
+    return {
+        "generated_at": iso_utc(now_ms),
+        "generated_at_ms": now_ms,
+        "retention_windows": state.retention_windows,
+        "recent_windows": RECENT_WINDOWS,
+        "schemas": sorted(schema_names),
+        "regions": regions,
+        "collector": collector or {},
+    }

@@ -1,0 +1,430 @@
+"""Privacy layer 6: the central collector re-validates every aggregate against the schemas.
+
+The central side is the second line of defence, not a trusting sink. An aggregate is
+accepted only when it is exactly what a correct regional sidecar running the same schemas
+could have published; anything else is rejected with one reason from the closed set
+:data:`CENTRAL_REJECT_REASONS` (a metric label), and its content is forgotten.
+
+Checks, in order (first failure wins)::
+
+    size <= max_bytes, UTF-8 JSON                 -> too_large | invalid_json
+    a JSON object                                 -> not_an_object
+    output guard over every string, keys too      -> guard_hit (+ the Detector)
+    exactly the keys schema, schema_version,
+      region, window, dims, measures              -> missing_field | unknown_field
+    schema name loaded                            -> unknown_schema
+    schema_version == the loaded version          -> unknown_version
+    region ^[a-z][a-z0-9-]{0,31}$                  -> invalid_region
+    window {start, end}: ISO 8601 UTC "Z", aligned
+      to the schema's size, end - start = size,
+      not more than max_future_ms ahead of now    -> invalid_window
+    dims: every declared dimension present, none
+      other, each value in its type's grammar     -> missing_dimension | undeclared_dimension
+                                                     | invalid_dimension
+    measures: "count" + every declared measure,
+      none other; numbers (no bools), finite,
+      within the schema's clamp bounds times
+      count, count_if <= count                    -> missing_measure | undeclared_measure
+                                                     | invalid_measure
+    histogram buckets: exactly the schema's
+      bounds + "+Inf", non-negative integers
+      summing to at most count                    -> invalid_buckets
+    count >= the schema's k                       -> below_k
+
+Dimension grammars (``__other__`` is valid for every type, it is the roll-up value):
+
+==============  =====================================================================
+``route``       :func:`deidentify.dimensions.route.is_valid_route`
+``host``        :func:`deidentify.dimensions.host.is_valid_host` (``{ip}`` included)
+``enum``        one of the schema's closed vocabulary
+``status``      an int 100..599 (never a bool)
+``status_class`` ``1xx`` .. ``5xx`` or ``none``
+``id``          ``^[A-Za-z0-9_-]{1,64}$``
+``bool``        ``true`` / ``false``
+==============  =====================================================================
+
+Invariants
+
+* :meth:`AggregateValidator.validate` never raises on any input and never returns, logs or
+  stores a rejected value: a :class:`Rejected` carries only the reason and the detector.
+* An :class:`Accepted` aggregate has dims in schema order and measures with exactly the
+  schema's keys, so downstream code (state, metrics, dashboard) can index them blindly.
+* Pure and deterministic given ``now_ms``: no I/O, no Kafka.
+
+Cost: the regular expressions and the guard are compiled once per validator; a valid
+aggregate costs one ``orjson.loads``, one guard check per string and a few dict lookups.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from deidentify.dimensions.host import is_valid_host
+from deidentify.dimensions.route import is_valid_route
+from deidentify.privacy.guard import Detector, OutputGuard
+from deidentify.schema import SchemaSet
+from deidentify.schema.model import ID_PATTERN, OTHER, Schema
+
+__all__ = [
+    "CENTRAL_REJECT_REASONS",
+    "Accepted",
+    "AggregateValidator",
+    "Rejected",
+    "ValidAggregate",
+    "bound_key",
+]
+
+TOO_LARGE = "too_large"
+INVALID_JSON = "invalid_json"
+NOT_AN_OBJECT = "not_an_object"
+GUARD_HIT = "guard_hit"
+MISSING_FIELD = "missing_field"
+UNKNOWN_FIELD = "unknown_field"
+UNKNOWN_SCHEMA = "unknown_schema"
+UNKNOWN_VERSION = "unknown_version"
+INVALID_REGION = "invalid_region"
+INVALID_WINDOW = "invalid_window"
+MISSING_DIMENSION = "missing_dimension"
+UNDECLARED_DIMENSION = "undeclared_dimension"
+INVALID_DIMENSION = "invalid_dimension"
+MISSING_MEASURE = "missing_measure"
+UNDECLARED_MEASURE = "undeclared_measure"
+INVALID_MEASURE = "invalid_measure"
+INVALID_BUCKETS = "invalid_buckets"
+BELOW_K = "below_k"
+
+CENTRAL_REJECT_REASONS: tuple[str, ...] = (
+    TOO_LARGE, INVALID_JSON, NOT_AN_OBJECT, GUARD_HIT, MISSING_FIELD, UNKNOWN_FIELD,
+    UNKNOWN_SCHEMA, UNKNOWN_VERSION, INVALID_REGION, INVALID_WINDOW, MISSING_DIMENSION,
+    UNDECLARED_DIMENSION, INVALID_DIMENSION, MISSING_MEASURE, UNDECLARED_MEASURE,
+    INVALID_MEASURE, INVALID_BUCKETS, BELOW_K,
+)
+"""Every reason an aggregate can be rejected for: the ``reason`` label's closed set."""
+
+TOP_LEVEL_KEYS = frozenset({"schema", "schema_version", "region", "window", "dims", "measures"})
+REGION_RE = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
+ID_RE = re.compile(ID_PATTERN)
+ISO_UTC_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,3}))?Z$")
+STATUS_CLASSES = frozenset({"1xx", "2xx", "3xx", "4xx", "5xx", "none"})
+GUARD_ALLOW = ("__other__", "{ip}", "none")   # the placeholders the transforms publish
+DEFAULT_MAX_BYTES = 64 * 1024
+DEFAULT_MAX_FUTURE_MS = 24 * 3_600_000
+COUNT = "count"
+INF = "+Inf"
+_EPS = 1e-9
+
+
+def bound_key(bound: float) -> str:
+    """A histogram bound as the aggregate contract spells it: ``5``, ``2.5``, ``+Inf``."""
+    return str(int(bound)) if float(bound).is_integer() else repr(float(bound))
+
+
+@dataclass(frozen=True, slots=True)
+class ValidAggregate:
+    """An aggregate that passed every check. ``dims`` follow the schema's dimension order."""
+
+    schema: Schema
+    region: str
+    window_start_ms: int
+    window_end_ms: int
+    dims: tuple[Any, ...]
+    measures: dict[str, Any]
+
+    @property
+    def cell_id(self) -> tuple:
+        """What identifies the cell: the same tuple the sidecar's Kafka key encodes."""
+        return (self.schema.name, self.schema.version, self.region, self.window_start_ms,
+                self.dims)
+
+    @property
+    def count(self) -> int:
+        return self.measures[COUNT]
+
+    def dims_dict(self) -> dict[str, Any]:
+        return dict(zip(self.schema.dimension_names, self.dims, strict=True))
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    aggregate: ValidAggregate
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """Why an aggregate was refused: a reason from the closed set, never its content."""
+
+    reason: str
+    detector: Detector | None = None
+
+
+class _Reject(Exception):
+    """Internal control flow; never escapes :meth:`AggregateValidator.validate`."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+def _is_number(value: Any) -> bool:
+    t = type(value)
+    return (t is int) or (t is float and math.isfinite(value))
+
+
+def _parse_iso_ms(value: Any) -> int:
+    if type(value) is not str:
+        raise _Reject(INVALID_WINDOW)
+    m = ISO_UTC_RE.match(value)
+    if m is None:
+        raise _Reject(INVALID_WINDOW)
+    year, month, day, hour, minute, second, frac = m.groups()
+    try:
+        dt = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second),
+                      tzinfo=UTC)
+    except ValueError:
+        raise _Reject(INVALID_WINDOW) from None
+    ms = int((frac or "0").ljust(3, "0"))
+    return int(dt.timestamp()) * 1000 + ms
+
+
+class _SchemaRules:
+    """One schema compiled into what the validator checks: built once."""
+
+    __slots__ = ("schema", "dim_checks", "dim_names", "measures", "bucket_keys", "size_ms")
+
+    def __init__(self, schema: Schema) -> None:
+        self.schema = schema
+        self.size_ms = schema.window.size_ms
+        self.dim_names = schema.dimension_names
+        self.dim_checks = tuple(_dimension_check(d.type, d.values) for d in schema.dimensions)
+        self.measures = {m.name: m for m in schema.measures}
+        self.bucket_keys = {
+            m.name: tuple(bound_key(b) for b in m.buckets) + (INF,)
+            for m in schema.measures if m.type == "histogram"
+        }
+
+
+def _dimension_check(kind: str, values: tuple[str, ...] | None):
+    if kind == "route":
+        return lambda v: type(v) is str and is_valid_route(v)
+    if kind == "host":
+        return lambda v: type(v) is str and is_valid_host(v)
+    if kind == "enum":
+        allowed = frozenset(values or ()) | {OTHER}
+        return lambda v: type(v) is str and v in allowed
+    if kind == "status":
+        return lambda v: (type(v) is int and 100 <= v <= 599) or v == OTHER
+    if kind == "status_class":
+        allowed_classes = STATUS_CLASSES | {OTHER}
+        return lambda v: type(v) is str and v in allowed_classes
+    if kind == "id":
+        match = ID_RE.match
+        return lambda v: type(v) is str and (v == OTHER or match(v) is not None)
+    if kind == "bool":
+        return lambda v: type(v) is bool or v == OTHER
+    # A dimension type this collector does not know: nothing can satisfy it (fail closed).
+    return lambda v: False
+
+
+class AggregateValidator:
+    """Re-validates raw aggregate bytes against a schema set. Build once; call per message.
+
+    ``now_ms`` (a callable returning epoch milliseconds) is injectable for deterministic
+    tests; windows starting more than ``max_future_ms`` after it are refused, so a forged
+    far-future window cannot push real windows out of the collector's bounded state.
+    """
+
+    def __init__(self, schemas: SchemaSet, *, max_bytes: int = DEFAULT_MAX_BYTES,
+                 max_future_ms: int = DEFAULT_MAX_FUTURE_MS, now_ms=None) -> None:
+        if max_bytes < 1:
+            raise ValueError("max_bytes cannot be smaller than 1")
+        if max_future_ms < 0:
+            raise ValueError("max_future_ms cannot be smaller than 0ms")
+        self.max_bytes = max_bytes
+        self.max_future_ms = max_future_ms
+        self._now_ms = now_ms or (lambda: int(time.time() * 1000))
+        self._guard = OutputGuard(allow=GUARD_ALLOW)
+        self._rules = {s.name: _SchemaRules(s) for s in schemas.schemas}
+
+    @property
+    def schema_names(self) -> tuple[str, ...]:
+        return tuple(self._rules)
+
+    def swap_schemas(self, schemas: SchemaSet) -> None:
+        self._rules = {s.name: _SchemaRules(s) for s in schemas.schemas}
+
+    # ----------------------------------------------------------------------- entry point
+
+    def validate(self, value: bytes | None) -> Accepted | Rejected:
+        """Never raises; never keeps or reports any part of a rejected value."""
+        if value is None:
+            return Rejected(INVALID_JSON)
+        if len(value) > self.max_bytes:
+            return Rejected(TOO_LARGE)
+        try:
+            obj = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            return Rejected(INVALID_JSON)
+        return self.validate_object(obj)
+
+    def validate_object(self, obj: Any) -> Accepted | Rejected:
+        if type(obj) is not dict:
+            return Rejected(NOT_AN_OBJECT)
+        detector = self._scan(obj)
+        if detector is not None:
+            return Rejected(GUARD_HIT, detector)
+        try:
+            return Accepted(self._check(obj))
+        except _Reject as rej:
+            return Rejected(rej.reason)
+        except Exception:  # noqa: BLE001 - fail closed on anything unforeseen, keep nothing
+            return Rejected(INVALID_MEASURE)
+
+    # ----------------------------------------------------------------------- checks
+
+    def _scan(self, obj: dict) -> Detector | None:
+        """The output guard over every string of the aggregate (keys included).
+
+        Dims go through :meth:`OutputGuard.scan` whole (it also reads long integers as
+        digits: a card number smuggled in as a number). Elsewhere only strings are checked:
+        measure values are counts and sums whose long integers are not text, and they are
+        checked as numbers below.
+        """
+        check = self._guard.check
+        stack: list[Any] = [obj]
+        while stack:
+            item = stack.pop()
+            if type(item) is str:
+                hit = check(item)
+                if hit is not None:
+                    return hit
+            elif type(item) is dict:
+                for key, val in item.items():
+                    if type(key) is str:
+                        hit = check(key)
+                        if hit is not None:
+                            return hit
+                    stack.append(val)
+            elif type(item) is list:
+                stack.extend(item)
+        dims = obj.get("dims")
+        if dims is not None:
+            return self._guard.scan(dims)
+        return None
+
+    def _check(self, obj: dict) -> ValidAggregate:
+        keys = obj.keys()
+        if not TOP_LEVEL_KEYS <= keys:
+            raise _Reject(MISSING_FIELD)
+        if len(keys) != len(TOP_LEVEL_KEYS):
+            raise _Reject(UNKNOWN_FIELD)
+        name = obj["schema"]
+        rules = self._rules.get(name) if type(name) is str else None
+        if rules is None:
+            raise _Reject(UNKNOWN_SCHEMA)
+        schema = rules.schema
+        version = obj["schema_version"]
+        if type(version) is not int or version != schema.version:
+            raise _Reject(UNKNOWN_VERSION)
+        region = obj["region"]
+        if type(region) is not str or not REGION_RE.match(region):
+            raise _Reject(INVALID_REGION)
+        start_ms, end_ms = self._check_window(obj["window"], rules.size_ms)
+        dims = self._check_dims(obj["dims"], rules)
+        measures = self._check_measures(obj["measures"], rules)
+        if measures[COUNT] < schema.privacy.k:
+            raise _Reject(BELOW_K)
+        return ValidAggregate(schema, region, start_ms, end_ms, dims, measures)
+
+    def _check_window(self, window: Any, size_ms: int) -> tuple[int, int]:
+        if type(window) is not dict or window.keys() != {"start", "end"}:
+            raise _Reject(INVALID_WINDOW)
+        start_ms = _parse_iso_ms(window["start"])
+        end_ms = _parse_iso_ms(window["end"])
+        if end_ms - start_ms != size_ms or start_ms % size_ms != 0:
+            raise _Reject(INVALID_WINDOW)
+        if start_ms > self._now_ms() + self.max_future_ms:
+            raise _Reject(INVALID_WINDOW)
+        return start_ms, end_ms
+
+    def _check_dims(self, dims: Any, rules: _SchemaRules) -> tuple:
+        if type(dims) is not dict:
+            raise _Reject(MISSING_DIMENSION)
+        for key in dims:
+            if key not in rules.dim_names:
+                raise _Reject(UNDECLARED_DIMENSION)
+        values = []
+        for dim_name, check in zip(rules.dim_names, rules.dim_checks, strict=True):
+            if dim_name not in dims:
+                raise _Reject(MISSING_DIMENSION)
+            value = dims[dim_name]
+            if not check(value):
+                raise _Reject(INVALID_DIMENSION)
+            values.append(value)
+        return tuple(values)
+
+    def _check_measures(self, measures: Any, rules: _SchemaRules) -> dict[str, Any]:
+        if type(measures) is not dict or COUNT not in measures:
+            raise _Reject(MISSING_MEASURE)
+        for key in measures:
+            if key != COUNT and key not in rules.measures:
+                raise _Reject(UNDECLARED_MEASURE)
+        count = measures[COUNT]
+        if type(count) is not int or count < 1:
+            raise _Reject(INVALID_MEASURE)
+        out: dict[str, Any] = {COUNT: count}
+        for name, measure in rules.measures.items():
+            if name not in measures:
+                raise _Reject(MISSING_MEASURE)
+            value = measures[name]
+            if measure.type == "count_if":
+                if type(value) is not int or not 0 <= value <= count:
+                    raise _Reject(INVALID_MEASURE)
+                out[name] = value
+            elif measure.type == "sum":
+                self._check_sum(value, measure, count)
+                out[name] = value
+            elif measure.type == "histogram":
+                out[name] = self._check_histogram(value, measure, count,
+                                                  rules.bucket_keys[name])
+            else:  # a measure type this collector does not know: fail closed
+                raise _Reject(INVALID_MEASURE)
+        return out
+
+    @staticmethod
+    def _check_sum(value: Any, measure, count: int) -> None:
+        if not _is_number(value) or (measure.integer and type(value) is not int):
+            raise _Reject(INVALID_MEASURE)
+        # Each event's value is clamped to [min, max] by the sidecar: the sum is bounded by
+        # count times the bounds, and is non-negative unless the schema allows negatives.
+        low = 0.0 if measure.minimum is None or measure.minimum >= 0 else measure.minimum * count
+        high = math.inf if measure.maximum is None else measure.maximum * count
+        slack = 0 if type(value) is int else _EPS * max(1.0, abs(value))   # float rounding
+        if value < low - slack or value > high + slack:
+            raise _Reject(INVALID_MEASURE)
+
+    def _check_histogram(self, value: Any, measure, count: int,
+                         keys: tuple[str, ...]) -> dict[str, Any]:
+        if type(value) is not dict or value.keys() != {"sum", "buckets"}:
+            raise _Reject(INVALID_MEASURE)
+        buckets = value["buckets"]
+        if type(buckets) is not dict or len(buckets) != len(keys):
+            raise _Reject(INVALID_BUCKETS)
+        total = 0
+        ordered = []
+        for key in keys:
+            n = buckets.get(key)
+            if type(n) is not int or n < 0:
+                raise _Reject(INVALID_BUCKETS)
+            total += n
+            ordered.append(n)
+        # Events without the field count in "count" but not in the histogram.
+        if total > count:
+            raise _Reject(INVALID_BUCKETS)
+        self._check_sum(value["sum"], measure, total)
+        return {"sum": value["sum"], "buckets": dict(zip(keys, ordered, strict=True))}

@@ -1,0 +1,147 @@
+"""The collector's HTTP side: dashboard, JSON API, Prometheus metrics and health probes.
+
+Routes (all GET)::
+
+    /                  the dashboard (static/index.html); charts drawn in the browser as SVG
+    /static/<file>     the dashboard's own JS and CSS (a fixed allowlist of files)
+    /api/summary       the dashboard's JSON (see deidentify.central.state.summary)
+    /metrics           Prometheus text format (the collector's private registry)
+    /livez             200 while the event loop answers (liveness probe)
+    /readyz            200 when consuming (partitions assigned), else 503 (readiness probe)
+
+This is a plain aiohttp server run next to the faust app (faust's own web server is turned
+off: its built-in views would claim ``/``). Nothing here needs the internet: there is no CDN,
+no web font, no chart library; the page is self-contained and served with a strict
+Content-Security-Policy (``'self'`` only, no inline script).
+
+Everything served comes from aggregates that passed central re-validation, and the page
+inserts every value as text (never as HTML).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+__all__ = ["DashboardServer", "STATIC_DIR", "build_web_app"]
+
+log = logging.getLogger("deidentify.central.web")
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+STATIC_FILES = {
+    "app.js": "text/javascript",
+    "charts.js": "text/javascript",
+    "app.css": "text/css",
+    "favicon.svg": "image/svg+xml",
+}
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+
+
+@dataclass(frozen=True)
+class Views:
+    """What the web layer reads from the collector (plain callables, no faust)."""
+
+    summary: Callable[[], dict[str, Any]]
+    readiness: Callable[[], tuple[bool, list[str]]]
+    registry: CollectorRegistry
+
+
+@web.middleware
+async def _headers(request: web.Request, handler):
+    response = await handler(request)
+    for key, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(key, value)
+    return response
+
+
+def build_web_app(views: Views) -> web.Application:
+    app = web.Application(middlewares=[_headers])
+    index = (STATIC_DIR / "index.html").read_bytes()
+    static = {name: ((STATIC_DIR / name).read_bytes(), ctype)
+              for name, ctype in STATIC_FILES.items() if (STATIC_DIR / name).is_file()}
+
+    async def dashboard(_request: web.Request) -> web.Response:
+        return web.Response(body=index, content_type="text/html", charset="utf-8",
+                            headers={"Cache-Control": "no-cache"})
+
+    async def static_file(request: web.Request) -> web.Response:
+        item = static.get(request.match_info["name"])
+        if item is None:
+            raise web.HTTPNotFound()
+        body, ctype = item
+        return web.Response(body=body, content_type=ctype,
+                            headers={"Cache-Control": "no-cache"})
+
+    async def api_summary(_request: web.Request) -> web.Response:
+        return web.Response(body=orjson.dumps(views.summary()), content_type="application/json",
+                            headers={"Cache-Control": "no-store"})
+
+    async def metrics(_request: web.Request) -> web.Response:
+        response = web.Response(body=generate_latest(views.registry))
+        response.headers["Content-Type"] = CONTENT_TYPE_LATEST
+        return response
+
+    async def livez(_request: web.Request) -> web.Response:
+        return web.Response(text="ok\n")
+
+    async def readyz(_request: web.Request) -> web.Response:
+        ready, reasons = views.readiness()
+        body = orjson.dumps({"ready": ready, "waiting_for": reasons})
+        return web.Response(body=body, status=200 if ready else 503,
+                            content_type="application/json")
+
+    app.router.add_get("/", dashboard)
+    app.router.add_get("/static/{name}", static_file)
+    app.router.add_get("/api/summary", api_summary)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/livez", livez)
+    app.router.add_get("/readyz", readyz)
+    return app
+
+
+class DashboardServer:
+    """Start/stop the HTTP side on ``host:port``; ``stop`` is safe to call twice."""
+
+    def __init__(self, views: Views, *, host: str, port: int) -> None:
+        self.views = views
+        self.host = host
+        self.port = port
+        self._runner: web.AppRunner | None = None
+        self.started = False
+
+    async def start(self) -> None:
+        runner = web.AppRunner(build_web_app(self.views), access_log=None,
+                               handle_signals=False)
+        await runner.setup()
+        site = web.TCPSite(runner, self.host, self.port, reuse_address=True)
+        try:
+            await site.start()
+        except OSError:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        self.started = True
+        shown = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
+        log.warning("dashboard on http://%s:%d/ (metrics /metrics, probes /livez /readyz)",
+                    shown, self.port)
+
+    async def stop(self) -> None:
+        runner, self._runner = self._runner, None
+        self.started = False
+        if runner is not None:
+            await runner.cleanup()

@@ -1,0 +1,261 @@
+"""Shared builders for the central collector tests: real and forged aggregates, a running
+collector subprocess, a transactional producer.
+
+Real aggregates come from the real pure pipeline fed by the real generator; forged ones are
+real ones with one thing changed, so each forged case fails exactly one check.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+
+from deidentify.generate import TelemetryGenerator
+from deidentify.pipeline import Aggregate, Pipeline
+from deidentify.schema import load_schemas
+
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMAS_DIR = ROOT / "schemas"
+DEIDENTIFY = str(Path(sys.executable).with_name("deidentify"))
+
+# Values that must never appear in the collector's output (forged aggregates carry them).
+SECRET_EMAIL = "alice.secret@example.com"
+SECRET_CARD = "4111111111111111"
+SECRET_PATH = "/v1/orders/98765432"
+SECRET_UNDECLARED = "leaky-dimension-value"
+
+
+def real_aggregates(region: str, *, events: int = 12_000, seed: int = 1,
+                    start_ms: int | None = None) -> list[Aggregate]:
+    """Aggregates of ``events`` generated raw events, through the real pipeline."""
+    schemas = load_schemas(SCHEMAS_DIR)
+    if start_ms is None:
+        start_ms = (int(time.time() * 1000) // 60_000 - 8) * 60_000
+    gen = TelemetryGenerator(seed=seed, region=region, start_ms=start_ms, events_per_second=50)
+    pipeline = Pipeline(schemas, region=region)
+    pipeline.process_batch([(i, value) for i, (_kind, value) in enumerate(gen.encoded(events))])
+    return pipeline.close_all()
+
+
+def total(aggs: Iterable[Aggregate], schema: str, measure: str = "count", region: str | None = None,
+          **dims) -> int:
+    n = 0
+    for agg in aggs:
+        v = agg.value
+        if v["schema"] != schema or (region is not None and v["region"] != region):
+            continue
+        if any(v["dims"].get(k) != want for k, want in dims.items()):
+            continue
+        n += v["measures"][measure]
+    return n
+
+
+def first(aggs: Iterable[Aggregate], schema: str) -> dict:
+    for agg in aggs:
+        if agg.value["schema"] == schema and "__other__" not in agg.value["dims"].values():
+            return copy.deepcopy(agg.value)
+    raise AssertionError(f"no {schema} aggregate")
+
+
+def forged_cases(aggs: list[Aggregate]) -> dict[str, tuple[dict, str]]:
+    """name -> (forged aggregate object, expected reject reason)."""
+    http = first(aggs, "http_requests")
+    billing = first(aggs, "billing_totals")
+    webhook = first(aggs, "webhook_deliveries")
+    cases: dict[str, tuple[dict, str]] = {}
+
+    def case(name: str, base: dict, reason: str, change) -> None:
+        obj = copy.deepcopy(base)
+        change(obj)
+        cases[name] = (obj, reason)
+
+    case("email_in_route", http, "guard_hit",
+         lambda o: o["dims"].__setitem__("route", f"/v1/users/{SECRET_EMAIL}"))
+    case("email_in_tenant", billing, "guard_hit",
+         lambda o: o["dims"].__setitem__("tenant", SECRET_EMAIL))
+    case("undeclared_dimension", http, "undeclared_dimension",
+         lambda o: o["dims"].__setitem__("client", SECRET_UNDECLARED))
+    case("wrong_version", http, "unknown_version",
+         lambda o: o.__setitem__("schema_version", o["schema_version"] + 1))
+    case("raw_path_as_route", http, "invalid_dimension",
+         lambda o: o["dims"].__setitem__("route", SECRET_PATH))
+    case("card_number_as_tenant", billing, "guard_hit",
+         lambda o: o["dims"].__setitem__("tenant", SECRET_CARD))
+
+    def wrong_buckets(o: dict) -> None:
+        buckets = o["measures"]["latency_ms"]["buckets"]
+        buckets["7"] = buckets.pop("5")
+    case("wrong_bucket_bounds", http, "invalid_buckets", wrong_buckets)
+    case("subdomain_host", webhook, "invalid_dimension",
+         lambda o: o["dims"].__setitem__("host", "alice.github.io"))
+    case("unknown_schema", http, "unknown_schema", lambda o: o.__setitem__("schema", "users"))
+    return cases
+
+
+# ---------------------------------------------------------------------------- Kafka
+
+
+async def produce_transactionally(bootstrap: str, topic: str, batches: list[list[tuple[bytes, bytes]]],
+                                  *, abort: list[list[tuple[bytes, bytes]]] = (),
+                                  txn_id: str) -> None:
+    """Each batch in one committed transaction; each ``abort`` batch in an aborted one."""
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, transactional_id=txn_id,
+                                enable_idempotence=True)
+    await producer.start()
+    try:
+        for batch in abort:
+            await producer.begin_transaction()
+            for key, value in batch:
+                await producer.send(topic, key=key, value=value)
+            await producer.abort_transaction()
+        for batch in batches:
+            async with producer.transaction():
+                for key, value in batch:
+                    await producer.send(topic, key=key, value=value)
+    finally:
+        await producer.stop()
+
+
+def produce(bootstrap: str, topic: str, batches, *, abort=(), txn_id: str) -> None:
+    asyncio.run(produce_transactionally(bootstrap, topic, batches, abort=abort, txn_id=txn_id))
+
+
+# ---------------------------------------------------------------------------- the collector
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http_get(url: str, timeout_s: float = 5.0) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as res:  # noqa: S310 - loopback
+            return res.status, res.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def metric_samples(text: str, name: str, **labels: str) -> float:
+    """Sum of the samples of ``name`` whose labels include ``labels``."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    value = 0.0
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                value += sample.value
+    return value
+
+
+@dataclass
+class CentralProcess:
+    proc: subprocess.Popen
+    port: int
+    topic: str
+    group: str
+    log_path: Path
+    env: dict = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def metrics(self) -> str:
+        status, body = http_get(self.url + "/metrics")
+        assert status == 200
+        return body.decode()
+
+    def wait_for_metric(self, name: str, expected: float, timeout_s: float = 60.0,
+                        **labels: str) -> float:
+        deadline = time.monotonic() + timeout_s
+        value = None
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"collector exited early with {self.proc.returncode}:\n"
+                                     f"{self.log()}")
+            try:
+                value = metric_samples(self.metrics(), name, **labels)
+            except OSError:
+                value = None
+            if value == expected:
+                return value
+            time.sleep(0.5)
+        raise TimeoutError(f"{name}{labels} is {value}, expected {expected}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_ready(self, timeout_s: float = 60.0) -> None:
+        _wait_ready(self, timeout_s)
+
+    def stop(self, timeout_s: float = 30.0) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+                raise AssertionError("collector did not stop on SIGTERM") from None
+        return self.proc.returncode
+
+
+def start_central(bootstrap: str, topic: str, tmp_path: Path, *, extra_env: dict | None = None,
+                  ready_timeout_s: float = 60.0, wait_ready: bool = True) -> CentralProcess:
+    port = free_port()
+    group = f"g-{topic}"
+    env = dict(os.environ, DEIDENTIFY_CENTRAL_GROUP=group, DEIDENTIFY_BIND="127.0.0.1",
+               DEIDENTIFY_LOG_LEVEL="INFO")
+    env.update(extra_env or {})
+    log_path = tmp_path / f"central-{port}.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen([DEIDENTIFY, "central", "--bootstrap", bootstrap, "--topic", topic,
+                                 "--schemas", str(SCHEMAS_DIR), "--port", str(port)],
+                                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                env=env)
+    central = CentralProcess(proc, port, topic, group, log_path, env)
+    if wait_ready:
+        central.wait_ready(ready_timeout_s)
+    return central
+
+
+def _wait_ready(central: CentralProcess, ready_timeout_s: float) -> None:
+    proc = central.proc
+    deadline = time.monotonic() + ready_timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"collector exited with {proc.returncode}:\n{central.log()}")
+        try:
+            status, _ = http_get(central.url + "/readyz", 2.0)
+            if status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.3)
+    central.stop()
+    raise TimeoutError(f"collector not ready in {ready_timeout_s}s:\n{central.log()}")
+
+
+def as_records(aggs: Iterable[Aggregate]) -> list[tuple[bytes, bytes]]:
+    return [(a.key, a.to_json()) for a in aggs]
+
+
+def dumps(obj) -> bytes:
+    return orjson.dumps(obj)

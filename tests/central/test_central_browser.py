@@ -1,0 +1,88 @@
+"""The dashboard in a real headless Chromium against a running collector fed by Kafka.
+
+Chromium is Debian's ``chromium`` package (CI installs it via .ci/run). Set
+``DEIDENTIFY_SCREENSHOT_DIR`` to keep the screenshot somewhere after the run.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import struct
+import subprocess
+from pathlib import Path
+
+import orjson
+import pytest
+
+from tests.central.central_helpers import http_get
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def chromium(args: list[str], profile: Path, url: str, timeout_s: float = 120) -> str:
+    if CHROMIUM is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed (apt-get install -y chromium)")
+        pytest.skip("chromium is not installed (apt-get install -y chromium)")
+    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+           "--no-first-run", "--disable-background-networking", "--disable-component-update",
+           "--disable-sync", "--disable-dev-shm-usage", f"--user-data-dir={profile}",
+           "--window-size=1400,1000", "--virtual-time-budget=10000", *args, url]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s,
+                            stdin=subprocess.DEVNULL)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout
+
+
+def region_section(dom: str, region: str) -> str:
+    start = dom.index(f'data-region="{region}"')
+    nxt = dom.find("data-region=", start + 20)
+    return dom[start: nxt if nxt != -1 else len(dom)]
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    head = path.read_bytes()[:24]
+    assert head[:8] == b"\x89PNG\r\n\x1a\n"
+    return struct.unpack(">II", head[16:24])
+
+
+def test_dashboard_renders_produced_data(loaded_central, tmp_path: Path) -> None:
+    central = loaded_central.central
+    status, body = http_get(central.url + "/api/summary")
+    assert status == 200
+    summary = orjson.loads(body)
+    dom = chromium(["--dump-dom"], tmp_path / "profile-dom", central.url + "/")
+
+    assert 'data-loaded="1"' in dom, "the page never rendered /api/summary"
+    assert 'data-regions="eu,us"' in dom
+    for region in ("eu", "us"):
+        section = region_section(dom, region)
+        row = next(r for r in summary["regions"][region]["http"]["routes"]
+                   if r["method"] == "GET" and r["route"] == "/v1/orders/{id}")
+        # the routes table shows the route template and its request count
+        table = section[section.index('data-table="routes"'):]
+        assert "/v1/orders/{id}" in table
+        assert f"{row['requests']:,}" in table
+        # charts, drawn as SVG: request rate and error rate lines, latency bars, billing,
+        # webhook success rate
+        for chart in ("request-rate", "error-rate", "latency", "billing", "webhooks"):
+            card = section[section.index(f'data-chart="{chart}"'):]
+            card = card[: card.index("</svg>")]
+            assert "<svg" in card, chart
+            assert "<polyline" in card or "<rect" in card, chart
+        top_tenant = summary["regions"][region]["billing"]["totals"][0]
+        assert top_tenant["tenant"] in section
+        assert summary["regions"][region]["webhooks"]["hosts"][0]["host"] in section
+    # nothing from outside the collector was ever requested: the page has no external URL
+    assert not re.search(r'(src|href)="(https?:)?//', dom)
+
+    shot = tmp_path / "dashboard.png"
+    chromium([f"--screenshot={shot}"], tmp_path / "profile-shot", central.url + "/")
+    assert shot.stat().st_size > 50_000
+    assert png_size(shot) == (1400, 1000)
+    keep = os.environ.get("DEIDENTIFY_SCREENSHOT_DIR")
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        shutil.copy(shot, Path(keep) / "dashboard.png")

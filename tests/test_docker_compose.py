@@ -1,0 +1,118 @@
+"""docker-compose.yml is consistent with the real CLI and the Prometheus scrape config.
+
+No Docker needed: the file is parsed with PyYAML; every deidentify service's command is
+parsed by the real argparse parser (``deidentify.cli.build_parser``), and every Prometheus
+target must be a compose service serving ``/metrics`` on that port.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pytest
+import yaml
+
+from deidentify.cli import build_parser
+from deidentify.generate import raw_topic
+from deidentify.schema import load_schemas
+
+ROOT = Path(__file__).resolve().parents[1]
+COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+SERVICES = COMPOSE["services"]
+PROMETHEUS = yaml.safe_load((ROOT / "deploy" / "prometheus.yml").read_text())
+SUBCOMMANDS_WITH_PORT = {"run", "central"}
+
+
+def deidentify_services() -> dict[str, list[str]]:
+    """name -> command (arguments after the ``deidentify`` entrypoint)."""
+    out = {}
+    for name, service in SERVICES.items():
+        if service.get("image", "").startswith("deidentify") or "build" in service:
+            out[name] = service["command"]
+    return out
+
+
+def parse(command: list[str]) -> argparse.Namespace:
+    parser = build_parser()
+    try:
+        return parser.parse_args(command)
+    except SystemExit as exc:          # argparse exits on unknown flags or bad values
+        raise AssertionError(f"deidentify {' '.join(command)} is rejected by the CLI") from exc
+
+
+def test_the_deidentify_services_are_the_expected_ones() -> None:
+    commands = deidentify_services()
+    kinds = sorted((c[0], getattr(parse(c), "region", None)) for c in commands.values())
+    assert kinds == [("central", None), ("generate", "eu"), ("generate", "us"),
+                     ("run", "eu"), ("run", "us")]
+
+
+@pytest.mark.parametrize("name", sorted(deidentify_services()))
+def test_every_command_is_accepted_by_the_real_parser(name: str) -> None:
+    command = deidentify_services()[name]
+    assert all(isinstance(arg, str) for arg in command), "compose commands must be strings"
+    args = parse(command)
+    assert args.command == command[0]
+    assert args.command in {"run", "central", "generate"}
+    if args.command in ("run", "central", "generate"):
+        assert args.bootstrap == "kafka:9092"
+    if args.command in SUBCOMMANDS_WITH_PORT:
+        assert args.port is not None
+        published = [str(p) for p in SERVICES[name].get("ports", [])]
+        assert f"{args.port}:{args.port}" in published
+        probe = SERVICES[name]["healthcheck"]["test"]
+        assert probe[-1] == str(args.port) and "/readyz" in " ".join(probe)
+
+
+def test_sidecars_read_their_region_prefix_and_generators_write_it() -> None:
+    commands = {n: parse(c) for n, c in deidentify_services().items()}
+    sidecars = {a.region: a for a in commands.values() if a.command == "run"}
+    generators = {a.region: a for a in commands.values() if a.command == "generate"}
+    assert set(sidecars) == set(generators) == {"eu", "us"}
+    for region, args in sidecars.items():
+        assert args.topic_prefix == f"{region}."
+        # generate's default prefix is "<region>.", so both sides meet on the same topics
+        assert generators[region].topic_prefix in (None, f"{region}.")
+
+
+def test_init_creates_every_topic_the_services_use() -> None:
+    script = "\n".join(SERVICES["kafka-init"]["command"])
+    schemas = load_schemas(ROOT / "schemas")
+    for region in ("eu", "us"):
+        for schema in schemas.schemas:
+            assert f"{region}.{schema.topic}" in script
+    for kind in ("http_request", "billing_charge", "webhook_delivery"):
+        assert raw_topic(kind, "eu") in script
+    central = parse(deidentify_services()["central"])
+    assert central.topic in script
+
+
+def test_prometheus_targets_match_the_services_ports() -> None:
+    commands = deidentify_services()
+    targets = []
+    for job in PROMETHEUS["scrape_configs"]:
+        for static in job["static_configs"]:
+            targets.extend(static["targets"])
+    assert targets
+    scraped = set()
+    for target in targets:
+        host, _, port = target.rpartition(":")
+        assert host in commands, f"{target}: no deidentify service named {host}"
+        args = parse(commands[host])
+        assert args.command in SUBCOMMANDS_WITH_PORT
+        assert args.port == int(port), f"{target}: the service serves on {args.port}"
+        scraped.add(host)
+    with_port = {n for n, c in commands.items() if c[0] in SUBCOMMANDS_WITH_PORT}
+    assert scraped == with_port, "every sidecar and the collector are scraped"
+
+
+def test_prometheus_and_grafana_mount_the_shipped_files() -> None:
+    prom_volumes = SERVICES["prometheus"]["volumes"]
+    assert "./deploy/prometheus.yml:/etc/prometheus/prometheus.yml:ro" in prom_volumes
+    grafana_volumes = " ".join(SERVICES["grafana"]["volumes"])
+    for path in ("./deploy/grafana/provisioning", "./deploy/grafana/deidentify-dashboard.json"):
+        assert path in grafana_volumes
+        assert (ROOT / path).exists()
+    assert (ROOT / "Dockerfile").is_file()
+    assert "ENTRYPOINT [\"deidentify\"]" in (ROOT / "Dockerfile").read_text()
