@@ -1,0 +1,236 @@
+"""Kafka clients for the sidecar, and the one place aiokafka errors become deidentify errors.
+
+* :func:`client_options` — bootstrap, TLS (``ssl_context`` from ``--ssl-cafile``) and SASL
+  (PLAIN, SCRAM-SHA-256/512) options shared by every client.
+* :func:`make_consumer` — no deserializer (``msg.value`` bytes go straight to the pipeline),
+  ``enable_auto_commit=False``, ``isolation_level="read_committed"``, the per-region group
+  and a static member id (``group_instance_id``, KIP-345, supported by aiokafka 0.14).
+* :func:`make_producer` — transactional (``transactional_id``), hence idempotent, acks=all.
+* :func:`preflight` — one connection to a bootstrap server before any client starts.
+  aiokafka clients turn a refused SASL login into a bare "Unable to bootstrap" connection
+  error; the preflight sees the broker's own answer, so a wrong password becomes
+  :class:`~deidentify.errors.AuthenticationFailed` instead of an endless retry.
+* :func:`translated` — ``raise X(...) from exc`` for every aiokafka exception, with messages
+  that name the operation and the error class, never a payload or a secret.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+from collections.abc import Iterator
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import errors as kerr
+from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.conn import create_conn
+from aiokafka.helpers import create_ssl_context
+
+from deidentify import __version__
+from deidentify.errors import (
+    AuthenticationFailed,
+    BrokerUnavailable,
+    DeidentifyError,
+    ProducerFenced,
+    RuntimeFailure,
+)
+from deidentify.sidecar.settings import SidecarSettings
+
+# Topics the sidecar creates when they are missing (a real cluster usually has them already).
+RAW_TOPIC_PARTITIONS = 3
+CENTRAL_TOPIC_PARTITIONS = 3
+CENTRAL_TOPIC_CONFIG = {"cleanup.policy": "delete", "retention.ms": str(7 * 24 * 3600 * 1000),
+                        "compression.type": "producer"}
+MAX_REPLICATION_FACTOR = 3
+
+REQUEST_TIMEOUT_MS = 15_000
+SESSION_TIMEOUT_MS = 20_000
+HEARTBEAT_INTERVAL_MS = 3_000
+TRANSACTION_TIMEOUT_MS = 60_000          # broker aborts a transaction left open this long
+PREFLIGHT_TIMEOUT_S = 10.0
+
+
+def client_options(settings: SidecarSettings) -> dict:
+    sec = settings.security
+    options: dict = {
+        "bootstrap_servers": settings.bootstrap,
+        "client_id": f"deidentify-{__version__}-{settings.region}",
+        "request_timeout_ms": REQUEST_TIMEOUT_MS,
+        "security_protocol": sec.protocol,
+    }
+    if sec.uses_tls:
+        options["ssl_context"] = ssl_context(settings)
+    if sec.uses_sasl:
+        options["sasl_mechanism"] = sec.sasl_mechanism
+        options["sasl_plain_username"] = sec.sasl_username
+        options["sasl_plain_password"] = sec.sasl_password.reveal() if sec.sasl_password else None
+    return options
+
+
+def ssl_context(settings: SidecarSettings) -> ssl.SSLContext:
+    try:
+        return create_ssl_context(cafile=settings.security.ssl_cafile)
+    except (OSError, ssl.SSLError) as exc:
+        raise RuntimeFailure(f"cannot load the CA file {settings.security.ssl_cafile} "
+                             f"({type(exc).__name__})") from exc
+
+
+def make_consumer(settings: SidecarSettings) -> AIOKafkaConsumer:
+    return AIOKafkaConsumer(
+        **client_options(settings),
+        group_id=settings.group_id,
+        group_instance_id=settings.instance_id,
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+        auto_offset_reset="earliest",
+        session_timeout_ms=SESSION_TIMEOUT_MS,
+        heartbeat_interval_ms=HEARTBEAT_INTERVAL_MS,
+        max_partition_fetch_bytes=4 * 1024 * 1024,
+        fetch_max_bytes=32 * 1024 * 1024,
+        fetch_max_wait_ms=settings.fetch_max_wait_ms,
+    )
+
+
+def make_producer(settings: SidecarSettings) -> AIOKafkaProducer:
+    return AIOKafkaProducer(
+        **client_options(settings),
+        transactional_id=settings.transactional_id,
+        transaction_timeout_ms=TRANSACTION_TIMEOUT_MS,
+        enable_idempotence=True,
+        acks="all",
+        linger_ms=5,
+        compression_type=None,
+        max_request_size=4 * 1024 * 1024,
+    )
+
+
+def make_admin(settings: SidecarSettings) -> AIOKafkaAdminClient:
+    return AIOKafkaAdminClient(**client_options(settings))
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def translate(exc: BaseException, what: str) -> DeidentifyError:
+    """Map an aiokafka (or socket/TLS) exception to the deidentify error tree."""
+    name = type(exc).__name__
+    if isinstance(exc, DeidentifyError):
+        return exc
+    if isinstance(exc, kerr.ProducerFenced | kerr.InvalidProducerEpoch
+                  | kerr.TransactionCoordinatorFenced):
+        return ProducerFenced(f"{what}: another producer took transactional id over ({name}); "
+                              "only one sidecar instance may run per region and group")
+    if isinstance(exc, kerr.SaslAuthenticationFailed):
+        return AuthenticationFailed(f"{what}: the broker refused the SASL credentials "
+                                    f"({name}); check the user name and password")
+    if isinstance(exc, kerr.TopicAuthorizationFailedError | kerr.GroupAuthorizationFailedError
+                  | kerr.ClusterAuthorizationFailedError
+                  | kerr.TransactionalIdAuthorizationFailed):
+        return AuthenticationFailed(f"{what}: not authorized ({name}); the Kafka user needs "
+                                    "read on the raw topics and group, write on the central "
+                                    "topic and the transactional id")
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return AuthenticationFailed(f"{what}: TLS certificate verification failed "
+                                    f"({exc.verify_message}); check --ssl-cafile")
+    if isinstance(exc, ssl.SSLError):
+        return BrokerUnavailable(f"{what}: TLS handshake failed ({name}); is the listener "
+                                 "TLS, and is --security-protocol right?")
+    if isinstance(exc, kerr.KafkaConnectionError | kerr.NoBrokersAvailable
+                  | kerr.KafkaTimeoutError | kerr.RequestTimedOutError | OSError
+                  | TimeoutError | ConnectionError):
+        return BrokerUnavailable(f"{what}: no broker answered ({name})")
+    if isinstance(exc, kerr.KafkaError) and getattr(exc, "retriable", False):
+        return BrokerUnavailable(f"{what}: retriable Kafka error ({name})")
+    return RuntimeFailure(f"{what}: {name}")
+
+
+@contextlib.contextmanager
+def translated(what: str) -> Iterator[None]:
+    """``with translated("commit transaction"): ...`` — aiokafka errors leave as ours."""
+    try:
+        yield
+    except DeidentifyError:
+        raise
+    except (TimeoutError, kerr.KafkaError, OSError, ssl.SSLError) as exc:
+        raise translate(exc, what) from exc
+
+
+# --------------------------------------------------------------------------- start-up checks
+
+
+async def preflight(settings: SidecarSettings) -> None:
+    """Connect to one bootstrap server (TLS + SASL as configured) and disconnect.
+
+    Raises :class:`AuthenticationFailed` for refused credentials or an untrusted certificate,
+    :class:`BrokerUnavailable` when no bootstrap server answers.
+    """
+    options = client_options(settings)
+    last: DeidentifyError | None = None
+    for server in settings.bootstrap.split(","):
+        host, _, port = server.rpartition(":")
+        try:
+            conn = await asyncio.wait_for(create_conn(
+                host.strip("[]"), int(port), client_id=options["client_id"],
+                request_timeout_ms=REQUEST_TIMEOUT_MS,
+                ssl_context=options.get("ssl_context"),
+                security_protocol=options["security_protocol"],
+                sasl_mechanism=options.get("sasl_mechanism", "PLAIN"),
+                sasl_plain_username=options.get("sasl_plain_username"),
+                sasl_plain_password=options.get("sasl_plain_password")),
+                timeout=PREFLIGHT_TIMEOUT_S)
+        except (TimeoutError, kerr.KafkaError, OSError, ssl.SSLError) as exc:
+            err = translate(exc, f"connect to {server}")
+            if isinstance(err, AuthenticationFailed):
+                raise err from exc
+            last = err
+            continue
+        conn.close()
+        return
+    assert last is not None
+    raise last
+
+
+async def ensure_topics(admin: AIOKafkaAdminClient, settings: SidecarSettings,
+                        raw_topics: list[str]) -> list[str]:
+    """Create the central topic and raw topics that do not exist yet. Returns those created."""
+    with translated("list topics"):
+        existing = set(await admin.list_topics())
+        cluster = await admin.describe_cluster()
+    brokers = len(cluster.get("brokers", ())) or 1
+    replication = min(MAX_REPLICATION_FACTOR, brokers)
+    new: list[NewTopic] = []
+    if settings.central_topic not in existing:
+        new.append(NewTopic(settings.central_topic, CENTRAL_TOPIC_PARTITIONS, replication,
+                            topic_configs=dict(CENTRAL_TOPIC_CONFIG)))
+    for topic in raw_topics:
+        if topic not in existing:
+            new.append(NewTopic(topic, RAW_TOPIC_PARTITIONS, replication))
+    if not new:
+        return []
+    with translated("create topics"):
+        response = await admin.create_topics(new)
+    created = []
+    for topic_error in getattr(response, "topic_errors", ()):
+        topic, code = topic_error[0], topic_error[1]
+        error = kerr.for_code(code) if code else None
+        if error is None or error is kerr.TopicAlreadyExistsError:
+            created.append(topic)
+            continue
+        raise translate(error(), f"create topic {topic}")
+    return created
+
+
+class RebalanceListener(ConsumerRebalanceListener):
+    """Hands aiokafka's rebalance callbacks to the batch loop."""
+
+    def __init__(self, on_revoked, on_assigned) -> None:
+        self._on_revoked = on_revoked
+        self._on_assigned = on_assigned
+
+    async def on_partitions_revoked(self, revoked) -> None:
+        await self._on_revoked(set(revoked))
+
+    async def on_partitions_assigned(self, assigned) -> None:
+        await self._on_assigned(set(assigned))

@@ -1,0 +1,102 @@
+"""The broker goes away mid-stream and comes back: the sidecar recovers by itself.
+
+Runs against a dedicated second broker (``scripts/kafka.sh`` with its own state directory
+and ports), so stopping it cannot disturb the shared broker other tests use. Named ``zz``
+so that it runs last: it is the slowest test (two broker starts).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+
+from tests.kafka_helpers import KAFKA_SH, state_dir
+from tests.sidecar.sidecar_support import (
+    SidecarProcess,
+    assert_no_pii,
+    create_raw_topics,
+    free_port,
+    interleave,
+    make_mix,
+    new_topics,
+    produce,
+    schemas_with,
+    wait_for_totals,
+)
+
+pytestmark = pytest.mark.kafka
+
+
+class DedicatedBroker:
+    def __init__(self, directory: Path) -> None:
+        port = free_port()
+        controller = free_port()
+        self.bootstrap = f"127.0.0.1:{port}"
+        self.env = dict(os.environ, KAFKA_STATE_DIR=str(directory), KAFKA_BOOTSTRAP=self.bootstrap,
+                        KAFKA_SASL_SSL_PORT="none", KAFKA_CONTROLLER_PORT=str(controller),
+                        KAFKA_HEAP_OPTS="-Xms64m -Xmx256m")
+        directory.mkdir(parents=True, exist_ok=True)
+        shared_libs = state_dir() / "libs"
+        if shared_libs.is_dir():     # reuse the jars the shared broker downloaded
+            (directory / "libs").symlink_to(shared_libs)
+
+    def run(self, command: str, timeout_s: float = 180) -> None:
+        result = subprocess.run([str(KAFKA_SH), command], env=self.env, capture_output=True,
+                                text=True, timeout=timeout_s, check=False)
+        assert result.returncode == 0, f"kafka.sh {command}: {result.stdout}{result.stderr}"
+
+
+@pytest.fixture
+def broker(kafka_bootstrap, tmp_path):
+    # kafka_bootstrap: the shared broker is up, so its jars are there to reuse
+    b = DedicatedBroker(tmp_path / "kafka")
+    b.run("start")
+    try:
+        yield b
+    finally:
+        b.run("stop")
+
+
+def test_broker_stop_and_restart_mid_stream_recovers_by_itself(broker, tmp_path):
+    topics = new_topics("brokerrestart")
+    asyncio.run(create_raw_topics(broker.bootstrap, topics))
+    schemas = schemas_with(tmp_path / "schemas", grace="2m", k=1)
+    mix = make_mix(windows=10, jitter_ms=25_000)
+    rounds = interleave(mix.records, 10)
+    sc = SidecarProcess(broker.bootstrap, topics, tmp_path / "sidecar.log", schemas=schemas)
+    sc.start()
+    try:
+        sc.wait_ready(timeout_s=60)
+        for chunk in rounds[:5]:
+            produce(broker.bootstrap, topics, chunk)
+            time.sleep(0.3)
+        # stop right after the last round: the sidecar is still fetching/committing
+        broker.run("stop")
+        sc.wait_until("/readyz 503 while the broker is down",
+                      lambda: sc.get("/readyz")[0] == 503, timeout_s=30)
+        assert sc.get("/livez")[0] == 200
+        reason = orjson.loads(sc.get("/readyz")[1])["reason"]
+        assert reason
+        time.sleep(2)
+        assert sc.alive()
+        broker.run("start")
+        sc.wait_ready(timeout_s=60)
+        for chunk in rounds[5:]:
+            produce(broker.bootstrap, topics, chunk)
+            time.sleep(0.2)
+        produce(broker.bootstrap, topics, mix.closers())
+        got, dups = wait_for_totals(broker.bootstrap, topics.central, mix.expected,
+                                    timeout_s=90)
+        assert not dups, f"windows published more than once: {dups[:5]}"
+        assert got == mix.expected.as_dict()
+        assert sc.alive(), "the sidecar must recover in process, not exit"
+        assert sc.sigterm() == 0
+    finally:
+        sc.ensure_stopped()
+    assert_no_pii(sc.log_text())
