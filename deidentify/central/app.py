@@ -168,8 +168,8 @@ def load_settings(args: Any, env: dict[str, str] | None = None) -> CentralSettin
     if level not in LOG_LEVELS:
         raise SettingsError(f"DEIDENTIFY_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
     # Same variables and checks as the sidecar (no flags here: the CLI has none for central).
-    from deidentify.sidecar.settings import _security, _Sources
-    security = _security(_Sources(argparse.Namespace(), env))
+    from deidentify.sidecar.settings import kafka_security
+    security = kafka_security(argparse.Namespace(), env)
     return CentralSettings(bootstrap=bootstrap, topic=topic, schemas_dir=schemas_dir, port=port,
                            bind=bind, group=group, retention_windows=retention, log_level=level,
                            security=security)

@@ -257,6 +257,15 @@ def _security(src: _Sources) -> KafkaSecurity:
                          sasl_password=password, ssl_cafile=cafile)
 
 
+def kafka_security(args: Any, env: Mapping[str, str]) -> KafkaSecurity:
+    """TLS/SASL settings from flags (attributes of ``args``, may be absent) and environment.
+
+    Shared by ``deidentify run`` and ``deidentify central`` so both read the same variables
+    with the same checks; the password is wrapped in :class:`Secret` and never shown.
+    """
+    return _security(_Sources(args, env))
+
+
 def _bootstrap(value: str) -> str:
     where = _where("--bootstrap", "KAFKA_BOOTSTRAP")
     servers = [s.strip() for s in value.split(",") if s.strip()]
