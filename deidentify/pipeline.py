@@ -104,6 +104,7 @@ class Pipeline:
         self.drops: dict[tuple[str, str], int] = {}
         self.guard_hits: dict[tuple[str, str], int] = {}
         self.rolled_up: dict[tuple[str, str], int] = {}
+        self.suppressed_cells: dict[tuple[str, str], int] = {}   # (schema, reason) -> cells
         self.published: dict[str, int] = {}          # schema -> cells published
         self.events_in = 0
         self.valid: dict[str, int] = {}              # schema -> events that passed extraction
@@ -130,6 +131,10 @@ class Pipeline:
     def _drop(self, schema: str, reason: str, n: int = 1) -> None:
         key = (schema, reason)
         self.drops[key] = self.drops.get(key, 0) + n
+
+    def _suppress(self, schema: str, reason: str, cells: int) -> None:
+        key = (schema, reason)
+        self.suppressed_cells[key] = self.suppressed_cells.get(key, 0) + cells
 
     def process_batch(self, records: Iterable[tuple[int, bytes]], partition: Hashable = 0,
                       wall_ms: int | None = None) -> int:
@@ -202,6 +207,7 @@ class Pipeline:
                 self.rolled_up[key] = self.rolled_up.get(key, 0) + result.rolled_up_events
             if result.suppressed_events:
                 self._drop(name, BELOW_K, result.suppressed_events)
+                self._suppress(name, BELOW_K, result.suppressed_cells)
             win = {"start": iso_utc(window.start_ms), "end": iso_utc(window.end_ms)}
             names = cs.dimension_names
             published = 0
@@ -210,6 +216,7 @@ class Pipeline:
                 hit = self.guard.scan(dims_obj)
                 if hit is not None:
                     self._drop(name, GUARD_HIT, cell[COUNT])
+                    self._suppress(name, GUARD_HIT, 1)
                     gkey = (name, hit.value)
                     self.guard_hits[gkey] = self.guard_hits.get(gkey, 0) + 1
                     continue

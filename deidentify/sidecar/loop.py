@@ -539,10 +539,7 @@ class BatchLoop:
         sync("dropped", m.events_dropped, p.drops)
         sync("rolled_up", m.events_rolled_up, p.rolled_up)
         sync("guard", m.guard_hits, p.guard_hits)
-        by_schema: dict[tuple[str, str], int] = {}
-        for (schema, _detector), n in p.guard_hits.items():
-            by_schema[(schema, "guard_hit")] = by_schema.get((schema, "guard_hit"), 0) + n
-        sync("suppressed", m.cells_suppressed, by_schema)
+        sync("suppressed", m.cells_suppressed, p.suppressed_cells)
         m.windows_open.set(p.windows.open_window_count)
         if mono - self._last_lag >= LAG_REFRESH_S:
             self._last_lag = mono

@@ -47,3 +47,10 @@ def test_events_without_subject_never_make_k():
     p, got = run([call(T0, user=None) for _ in range(20)], k=1)
     assert got == {}
     assert p.drops == {("calls", "below_k"): 20}
+
+
+def test_suppressed_cells_are_counted_by_reason():
+    events = [call(T0, method="POST", user="p1"), call(T0, method="PUT", user="p1")]
+    p, got = run(events, k=3)
+    assert got == {}
+    assert p.suppressed_cells == {("calls", "below_k"): 2}
