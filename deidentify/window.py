@@ -104,13 +104,18 @@ class WindowAggregator:
         self._next_offset: dict[Hashable, int] = {}
         self._idle_ms = idle_ms
         self._hash = make_subject_hasher()
-        self._updaters: dict[int, Callable] = {}
+        # Keyed by the CompiledSchema object itself (identity), never by id(): after a hot
+        # reload an id could be reused by a new schema with other measures.
+        self._updaters: dict[CompiledSchema, Callable] = {}
+        # The window each schema last wrote to: consecutive events mostly share it, and an
+        # open window cannot be late. Cleared whenever a window closes.
+        self._hot: dict[CompiledSchema, tuple[int, OpenWindow]] = {}
 
     # ----------------------------------------------------------------- hot path
 
     def add(self, cs: CompiledSchema, x: Extracted, partition: Hashable = 0,
             offset: int = -1) -> str | None:
-        ts = x.ts_ms
+        ts, dims, values, subject = x
         st = self._stream_time.get(partition)
         if st is None or ts > st:
             self._stream_time[partition] = ts
@@ -118,31 +123,34 @@ class WindowAggregator:
             self._next_offset[partition] = offset + 1
         size = cs.size_ms
         start = ts - ts % size
-        if start + size <= self._closed_through.get(cs.name, -1):
-            return "late"
-        key = (cs.name, cs.version, start)
-        win = self._windows.get(key)
-        if win is None:
-            win = OpenWindow(cs, start, start + size, start + size + cs.grace_ms,
-                             dim_values=[set() for _ in cs.dimension_names])
-            self._windows[key] = win
+        hot = self._hot.get(cs)
+        if hot is not None and hot[0] == start:
+            win = hot[1]
+        else:
+            if start + size <= self._closed_through.get(cs.name, -1):
+                return "late"
+            key = (cs.name, cs.version, start)
+            win = self._windows.get(key)
+            if win is None:
+                win = OpenWindow(cs, start, start + size, start + size + cs.grace_ms,
+                                 dim_values=[set() for _ in cs.dimension_names])
+                self._windows[key] = win
+            self._hot[cs] = (start, win)
         if offset >= 0 and partition not in win.first_offsets:
             win.first_offsets[partition] = offset
-        cells = win.cells
-        dims = x.dims
-        cell = cells.get(dims)
+        cell = win.cells.get(dims)
         if cell is None:
             cell = self._new_cell(win, cs, dims)
         cell[COUNT] += 1
         subjects = cell[SUBJECTS]
-        if subjects is not None and x.subject is not None:
-            subjects.add(self._hash(x.subject))
+        if subjects is not None and subject is not None:
+            subjects.add(self._hash(subject))
             if len(subjects) >= self._k_of(cs.name):
                 cell[SUBJECTS] = None
-        updater = self._updaters.get(id(cs))
+        updater = self._updaters.get(cs)
         if updater is None:
-            updater = self._updaters[id(cs)] = make_updater(cs)
-        updater(cell, x.values)
+            updater = self._updaters[cs] = make_updater(cs)
+        updater(cell, values)
         return None
 
     def _new_cell(self, win: OpenWindow, cs: CompiledSchema, dims: tuple) -> list:
@@ -202,6 +210,8 @@ class WindowAggregator:
     def _close(self, due: Callable[[OpenWindow], bool]) -> list[ClosedWindow]:
         closing = [w for w in self._windows.values() if due(w)]
         closing.sort(key=lambda w: (w.start_ms, w.schema.name, w.schema.version))
+        if closing:
+            self._hot.clear()
         out = []
         for win in closing:
             del self._windows[(win.schema.name, win.schema.version, win.start_ms)]

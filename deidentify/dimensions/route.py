@@ -244,7 +244,7 @@ class RouteTemplate:
     """
 
     __slots__ = ("_cache_size", "_intern", "_max_depth", "_max_segment_len", "_path_cache",
-                 "_route_cache")
+                 "_route_cache", "_segment_cache")
 
     def __init__(self, *, max_depth: int = 8, max_segment_len: int = 48,
                  cache_size: int = 65536) -> None:
@@ -260,6 +260,7 @@ class RouteTemplate:
         self._cache_size = cache_size
         self._route_cache: dict[str, str] = {}
         self._path_cache: dict[str, str] = {}
+        self._segment_cache: dict[str, str] = {}
         self._intern: dict[str, str] = {}
 
     def __call__(self, route: object, url: object) -> str:
@@ -338,9 +339,16 @@ class RouteTemplate:
         more = len(raw) > self._max_depth
         segments = []
         max_len = self._max_segment_len
+        seg_cache = self._segment_cache
         for seg in raw[:self._max_depth]:
-            if "%" in seg:
-                seg = unquote(seg)
-            placeholder = _classify(seg, max_len)
-            segments.append(placeholder if placeholder is not None else seg.lower())
+            out = seg_cache.get(seg)
+            if out is None:
+                decoded = unquote(seg) if "%" in seg else seg
+                placeholder = _classify(decoded, max_len)
+                out = placeholder if placeholder is not None else decoded.lower()
+                if len(seg) <= MAX_CACHED_KEY_CHARS:
+                    if len(seg_cache) >= self._cache_size:
+                        seg_cache.clear()
+                    seg_cache[seg] = out
+            segments.append(out)
         return self._finish(segments, more) or OTHER

@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from deidentify.dimensions.vocab import VOCABULARIES
@@ -15,8 +15,8 @@ from deidentify.schema.compile import CompiledSchema
 from deidentify.schema.model import Schema, parse_schema
 from deidentify.schema.yamlsource import read_yaml
 
-__all__ = ["CompiledSchema", "Schema", "SchemaSet", "default_schema_dir", "load_schema_file",
-           "load_schemas"]
+__all__ = ["CompiledSchema", "Schema", "SchemaSet", "check_compatible", "default_schema_dir",
+           "load_schema_file", "load_schemas"]
 
 MAX_SCHEMA_BYTES = 256 * 1024
 
@@ -101,3 +101,28 @@ def load_schemas(directory: str | Path | None = None) -> SchemaSet:
         seen[schema.name] = str(path)
         schemas.append(schema)
     return SchemaSet.from_schemas(schemas, str(directory))
+
+
+def _meaning(schema: Schema) -> Schema:
+    """The parts of a schema that decide what a published cell means."""
+    return replace(schema, description="", examples=(), file="")
+
+
+def check_compatible(running: SchemaSet, new: SchemaSet) -> None:
+    """Refuse a reload that changes a schema's meaning without bumping its version.
+
+    Cells of one (schema, version, window) are merged by the sidecar and deduplicated by the
+    central collector on that key, so two different meanings under one version would be
+    mixed. A version may only go up.
+    """
+    for schema in new.schemas:
+        old = running.by_name(schema.name)
+        if old is None:
+            continue
+        if schema.version < old.version:
+            raise SchemaError(f"version went down from {old.version} to {schema.version}",
+                              file=schema.file, fix=f"use version {old.version + 1} or higher")
+        if schema.version == old.version and _meaning(schema) != _meaning(old):
+            raise SchemaError(f"schema '{schema.name}' changed but its version is still "
+                              f"{schema.version}", file=schema.file,
+                              fix=f"bump 'version' to {old.version + 1}")

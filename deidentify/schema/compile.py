@@ -28,6 +28,7 @@ from typing import Any, NamedTuple
 
 from deidentify.dimensions.host import HostExtractor
 from deidentify.dimensions.route import RouteTemplate
+from deidentify.schema.codegen import build_extract
 from deidentify.schema.model import ID_PATTERN, OTHER, Dimension, Measure, Schema
 
 MAX_FIELD_CHARS = 8192
@@ -267,7 +268,7 @@ class CompiledSchema:
     """A schema prepared for the hot path. Build once; call :meth:`extract` per event."""
 
     __slots__ = ("schema", "name", "version", "size_ms", "grace_ms", "dimension_names",
-                 "measures", "extract", "dims_of")
+                 "measures", "extract", "extract_reference", "dims_of")
 
     def __init__(self, schema: Schema) -> None:
         self.schema = schema
@@ -286,7 +287,7 @@ class CompiledSchema:
         tenant_get = field_getter("tenant_id")
         id_match = _ID_RE.match
 
-        def extract(event: dict) -> Extracted | str:
+        def extract_reference(event: dict) -> Extracted | str:
             """Extract one decoded event; returns Extracted or a reason string."""
             try:
                 tenant = tenant_get(event)
@@ -298,5 +299,11 @@ class CompiledSchema:
                 return Extracted(ts_ms, dims, values, subject_fn(event))
             except Rejected as rej:
                 return rej.reason
-        self.extract = extract
+        # The hot path runs the generated straight-line version of the same extraction
+        # (deidentify.schema.codegen); the closure version above is its executable reference.
+        self.extract_reference = extract_reference
+        self.extract = build_extract(schema, dim_fns, {
+            "MISSING": _MISSING, "Rejected": Rejected, "Extracted": Extracted,
+            "parse_ts_ms": parse_ts_ms, "id_match": id_match, "REJECTED_ID": REJECTED_ID,
+            "INVALID_FIELD": INVALID_FIELD})
         self.dims_of = dim_fns

@@ -36,7 +36,7 @@ from deidentify.errors import (
     RuntimeFailure,
 )
 from deidentify.metrics import SidecarMetrics, sidecar_metrics
-from deidentify.schema import SchemaSet, load_schemas
+from deidentify.schema import SchemaSet, check_compatible, load_schemas
 from deidentify.sidecar.health import HealthServer, HealthState
 from deidentify.sidecar.loop import BatchLoop, Failpoint, check_metadata_fits
 from deidentify.sidecar.reload import SchemaReloader, describe
@@ -272,6 +272,7 @@ class Sidecar:
         while swapping it in fails the session instead, and the next one starts with it.
         """
         check_metadata_fits(schemas)
+        check_compatible(self.schemas, schemas)
         self.schemas = schemas
         session = self.session
         if session is not None and session.health.session_up:

@@ -126,3 +126,23 @@ def test_empty_file_and_aliases_refused(tmp_path):
 
 def test_other_placeholder_constant():
     assert OTHER == "__other__"
+
+
+def test_reload_refuses_a_changed_schema_without_version_bump(tmp_path):
+    from deidentify.schema import SchemaSet, check_compatible
+    running = SchemaSet.from_schemas([load_schema_file(write(tmp_path, GOOD, "a.yaml"))])
+    same = SchemaSet.from_schemas([load_schema_file(write(
+        tmp_path, GOOD.replace("description: a test schema", "description: reworded"),
+        "b.yaml"))])
+    check_compatible(running, same)                     # wording only: fine
+    changed = SchemaSet.from_schemas([load_schema_file(write(
+        tmp_path, GOOD.replace("k: 5", "k: 6"), "c.yaml"))])
+    with pytest.raises(SchemaError, match="version is still 2") as info:
+        check_compatible(running, changed)
+    assert "bump 'version' to 3" in str(info.value)
+    bumped = SchemaSet.from_schemas([load_schema_file(write(
+        tmp_path, GOOD.replace("k: 5", "k: 6").replace("version: 2", "version: 3"),
+        "d.yaml"))])
+    check_compatible(running, bumped)
+    with pytest.raises(SchemaError, match="went down"):
+        check_compatible(bumped, running)
