@@ -83,6 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--commit-interval", default=None, metavar="DURATION",
                    help="commit offsets in a transaction at least this often while events "
                         "flow (env DEIDENTIFY_COMMIT_INTERVAL; default 1s)")
+    p.add_argument("--at-least-once", action="store_true", default=None,
+                   help="publish without transactions and commit offsets after the aggregates "
+                        "are acknowledged: a crash can publish a window twice (the central "
+                        "collector drops the duplicates by key). Exists to measure the cost "
+                        "of exactly-once, which is the default (env DEIDENTIFY_AT_LEAST_ONCE=1)")
     p.add_argument("--security-protocol", default=None,
                    choices=("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"),
                    help="Kafka security protocol (env KAFKA_SECURITY_PROTOCOL; default "

@@ -96,7 +96,8 @@ def make_consumer(settings: SidecarSettings) -> AIOKafkaConsumer:
 def make_producer(settings: SidecarSettings) -> AIOKafkaProducer:
     return AIOKafkaProducer(
         **client_options(settings),
-        transactional_id=settings.transactional_id,
+        # at-least-once (a benchmark baseline) keeps the idempotent producer, no transactions
+        transactional_id=settings.transactional_id if settings.exactly_once else None,
         transaction_timeout_ms=TRANSACTION_TIMEOUT_MS,
         enable_idempotence=True,
         acks="all",

@@ -321,18 +321,21 @@ class BatchLoop:
         sent: list[asyncio.Future] = []
         try:
             async with asyncio.timeout(self.settings.transaction_timeout_ms / 1000):
-                with kafka.translated("transaction"):
-                    await producer.begin_transaction()
-                    for agg in aggregates:
-                        sent.append(await producer.send(topic, agg.to_json(), key=agg.key))
-                    if aggregates:
-                        self.failpoint.hit("after_send", self._txn_number)
-                    if commit:
-                        await producer.send_offsets_to_transaction(commit,
-                                                                   self.settings.group_id)
-                    if aggregates:
-                        self.failpoint.hit("before_commit", self._txn_number)
-                    await producer.commit_transaction()
+                if not self.settings.exactly_once:
+                    await self._publish_then_commit(aggregates, commit, sent)
+                else:
+                    with kafka.translated("transaction"):
+                        await producer.begin_transaction()
+                        for agg in aggregates:
+                            sent.append(await producer.send(topic, agg.to_json(), key=agg.key))
+                        if aggregates:
+                            self.failpoint.hit("after_send", self._txn_number)
+                        if commit:
+                            await producer.send_offsets_to_transaction(commit,
+                                                                       self.settings.group_id)
+                        if aggregates:
+                            self.failpoint.hit("before_commit", self._txn_number)
+                        await producer.commit_transaction()
         except TimeoutError:
             self.metrics.transactions.labels("failed").inc()
             raise BrokerUnavailable("transaction: not committed within "
@@ -367,6 +370,29 @@ class BatchLoop:
         if aggregates:
             log.info("transaction committed: cells=%d partitions=%d seconds=%.3f",
                      len(aggregates), len(commit), elapsed)
+
+    async def _publish_then_commit(self, aggregates: list, commit: dict,
+                                   sent: list[asyncio.Future]) -> None:
+        """At-least-once: publish, wait for every acknowledgement, then commit the offsets.
+
+        A crash between the two republishes the windows after the replay; the central
+        collector deduplicates them by key. Only a benchmark baseline: exactly-once is the
+        default and what the README documents.
+        """
+        producer = self._producer
+        topic = self.settings.central_topic
+        with kafka.translated("publish"):
+            for agg in aggregates:
+                sent.append(await producer.send(topic, agg.to_json(), key=agg.key))
+            if aggregates:
+                self.failpoint.hit("after_send", self._txn_number)
+            for fut in sent:
+                await fut
+            if aggregates:
+                self.failpoint.hit("before_commit", self._txn_number)
+        if commit:
+            with kafka.translated("commit offsets"):
+                await self._consumer.commit(commit)
 
     async def _close_due(self, wall_ms: int) -> None:
         """Close what the watermark allows, unless an assigned partition may still hold

@@ -131,6 +131,7 @@ class SidecarSettings:
     reload_poll_ms: int = DEFAULT_RELOAD_POLL_MS
     shutdown_timeout_ms: int = DEFAULT_SHUTDOWN_TIMEOUT_MS
     transaction_timeout_ms: int = DEFAULT_TRANSACTION_TIMEOUT_MS
+    exactly_once: bool = True
 
     @property
     def instance_id(self) -> str:
@@ -151,6 +152,7 @@ class SidecarSettings:
                 f"central_topic={self.central_topic} topic_prefix={self.topic_prefix or '-'} "
                 f"schemas={self.schemas_dir} port={self.port} idle_ms={self.idle_ms} "
                 f"commit_interval_ms={self.commit_interval_ms} "
+                f"guarantee={'exactly_once' if self.exactly_once else 'at_least_once'} "
                 f"security_protocol={sec.protocol} "
                 f"sasl_mechanism={sec.sasl_mechanism or '-'} "
                 f"sasl_username={'set' if sec.sasl_username else '-'} "
@@ -334,6 +336,13 @@ def load_settings(args: Any, env: Mapping[str, str] | None = None) -> SidecarSet
     if not 10 <= commit_ms <= 60_000:
         raise SettingsError(f"{commit_where}: must be between 10ms and 60s")
 
+    alo = src.get("at_least_once", "DEIDENTIFY_AT_LEAST_ONCE", False)
+    if isinstance(alo, str):
+        if alo.lower() not in ("1", "true", "yes", "0", "false", "no"):
+            raise SettingsError(f"{_where('--at-least-once', 'DEIDENTIFY_AT_LEAST_ONCE')}: "
+                                f"'{alo}' is not one of 1, true, yes, 0, false, no")
+        alo = alo.lower() in ("1", "true", "yes")
+
     log_level = str(env.get("DEIDENTIFY_LOG_LEVEL") or "INFO").upper()
     if log_level not in LOG_LEVELS:
         raise SettingsError(f"DEIDENTIFY_LOG_LEVEL: '{log_level}' is not one of "
@@ -346,4 +355,5 @@ def load_settings(args: Any, env: Mapping[str, str] | None = None) -> SidecarSet
     return SidecarSettings(region=region, bootstrap=bootstrap, schemas_dir=schemas_dir,
                            group_id=group, central_topic=central, port=port,
                            topic_prefix=prefix, idle_ms=idle_ms, commit_interval_ms=commit_ms,
-                           security=_security(src), log_level=log_level, host=host)
+                           security=_security(src), log_level=log_level, host=host,
+                           exactly_once=not alo)

@@ -102,6 +102,20 @@ def test_known_mix_reaches_central_topic_exactly_once(kafka_bootstrap, topics, s
     assert sc.sigterm() == 0
 
 
+def test_at_least_once_mode_publishes_the_same_totals(kafka_bootstrap, topics, sidecars,
+                                                     tmp_path):
+    """The benchmark baseline (--at-least-once): no transactions, same aggregates."""
+    mix = make_mix(windows=2)
+    produce(kafka_bootstrap, topics, mix.records)
+    produce(kafka_bootstrap, topics, mix.closers())
+    sc = sidecars(kafka_bootstrap, topics, tmp_path / "sidecar.log",
+                  schemas=SHIPPED_SCHEMAS, extra_args=["--at-least-once"]).start()
+    got, dups = wait_for_totals(kafka_bootstrap, topics.central, mix.expected)
+    _assert_totals(got, dups, mix.expected)
+    assert "guarantee=at_least_once" in sc.log_text()
+    assert sc.sigterm() == 0
+
+
 # --------------------------------------------------------------------------- (2)
 
 BAD_MESSAGES = [
