@@ -172,7 +172,8 @@ def _broker(run: DemoRun, command: str) -> bool:
     return True
 
 
-async def _broker_answers(bootstrap: str, timeout_s: float = 5.0) -> bool:
+async def broker_answers(bootstrap: str, timeout_s: float = 5.0) -> bool:
+    """True when a metadata request to ``bootstrap`` lists at least one broker."""
     from aiokafka.client import AIOKafkaClient
 
     client = AIOKafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000))
@@ -465,7 +466,7 @@ async def _run(run: DemoRun) -> int:
     result = EXIT_OK
     last: dict | None = None
     try:
-        answered = await _broker_answers(run.bootstrap)
+        answered = await broker_answers(run.bootstrap)
         if not answered:
             say(f"no broker answers on {run.bootstrap}: starting the local one "
                 "(scripts/kafka.sh; the very first start downloads Kafka, be patient)")
@@ -473,7 +474,7 @@ async def _run(run: DemoRun) -> int:
         if not run.leased and not answered:
             raise DeidentifyError(f"no Kafka broker answers on {run.bootstrap} and "
                                   "scripts/kafka.sh is not here to start one")
-        if not await _broker_answers(run.bootstrap, 15.0):
+        if not await broker_answers(run.bootstrap, 15.0):
             raise DeidentifyError(f"no Kafka broker answers on {run.bootstrap}")
         broker_note = "started for the demo" if not answered else "already running"
         await _create_topics(run)

@@ -32,6 +32,7 @@ from typing import NamedTuple
 
 import orjson
 
+from deidentify.dimensions.host import IP_PLACEHOLDER, OTHER
 from deidentify.errors import SettingsError
 from deidentify.privacy.guard import OutputGuard
 from deidentify.privacy.threshold import SubjectThreshold
@@ -55,8 +56,9 @@ NO_SCHEMA = "-"          # schema label for drops that happen before a schema is
 DEFAULT_MAX_EVENT_BYTES = 1024 * 1024
 REGION_RE = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
 
-# Placeholders the route/host transforms emit; the guard must not trip on them.
-GUARD_ALLOW = ("__other__", "{ip}", "none")
+# Placeholders the transforms publish (OTHER, the host's "{ip}", status_class "none"); the
+# output guard here and the central re-validation must not trip on them.
+GUARD_ALLOW = (OTHER, IP_PLACEHOLDER, "none")
 
 
 class Aggregate(NamedTuple):
@@ -147,6 +149,7 @@ class Pipeline:
         valid = self.valid
         accepted = 0
         n = 0
+        offset = -1
         for offset, value in records:
             n += 1
             if value is None or len(value) > max_bytes:
@@ -177,6 +180,8 @@ class Pipeline:
                 else:
                     accepted += 1
         self.events_in += n
+        if offset >= 0:
+            self.windows.mark_consumed(partition, offset + 1)
         if wall_ms is not None:
             self.windows.mark_activity(partition, wall_ms)
         return accepted

@@ -119,8 +119,6 @@ class WindowAggregator:
         st = self._stream_time.get(partition)
         if st is None or ts > st:
             self._stream_time[partition] = ts
-        if offset >= 0:
-            self._next_offset[partition] = offset + 1
         size = cs.size_ms
         start = ts - ts % size
         hot = self._hot.get(cs)
@@ -181,6 +179,11 @@ class WindowAggregator:
         return cell
 
     # ----------------------------------------------------------------- time and closing
+
+    def mark_consumed(self, partition: Hashable, next_offset: int) -> None:
+        """Every record of ``partition`` before ``next_offset`` has been processed (once per
+        batch: accepted, late and rejected records alike)."""
+        self._next_offset[partition] = next_offset
 
     def mark_activity(self, partition: Hashable, wall_ms: int) -> None:
         self._last_wall[partition] = wall_ms

@@ -27,9 +27,10 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
-from aiokafka.client import AIOKafkaClient
 from aiokafka.errors import for_code
 from aiokafka.helpers import create_ssl_context
+
+from deidentify.demo import broker_answers as demo_broker_answers
 
 ROOT = Path(__file__).resolve().parents[1]
 KAFKA_SH = ROOT / "scripts" / "kafka.sh"
@@ -56,14 +57,7 @@ def state_dir() -> Path:
 
 async def broker_answers_async(bootstrap: str, timeout_s: float = 5.0) -> bool:
     """True when a metadata request to ``bootstrap`` lists at least one broker."""
-    client = AIOKafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000))
-    try:
-        await asyncio.wait_for(client.bootstrap(), timeout_s)
-        return bool(client.cluster.brokers())
-    except Exception:  # noqa: BLE001 - any failure means "does not answer"
-        return False
-    finally:
-        await client.close()
+    return await demo_broker_answers(bootstrap, timeout_s)
 
 
 def broker_answers(bootstrap: str, timeout_s: float = 5.0) -> bool:

@@ -68,6 +68,7 @@ import orjson
 
 from deidentify.dimensions.host import is_valid_host
 from deidentify.dimensions.route import is_valid_route
+from deidentify.pipeline import GUARD_ALLOW, REGION_RE
 from deidentify.privacy.guard import Detector, OutputGuard
 from deidentify.schema import SchemaSet
 from deidentify.schema.model import ID_PATTERN, OTHER, Schema
@@ -109,11 +110,9 @@ CENTRAL_REJECT_REASONS: tuple[str, ...] = (
 """Every reason an aggregate can be rejected for: the ``reason`` label's closed set."""
 
 TOP_LEVEL_KEYS = frozenset({"schema", "schema_version", "region", "window", "dims", "measures"})
-REGION_RE = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
 ID_RE = re.compile(ID_PATTERN)
 ISO_UTC_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,3}))?Z$")
 STATUS_CLASSES = frozenset({"1xx", "2xx", "3xx", "4xx", "5xx", "none"})
-GUARD_ALLOW = ("__other__", "{ip}", "none")   # the placeholders the transforms publish
 DEFAULT_MAX_BYTES = 64 * 1024
 DEFAULT_MAX_FUTURE_MS = 24 * 3_600_000
 COUNT = "count"

@@ -268,7 +268,7 @@ class CompiledSchema:
     """A schema prepared for the hot path. Build once; call :meth:`extract` per event."""
 
     __slots__ = ("schema", "name", "version", "size_ms", "grace_ms", "dimension_names",
-                 "measures", "extract", "extract_reference", "dims_of")
+                 "measures", "extract", "extract_reference")
 
     def __init__(self, schema: Schema) -> None:
         self.schema = schema
@@ -306,4 +306,3 @@ class CompiledSchema:
             "MISSING": _MISSING, "Rejected": Rejected, "Extracted": Extracted,
             "parse_ts_ms": parse_ts_ms, "id_match": id_match, "REJECTED_ID": REJECTED_ID,
             "INVALID_FIELD": INVALID_FIELD})
-        self.dims_of = dim_fns

@@ -38,16 +38,15 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from deidentify.dimensions.host import OTHER as OTHER  # re-exported: the one "__other__"
 from deidentify.errors import SchemaError
 from deidentify.schema.yamlsource import Located, LocatedList, line_of
-
-OTHER = "__other__"
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 FIELD_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}(\.[A-Za-z_][A-Za-z0-9_]{0,63}){0,3}$")
 TOPIC_RE = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
 ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
-DURATION_RE = re.compile(r"^\s*(\d+)\s*(ms|s|m|h)\s*$")
+DURATION_RE = re.compile(r"^\s*(\d+)\s*(ms|s|m|h)?\s*$")
 _UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000}
 
 DIMENSION_TYPES = ("route", "host", "enum", "status", "status_class", "id", "bool")
@@ -142,6 +141,21 @@ class Schema:
         return tuple(d.name for d in self.dimensions)
 
 
+def duration_ms(text: object, *, bare_unit: str | None = None) -> int | None:
+    """``500ms``/``10s``/``1m``/``1h`` in milliseconds, or None when it is not a duration.
+
+    A bare number is accepted only when ``bare_unit`` names its unit (the CLI's ``--idle 3``
+    means seconds; a schema must always write the unit).
+    """
+    match = DURATION_RE.match(text) if isinstance(text, str) else None
+    if match is None:
+        return None
+    unit = match.group(2) or bare_unit
+    if unit is None:
+        return None
+    return int(match.group(1)) * _UNIT_MS[unit]
+
+
 # --------------------------------------------------------------------------- parsing helpers
 
 
@@ -206,12 +220,11 @@ class _Ctx:
         return value
 
     def duration_ms(self, node: Located, key: str, what: str) -> int:
-        value = node[key]
-        match = DURATION_RE.match(value) if isinstance(value, str) else None
-        if not match:
+        value = duration_ms(node[key])
+        if value is None:
             raise self.error(f"{what} '{key}' must be a duration with a unit", node, key,
                              fix="write e.g. 500ms, 10s, 1m or 1h")
-        return int(match.group(1)) * _UNIT_MS[match.group(2)]
+        return value
 
 
 # --------------------------------------------------------------------------- sections

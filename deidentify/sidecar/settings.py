@@ -44,6 +44,8 @@ from pathlib import Path
 from typing import Any
 
 from deidentify.errors import SettingsError
+from deidentify.pipeline import REGION_RE
+from deidentify.schema.model import duration_ms
 
 DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
 DEFAULT_CENTRAL_TOPIC = "telemetry.central.aggregates"
@@ -61,13 +63,10 @@ SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
-REGION_RE = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
 # Kafka's legal topic / group characters; ids end up in logs and metric labels.
 KAFKA_NAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
 TOPIC_PREFIX_RE = re.compile(r"^[A-Za-z0-9._-]{0,100}$")
 HOST_PORT_RE = re.compile(r"^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9._-]+):(\d{1,5})$")
-DURATION_RE = re.compile(r"^\s*(\d+)\s*(ms|s|m|h)?\s*$")
-_UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, None: 1000}
 
 
 class Secret:
@@ -164,10 +163,10 @@ class SidecarSettings:
 
 def parse_duration_ms(text: str, *, what: str) -> int:
     """``500ms``, ``2s``, ``1m``, ``1h``; a bare number means seconds."""
-    match = DURATION_RE.match(text or "")
-    if not match:
+    value = duration_ms(text, bare_unit="s")
+    if value is None:
         raise SettingsError(f"{what}: '{text}' is not a duration (write e.g. 500ms, 2s, 1m)")
-    return int(match.group(1)) * _UNIT_MS[match.group(2)]
+    return value
 
 
 class _Sources:
