@@ -3,13 +3,14 @@
 Hypothesis profiles, chosen with ``HYPOTHESIS_PROFILE`` (default ``default``):
   dev      25 examples, for quick local iterations
   default  100 examples
-  ci       400 examples, no deadline (shared 2-core runners are noisy); .ci/run uses it
+  ci       300 examples, no deadline (shared 2-core runners are noisy); .ci/run uses it
 
 Kafka: tests that take ``kafka_bootstrap`` run against a real broker, by default. The
 fixture reuses whatever answers on ``KAFKA_BOOTSTRAP`` (127.0.0.1:9092 when unset) and
 otherwise starts the local broker with ``scripts/kafka.sh``; a broker it started is stopped
 at the end of the session unless another run in the same tree (``make test``, another pytest)
-still holds it. Such tests are marked ``kafka`` automatically, so ``-m "not kafka"`` skips
+still holds it. Every topic the session created is deleted at its end (``TopicJanitor``), so
+a run leaves nothing behind in the broker. Such tests are marked ``kafka`` automatically, so ``-m "not kafka"`` skips
 them.
 
 SASL_SSL: the broker started by scripts/kafka.sh always has a second listener, SASL_SSL on
@@ -33,6 +34,7 @@ from tests.kafka_helpers import (
     BrokerLease,
     BrokerUnavailable,
     SaslSslEndpoint,
+    TopicJanitor,
     bootstrap_from_env,
     find_sasl_ssl_endpoint,
 )
@@ -68,10 +70,14 @@ def kafka_bootstrap() -> Iterator[str]:
         lease = BrokerLease.acquire(bootstrap)
     except BrokerUnavailable as exc:
         pytest.fail(str(exc), pytrace=False)
+    janitor = TopicJanitor(bootstrap)
     try:
         yield bootstrap
     finally:
-        lease.release()
+        try:
+            janitor.sweep()
+        finally:
+            lease.release()
 
 
 @pytest.fixture(scope="session")

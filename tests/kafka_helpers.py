@@ -110,6 +110,101 @@ class BrokerLease:
 # --- topics ------------------------------------------------------------------------------
 
 
+async def list_topics_async(bootstrap: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> set[str]:
+    """Every topic name the broker has (internal ``__`` topics included)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap,
+                                request_timeout_ms=int(timeout_s * 1000))
+    await asyncio.wait_for(admin.start(), timeout_s)
+    try:
+        return set(await asyncio.wait_for(admin.list_topics(), timeout_s))
+    finally:
+        await admin.close()
+
+
+async def delete_topics_async(bootstrap: str, names: list[str],
+                              timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+    """Delete ``names`` (in chunks); a topic that is already gone is not an error."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap,
+                                request_timeout_ms=int(timeout_s * 1000))
+    await asyncio.wait_for(admin.start(), timeout_s)
+    try:
+        for i in range(0, len(names), 50):
+            await asyncio.wait_for(
+                admin.delete_topics(names[i:i + 50], timeout_ms=int(timeout_s * 1000)),
+                timeout_s)
+    finally:
+        await admin.close()
+
+
+def _ancestors(pid: int) -> set[int]:
+    """``pid`` and its parents (from /proc), to tell our own leases from other runs'."""
+    out: set[int] = set()
+    while pid > 1 and pid not in out:
+        out.add(pid)
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            break
+        pid = int(stat.rsplit(")", 1)[1].split()[1])
+    return out
+
+
+def other_test_runs_hold_the_broker() -> bool:
+    """True when a live lease on the broker belongs to a process that is not this test run
+    or one of its parents (``make test`` holds one through scripts/with-kafka.sh)."""
+    leases = state_dir() / "leases"
+    ours = _ancestors(os.getpid())
+    try:
+        entries = list(leases.iterdir())
+    except OSError:
+        return False
+    for entry in entries:
+        if not entry.name.isdigit() or int(entry.name) in ours:
+            continue
+        try:
+            started = Path(f"/proc/{entry.name}/stat").read_text().rsplit(")", 1)[1].split()[19]
+            if started == entry.read_text().strip():
+                return True
+        except (OSError, IndexError):
+            continue
+    return False
+
+
+class TopicJanitor:
+    """Deletes, at the end of a test session, every topic created during it.
+
+    Test topics carry random suffixes, so a topic that did not exist when the session began
+    is this session's. When another test run holds the broker at the end (two runs in one
+    tree), its topics cannot be told from ours and nothing is deleted."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self.bootstrap = bootstrap
+        self.before = asyncio.run(list_topics_async(bootstrap))
+
+    def sweep(self) -> list[str]:
+        if other_test_runs_hold_the_broker():
+            log.warning("another test run holds the broker: its topics are left alone")
+            return []
+        now = asyncio.run(list_topics_async(self.bootstrap))
+        created = sorted(t for t in now - self.before if not t.startswith("__"))
+        if created:
+            asyncio.run(delete_topics_async(self.bootstrap, created))
+            asyncio.run(self._wait_gone(set(created)))
+        return created
+
+    async def _wait_gone(self, names: set[str], timeout_s: float = 120.0) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while True:
+            left = names & await list_topics_async(self.bootstrap)
+            if not left:
+                return
+            if loop.time() >= deadline:
+                raise TimeoutError(f"{len(left)} test topics were not deleted")
+            await asyncio.sleep(0.5)
+
+
+
 async def create_topic_async(
     bootstrap: str,
     name: str,

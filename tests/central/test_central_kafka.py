@@ -157,8 +157,7 @@ def test_topic_created_after_the_collector_started(kafka_bootstrap, tmp_path) ->
     topic = f"t-central-late-{uuid.uuid4().hex[:8]}"
     central = start_central(kafka_bootstrap, topic, tmp_path, wait_ready=False)
     try:
-        time.sleep(4)
-        status, body = http_get(central.url + "/readyz")
+        status, body = _first_answer(central.url + "/readyz", timeout_s=60)
         assert status == 503 and b"partition_assignment" in body
         try:   # a broker with auto.create.topics.enable may already have created it
             asyncio.run(create_topic_async(kafka_bootstrap, topic, partitions=1))
@@ -171,3 +170,16 @@ def test_topic_created_after_the_collector_started(kafka_bootstrap, tmp_path) ->
         central.wait_for_metric("deid_central_aggregates_accepted_total", len(aggs))
     finally:
         assert central.stop() == 0
+
+
+def _first_answer(url: str, timeout_s: float) -> tuple[int, bytes]:
+    """The first HTTP answer of ``url`` once its server listens (the deadline only fails a
+    server that never starts)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return http_get(url)
+        except OSError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.2)

@@ -269,24 +269,46 @@ def produce(bootstrap: str, topics: Topics, records) -> int:
 
 
 class PacedProducer(threading.Thread):
-    """Produces ``rounds`` with a pause between them, in a background thread."""
+    """Produces ``rounds`` with a pause between them, in a background thread.
 
-    def __init__(self, bootstrap: str, topics: Topics, rounds: list[list], pause_s: float):
+    With ``hold_after=n`` it stops after the first ``n`` rounds, sets :attr:`holding` and
+    waits for :meth:`resume`: a test acts "while events flow" by construction (the stream is
+    provably half-way), not by sleeping and hoping."""
+
+    def __init__(self, bootstrap: str, topics: Topics, rounds: list[list], pause_s: float,
+                 *, hold_after: int | None = None):
         super().__init__(daemon=True)
         self.args = (bootstrap, topics, rounds, pause_s)
         self.error: BaseException | None = None
         self.sent = 0
+        self.hold_after = hold_after
+        self.holding = threading.Event()
+        self._resume = threading.Event()
 
     def run(self) -> None:
         bootstrap, topics, rounds, pause_s = self.args
         try:
-            for chunk in rounds:
+            for i, chunk in enumerate(rounds):
+                if i == self.hold_after:
+                    self.holding.set()
+                    if not self._resume.wait(300):
+                        raise TimeoutError("the paced producer was never resumed")
                 self.sent += produce(bootstrap, topics, chunk)
                 time.sleep(pause_s)
         except BaseException as exc:  # noqa: BLE001 - reported by the test
             self.error = exc
 
+    def wait_holding(self, timeout_s: float = 120.0) -> None:
+        """Block until the first ``hold_after`` rounds are produced (fails a hung producer)."""
+        assert self.holding.wait(timeout_s), "the paced producer never reached its hold point"
+        if self.error:
+            raise self.error
+
+    def resume(self) -> None:
+        self._resume.set()
+
     def finish(self, timeout_s: float = 60.0) -> None:
+        self._resume.set()
         self.join(timeout_s)
         assert not self.is_alive(), "the paced producer did not finish"
         if self.error:
