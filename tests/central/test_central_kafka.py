@@ -157,8 +157,10 @@ def test_topic_created_after_the_collector_started(kafka_bootstrap, tmp_path) ->
     topic = f"t-central-late-{uuid.uuid4().hex[:8]}"
     central = start_central(kafka_bootstrap, topic, tmp_path, wait_ready=False)
     try:
-        status, body = _first_answer(central.url + "/readyz", timeout_s=60)
-        assert status == 503 and b"partition_assignment" in body
+        # once its consumer runs, the collector waits for a partition of the missing topic
+        status, body = _answer_when(central.url + "/readyz", b"partition_assignment",
+                                    timeout_s=60)
+        assert status == 503
         try:   # a broker with auto.create.topics.enable may already have created it
             asyncio.run(create_topic_async(kafka_bootstrap, topic, partitions=1))
         except TopicAlreadyExistsError:
@@ -172,14 +174,17 @@ def test_topic_created_after_the_collector_started(kafka_bootstrap, tmp_path) ->
         assert central.stop() == 0
 
 
-def _first_answer(url: str, timeout_s: float) -> tuple[int, bytes]:
-    """The first HTTP answer of ``url`` once its server listens (the deadline only fails a
-    server that never starts)."""
+def _answer_when(url: str, needle: bytes, timeout_s: float) -> tuple[int, bytes]:
+    """The first HTTP answer of ``url`` whose body contains ``needle`` (the deadline only fails
+    a server that never gets there)."""
     deadline = time.monotonic() + timeout_s
     while True:
         try:
-            return http_get(url)
+            status, body = http_get(url)
+            if needle in body:
+                return status, body
         except OSError:
-            if time.monotonic() >= deadline:
-                raise
-            time.sleep(0.2)
+            pass
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"{url} never answered with {needle!r}")
+        time.sleep(0.2)
