@@ -78,7 +78,8 @@ PUBLISHED = (
     ("bucket-key", "2500"),
     ("empty", ""),
     ("none-string", "none"),
-    ("names-are-not-caught", "Alice Smith"),  # layer 3's job, documented
+    ("single-name-is-not-caught", "alice"),  # layers 2 and 3's job, documented
+    ("name-that-is-a-word", "/v1/pages/{id}/grant"),
 )
 
 
@@ -95,6 +96,7 @@ def test_detector_ids_are_a_closed_set_of_stable_metric_labels() -> None:
         "JWT": "jwt",
         "TOKEN": "high_entropy_token",
         "PHONE": "phone",
+        "PERSON_NAME": "person_name",
     }
 
 
