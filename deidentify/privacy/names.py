@@ -125,8 +125,9 @@ CONCAT_FIRST_MIN_LEVEL = 4
 
 _FOLD = str.maketrans({"ß": "ss", "ø": "o", "Ø": "O", "ł": "l", "Ł": "L", "đ": "d", "Đ": "D",
                        "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE", "ı": "i", "þ": "th"})
-_TOKEN_RE = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
-_PLACEHOLDER_RE = re.compile(r"\{[^}]*\}")
+# A placeholder (``{id}``) is matched as one token so that it separates its neighbours.
+_TOKEN_RE = re.compile(r"\{[^}]*\}|[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
+_LOWER_TOKEN_RE = re.compile(r"\{[^}]*\}|[a-z]+")
 _NON_LETTERS_RE = re.compile(r"[^a-z]+")
 
 
@@ -267,18 +268,22 @@ class NameDetector:
         if not text.isascii():
             text = _fold(text)
         first, last = self._first, self._last
-        for part in _PLACEHOLDER_RE.split(text) if "{" in text else (text,):
-            previous = ""
-            for raw in _TOKEN_RE.findall(part):
-                if len(raw) < MIN_TOKEN_LEN:
-                    continue
-                token = raw.lower()
-                if previous and ((previous in first and token in last)
-                                 or (previous in last and token in first)):
-                    return True
-                if len(token) >= 2 * CONCAT_PART_MIN_LEN and self._concatenation(token):
-                    return True
-                previous = token
+        lower = text.islower()  # no upper-case letter: no CamelCase to split
+        previous = ""
+        for token in (_LOWER_TOKEN_RE if lower else _TOKEN_RE).findall(text):
+            if len(token) < MIN_TOKEN_LEN:
+                continue
+            if token[0] == "{":
+                previous = ""
+                continue
+            if not lower:
+                token = token.lower()
+            if previous and ((previous in first and token in last)
+                             or (previous in last and token in first)):
+                return True
+            if len(token) >= 2 * CONCAT_PART_MIN_LEN and self._concatenation(token):
+                return True
+            previous = token
         return False
 
     def _concatenation(self, token: str) -> bool:
