@@ -36,6 +36,7 @@ from deidentify.generate import _ROUTES, _WEBHOOK_EVENTS, TENANTS, TelemetryGene
 from deidentify.privacy import names
 from deidentify.privacy.guard import OutputGuard
 
+
 def _rate(hits: int, total: int) -> str:
     return f"{hits} of {total} ({100 * hits / max(total, 1):.2f} %)"
 
@@ -160,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     data_dir = args.botocore_data
     if data_dir is None:
         try:
-            import botocore  # noqa: PLC0415 - optional, only for the public corpus
+            import botocore  # optional: only for the public corpus
         except ImportError:
             print("aws: skipped (no botocore; pass --botocore-data)")
         else:
