@@ -204,6 +204,14 @@ def test_guard_names_the_detector(validator: AggregateValidator) -> None:
     assert validate(validator, email).detector is Detector.EMAIL
 
 
+@pytest.mark.parametrize("aggregate", [
+    billing_aggregate(tenant="john_smith_london"),
+    with_(HTTP, ("dims", "route"), "/users/jane.doe/home-address-main-street"),
+], ids=["tenant", "route"])
+def test_guard_refuses_person_names(validator: AggregateValidator, aggregate: dict) -> None:
+    assert validate(validator, aggregate) == Rejected("guard_hit", Detector.PERSON_NAME)
+
+
 def test_accepted_is_normalised(validator: AggregateValidator) -> None:
     reordered = http_aggregate(dims={"status": 200, "route": "/v1/orders/{id}", "method": "GET"})
     result = validate(validator, reordered)

@@ -1,0 +1,301 @@
+"""Person names in compound forms: the output guard's ``person_name`` detector.
+
+A published string (a route, a tenant id, a host, an enum value, a key) hits when it holds a
+person's name the way software writes one: two name tokens side by side, or one run of
+letters that splits into a first name and a surname.
+
+=========================================  ==============================================
+form                                       e.g.
+=========================================  ==============================================
+first.last, first_last, first-last         ``alice.smith``, ``priyanka_ashworth``
+spaces, percent-encoded spaces             ``Alice Smith``, ``alice%20smith``, ``%2520``
+CamelCase                                  ``JohnSmith``, ``JaneDOE``
+last.first, across route segments          ``smith.john``, ``/ashworth/ignatius/avatar.png``
+digits or other words around               ``john.smith42``, ``john_smith_london``
+concatenated first+last                    ``johnsmith``, ``/v1/patients/janedoe/records``
+personal domains                           ``johnsmith.com``, ``jane-doe.dev``
+=========================================  ==============================================
+
+How a string is read
+--------------------
+It is percent-decoded (twice, for ``%2520``) when it holds ``%``, folded to ASCII (``Zoë`` ->
+``zoe``), cut at placeholders (``{id}``: tokens on either side are never neighbours), and
+split into letter tokens at every non-letter and at case changes (``JohnSmith`` -> ``john``,
+``smith``). One-letter tokens are skipped, so a middle initial (``john.q.smith``) keeps the
+names adjacent. Then:
+
+- **pair**: two neighbouring tokens where one is a first name and the other a surname, in
+  either order, and *both* are name tokens (below);
+- **concatenation**: a token of at least 6 letters that is not an English word and splits
+  into a *frequent* first name (US Census 1990 first names, or level >= 4 in the
+  international list) of at least 3 letters followed by a surname of at least 3 letters.
+  Only first+last is tried: last+first runs (``smithjohn``) are not.
+
+A single name on its own (``/users/alice``, tenant ``tyrell``) never hits: one given name or
+one surname is shared by thousands of people, and most route words, tenants and company
+names are words that some family bears (``/orders/king``, ``hooli``). Keeping a lone name out
+of the central topic is the job of the route literal rules (layer 2) and k (layer 3).
+
+Name data (loaded once per process, lazily, into frozensets)
+------------------------------------------------------------
+- First names: the ``gender-guesser`` package's ``nam_dict.txt`` (Jörg Michael, 2008; about
+  44,000 first names from 54 countries, each with a frequency class per country) plus the
+  US Census 1990 first-name files (5,163 names) shipped by the ``names`` package.
+- Surnames: the US Census 1990 surname file (88,799 names covering 90 % of the US population,
+  with their share of it), from the ``names`` package.
+- English words: the English word-count list of ``pyspellchecker`` (about 160,000 lowercase
+  words with counts from a large English corpus). It is read at load time only and not kept.
+
+Licences: ``names`` MIT (Census data: public domain), ``pyspellchecker`` MIT,
+``gender-guesser`` GPL-3.0 with its data file under the GNU FDL 1.2. The data file is read as
+is (never modified, never imported as code); a redistribution of this project together with
+its dependencies must honour the GPL/FDL terms of that one package.
+
+Names that are also words
+-------------------------
+Many names are ordinary words (``page``, ``grant``, ``will``, ``mark``, ``read``, ``key``).
+A name token is a name that is used more as a name than as a word: its lowercase frequency
+in English text (pyspellchecker counts, which count ``john`` the noun, not ``John``) is at
+most ``WORD_TO_NAME_RATIO`` (0.1) times the share of people bearing it (Census share; 0.0005 %
+for a name too rare to have one). So ``john``, ``mark``, ``smith``, ``brown``, ``grant``,
+``rose``, ``doe`` and ``alice`` are name tokens, and ``will``, ``read``, ``key``, ``page``,
+``young``, ``black`` and ``stream`` are words. A pair needs *both* tokens to be name tokens,
+so ``mark-read`` and ``stream-key`` pass, and so, as an accepted miss, do ``will.smith`` and
+``john.young`` (about 45 of the 1,300 commonest Census first names and surnames count as
+words). A token that is an English word (any count) is never split as a concatenation
+(``restart``, ``avatar``, ``markdown``).
+
+Measured (``python -m benchmarks.names_fp``, 2-core shared development machine, CPython 3.11)
+----------------------------------------------------------------------------------------
+False positives, counted per distinct string:
+
+- the shipped generator (``deidentify/generate.py``): 0 of the 26 literal segments of its
+  route templates; 0 of the 49 distinct routes the ``route`` transform published from
+  100,000 generated events that carry no generated person slug; 0 of the 62 hosts
+  (registrable domains), tenant ids and enum values. Recall on its own fake people: 508 of
+  the 553 distinct routes that keep a user slug such as ``alice.smith`` hit (91.9 %); the
+  misses are the slugs with ``niaj`` (invented), ``lars`` (a word to the English list) or the
+  Nordic surnames ``virtanen`` and ``lindqvist`` (not in the US Census list);
+- the request URIs of the AWS API models shipped by ``botocore`` (a public set of 6,140
+  REST routes of 400+ services): 1 of 3,599 distinct literal segments (0.03 %,
+  ``ungroup-resources``) and 1 of the 6,140 routes (0.02 %);
+- ``is_person_name_token``: 21 of the 1,847 distinct word tokens of those AWS segments are
+  name tokens (``mark``, ``max``, ``bill``, ``grant``, ``styles``, ``fields``, ``bridges``,
+  ``converse``, ``loader``, ``kafka`` and abbreviations such as ``app``, ``ip``, ``uri`` that
+  the English list lacks).
+
+Cost: loading takes about 0.9 s of CPU, peaks at ~36 MiB while the lists are read and keeps
+~14 MiB (44,407 first names, 85,769 surnames, 14,280 of them tried in concatenations, 2,095
+English words kept whole). The shared machine's load changes timings by 2-4x between runs;
+in the quietest run :meth:`OutputGuard.scan` of a typical ``http_requests`` cell (``GET``,
+``/v1/customers/{id}/invoices``, ``200``) took 3.0 us without the name detector and 11.4 us
+with it, and the central check of all 34 strings of that aggregate 15 us and 48 us;
+:meth:`NameDetector.find` costs ~1 us for ``GET``, 1-2 us for ``acme-corp`` or
+``stripe.com``, 3-5 us for a three-segment route. The guard runs once per published cell,
+not per event.
+
+Invariants
+----------
+- :meth:`NameDetector.find` returns a bool; it never logs, raises with or keeps any part of
+  the text it reads.
+- Deterministic: the same text gives the same answer in every process with the same package
+  versions, so the sidecar and the central collector agree.
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import importlib.resources
+import json
+import re
+import time
+import unicodedata
+from dataclasses import dataclass
+from urllib.parse import unquote
+
+__all__ = [
+    "NameData",
+    "NameDetector",
+    "is_person_name_token",
+    "load_name_data",
+]
+
+WORD_TO_NAME_RATIO = 0.05
+"""A name whose lowercase English frequency exceeds this times its bearers' share is a word."""
+
+RARE_NAME_SHARE = 5e-6
+"""Share of people assumed for a name without a Census share (half its rounding unit)."""
+
+MIN_TOKEN_LEN = 2
+CONCAT_PART_MIN_LEN = 3
+CONCAT_FIRST_MIN_LEVEL = 4
+"""Frequency class (1 rare .. 13 very common, in any one country) for concatenated first names."""
+
+_FOLD = str.maketrans({"ß": "ss", "ø": "o", "Ø": "O", "ł": "l", "Ł": "L", "đ": "d", "Đ": "D",
+                       "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE", "ı": "i", "þ": "th"})
+# A placeholder (``{id}``) is matched as one token so that it separates its neighbours.
+_TOKEN_RE = re.compile(r"\{[^}]*\}|[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
+_LOWER_TOKEN_RE = re.compile(r"\{[^}]*\}|[a-z]+")
+_NON_LETTERS_RE = re.compile(r"[^a-z]+")
+
+
+def _fold(text: str) -> str:
+    """ASCII letters only where possible: ``Zoë`` -> ``Zoe``, ``Müller`` -> ``Muller``."""
+    decomposed = unicodedata.normalize("NFKD", text.translate(_FOLD))
+    return decomposed.encode("ascii", "ignore").decode("ascii")
+
+
+@dataclass(frozen=True, slots=True)
+class NameData:
+    """The name sets, built once by :func:`load_name_data`.
+
+    ``first`` and ``last`` hold name tokens only (names used more as names than as words);
+    ``concat_first`` the frequent first names tried at the start of a concatenation;
+    ``split_words`` the English words that would otherwise split like a concatenation.
+    """
+
+    first: frozenset[str]
+    last: frozenset[str]
+    concat_first: frozenset[str]
+    split_words: frozenset[str]
+    load_seconds: float
+
+
+def _census(file: str) -> dict[str, float]:
+    """A Census 1990 ``dist.*`` file: ``NAME  percent  cumulative  rank`` -> share of people."""
+    text = (importlib.resources.files("names") / file).read_text(encoding="ascii")
+    shares: dict[str, float] = {}
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) == 4:
+            name = fields[0].lower()
+            shares[name] = max(shares.get(name, 0.0), float(fields[1]) / 100)
+    return shares
+
+
+def _nam_dict() -> dict[str, int]:
+    """gender-guesser's ``nam_dict.txt`` -> first name -> highest frequency class (1-13).
+
+    Fixed columns: a gender code, the name in columns 3-28 (a ``+`` joins the parts of Arabic,
+    Chinese and Korean names), a ``+`` in column 29 marks a duplicate spelled with expanded
+    umlauts (skipped), one hexadecimal frequency class per country from column 30.
+    """
+    path = importlib.resources.files("gender_guesser") / "data" / "nam_dict.txt"
+    levels: dict[str, int] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line or line[0] in "#=" or len(line) < 31 or line[29] == "+":
+            continue
+        level = max((int(c, 16) for c in line[30:86] if c in "123456789ABCDEFabcdef"),
+                    default=1)
+        folded = _NON_LETTERS_RE.split(_fold(line[3:29].strip()).lower())
+        for name in (*folded, "".join(folded)):
+            if len(name) >= MIN_TOKEN_LEN and levels.get(name, 0) < level:
+                levels[name] = level
+    return levels
+
+
+def _english_counts() -> tuple[dict[str, int], int]:
+    path = importlib.resources.files("spellchecker") / "resources" / "en.json.gz"
+    with path.open("rb") as raw, gzip.open(raw) as fh:
+        counts = json.load(fh)
+    return counts, sum(counts.values())
+
+
+@functools.cache
+def load_name_data() -> NameData:
+    """Read the name packages once per process and build the frozensets (cached)."""
+    started = time.process_time()
+    census_first = _census("dist.female.first")
+    for name, share in _census("dist.male.first").items():
+        census_first[name] = max(census_first.get(name, 0.0), share)
+    census_last = _census("dist.all.last")
+    levels = _nam_dict()
+    counts, total = _english_counts()
+    threshold = WORD_TO_NAME_RATIO * total
+
+    def name_token(name: str) -> bool:
+        if len(name) < MIN_TOKEN_LEN or not name.isalpha():
+            return False
+        share = max(census_first.get(name, 0.0), census_last.get(name, 0.0), RARE_NAME_SHARE)
+        return counts.get(name, 0) <= threshold * share
+
+    first = frozenset(n for n in census_first.keys() | levels.keys() if name_token(n))
+    last = frozenset(n for n in census_last if name_token(n))
+    concat_first = frozenset(
+        n for n in first
+        if len(n) >= CONCAT_PART_MIN_LEN
+        and (n in census_first or levels.get(n, 0) >= CONCAT_FIRST_MIN_LEVEL))
+    split_words = frozenset(
+        word for word in counts
+        if len(word) >= 2 * CONCAT_PART_MIN_LEN and word.isascii() and word.isalpha()
+        and _splits(word, concat_first, last))
+    return NameData(first=first, last=last, concat_first=concat_first,
+                    split_words=split_words, load_seconds=time.process_time() - started)
+
+
+def _splits(token: str, first: frozenset[str], last: frozenset[str]) -> bool:
+    """True when ``token`` is a first name followed by a surname, each >= 3 letters."""
+    for cut in range(CONCAT_PART_MIN_LEN, len(token) - CONCAT_PART_MIN_LEN + 1):
+        if token[:cut] in first and token[cut:] in last:
+            return True
+    return False
+
+
+def is_person_name_token(word: str) -> bool:
+    """Is ``word`` (any case, accents folded) a first name or surname used mainly as a name?
+
+    For vocabulary checks: a shipped list of route words should hold no word for which this
+    is true. ``john``, ``smith``, ``priyanka``, ``mark`` -> True; ``orders``, ``page``,
+    ``will``, ``status`` -> False. A word that is not purely letters is never a token.
+    """
+    data = load_name_data()
+    token = _fold(word).lower() if not word.isascii() else word.lower()
+    return token in data.first or token in data.last
+
+
+class NameDetector:
+    """Finds person names in compound forms (see the module docstring).
+
+    Build once (the first build in a process loads the name data); :meth:`find` only splits
+    the text and looks tokens up in frozensets.
+    """
+
+    __slots__ = ("_first", "_last", "_concat_first", "_split_words")
+
+    def __init__(self, data: NameData | None = None) -> None:
+        data = data if data is not None else load_name_data()
+        self._first = data.first
+        self._last = data.last
+        self._concat_first = data.concat_first
+        self._split_words = data.split_words
+
+    def find(self, text: str) -> bool:
+        """True when ``text`` holds a person's name in one of the compound forms."""
+        if "%" in text:
+            text = unquote(unquote(text))
+        if not text.isascii():
+            text = _fold(text)
+        first, last = self._first, self._last
+        lower = text.islower()  # no upper-case letter: no CamelCase to split
+        previous = ""
+        for token in (_LOWER_TOKEN_RE if lower else _TOKEN_RE).findall(text):
+            if len(token) < MIN_TOKEN_LEN:
+                continue
+            if token[0] == "{":
+                previous = ""
+                continue
+            if not lower:
+                token = token.lower()
+            if previous and ((previous in first and token in last)
+                             or (previous in last and token in first)):
+                return True
+            if len(token) >= 2 * CONCAT_PART_MIN_LEN and self._concatenation(token):
+                return True
+            previous = token
+        return False
+
+    def _concatenation(self, token: str) -> bool:
+        if token in self._split_words or token in self._first or token in self._last:
+            return False
+        return _splits(token, self._concat_first, self._last)

@@ -1,0 +1,209 @@
+"""The person-name detector (privacy layer 5, ``person_name``): tables, then properties.
+
+The hit table holds every compound form the module promises; the pass table holds the
+published words of the shipped generator and ordinary route words that are also names. The
+properties draw names from the loaded data set itself: every compound form of any first name
+and surname of the data must hit, whatever the separator, case or surrounding text.
+"""
+
+from __future__ import annotations
+
+import logging
+import string
+
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from deidentify.generate import _ROUTES, _WEBHOOK_EVENTS, TENANTS
+from deidentify.privacy.guard import Detector, OutputGuard
+from deidentify.privacy.names import (
+    CONCAT_PART_MIN_LEN,
+    NameDetector,
+    is_person_name_token,
+    load_name_data,
+)
+
+DATA = load_name_data()
+DETECTOR = NameDetector()
+GUARD = OutputGuard(allow=("{ip}", "__other__", "none"))
+PROPERTY = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def table(*cases: tuple[str, str]) -> pytest.MarkDecorator:
+    return pytest.mark.parametrize(
+        "value", [value for _, value in cases], ids=[case_id for case_id, _ in cases])
+
+
+# ------------------------------------------------------------------------------ must hit
+
+NAMES_IN_FORMS = (
+    # The examples of issue 9.
+    ("dot", "alice.smith"),
+    ("concatenated", "johnsmith"),
+    ("underscore-international", "priyanka_ashworth"),
+    ("last-first-segments", "ashworth/ignatius"),
+    ("camel-case", "JohnSmith"),
+    ("dot-jane-doe", "jane.doe"),
+    ("tenant-with-city", "john_smith_london"),
+    # Every form of the module docstring.
+    ("dash", "jane-doe"),
+    ("space", "Alice Smith"),
+    ("percent-space", "alice%20smith"),
+    ("percent-space-double", "alice%2520smith"),
+    ("plus-space", "alice+smith"),
+    ("last-dot-first", "smith.john"),
+    ("digits-after", "john.smith42"),
+    ("digits-between", "john2smith"),
+    ("middle-initial", "john.q.smith"),
+    ("upper-concatenated", "JANEDOE"),
+    ("camel-with-upper-last", "JaneDOE"),
+    ("accents", "Zoë.Müller"),
+    ("accents-percent-encoded", "zo%C3%AB.m%C3%BCller"),
+    ("personal-domain", "johnsmith.com"),
+    ("personal-domain-dash", "jane-doe.dev"),
+    ("route-raw-url", "/v1/users/alice.smith/profile"),
+    ("route-field", "/v1/patients/johnsmith/records"),
+    ("route-underscore", "/v1/authors/priyanka_ashworth/posts"),
+    ("route-segments", "/ashworth/ignatius/avatar.png"),
+    ("route-segments-last-first", "/smith/john/settings"),
+    ("route-after-placeholder", "/v1/accounts/{id}/members/alice.smith"),
+    ("name-that-is-also-a-word", "mark.smith"),
+    ("surname-that-is-also-a-word", "john.brown"),
+    ("both-common-names", "rose.king"),
+)
+
+
+@table(*NAMES_IN_FORMS)
+def test_names_in_compound_forms_hit(value: str) -> None:
+    assert DETECTOR.find(value)
+    assert GUARD.check(value) is Detector.PERSON_NAME
+
+
+# ------------------------------------------------------------------------------ must pass
+
+def _generator_literal_segments() -> list[str]:
+    return sorted({s for _, t, *_ in _ROUTES for s in t.split("/") if s and "{" not in s})
+
+
+WORDS_AND_ROUTES = (
+    ("single-first-name", "alice"),
+    ("single-surname", "ashworth"),
+    ("single-name-in-route", "/v1/users/alice"),
+    ("name-that-is-a-word", "page"),
+    ("both-words", "mark-read"),
+    ("surname-and-word", "stream-key"),
+    ("word-grant", "/v1/pages/{id}/grant"),
+    ("placeholder-separates", "/alice/{id}/smith"),
+    ("route", "/v1/orders/{id}"),
+    ("route-nested", "/v1/customers/{id}/addresses/{address_id}"),
+    ("route-members", "/v1/accounts/{id}/members/{member}"),
+    ("english-word-not-split", "restart"),
+    ("english-word-not-split-2", "markdown"),
+    ("camel-identifier", "PaymentIntentSucceeded"),
+    ("snake-identifier", "checkout_session_completed"),
+    ("schema-name", "http_requests"),
+    ("measure-name", "latency_ms"),
+    ("timestamp", "2026-11-20T10:00:00Z"),
+    ("company-host", "wayne-enterprises.com"),
+    ("company-host-2", "dunder-mifflin.com"),
+    ("psl-host", "github.io"),
+    ("tenant", "pied-piper"),
+)
+
+
+@table(*WORDS_AND_ROUTES)
+def test_words_and_routes_pass(value: str) -> None:
+    assert not DETECTOR.find(value)
+    assert GUARD.check(value) is None
+
+
+@pytest.mark.parametrize("segment", _generator_literal_segments())
+def test_generator_route_words_pass(segment: str) -> None:
+    assert not DETECTOR.find(segment)
+
+
+@pytest.mark.parametrize("value", sorted(
+    {t.tenant_id for t in TENANTS} | set(_WEBHOOK_EVENTS) | {t for _, t, *_ in _ROUTES}))
+def test_generator_tenants_events_and_templates_pass(value: str) -> None:
+    assert GUARD.check(value) is None
+
+
+# ------------------------------------------------------------------------------ the token API
+
+@pytest.mark.parametrize(("word", "expected"), [
+    ("john", True), ("Smith", True), ("priyanka", True), ("ASHWORTH", True), ("Zoë", True),
+    ("mark", True),          # a top-20 first name before it is a word
+    ("orders", False), ("page", False), ("will", False), ("status", False),
+    ("sessions", False), ("read", False), ("invoices", False), ("checkout", False),
+    ("john.smith", False),   # not a token: a compound is find()'s job
+    ("", False),
+])
+def test_is_person_name_token(word: str, expected: bool) -> None:
+    assert is_person_name_token(word) is expected
+
+
+def test_data_is_loaded_once_and_bounded() -> None:
+    assert load_name_data() is DATA
+    assert 40_000 < len(DATA.first) < 60_000
+    assert 80_000 < len(DATA.last) < 100_000
+    assert DATA.concat_first <= DATA.first
+    assert all(len(n) >= CONCAT_PART_MIN_LEN for n in DATA.concat_first)
+
+
+def test_nothing_is_logged(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    assert DETECTOR.find("alice.smith")
+    assert GUARD.scan({"route": "/v1/users/alice.smith"}) is Detector.PERSON_NAME
+    assert caplog.records == []
+
+
+def test_guard_scan_finds_a_name_anywhere_in_an_aggregate() -> None:
+    aggregate = {"dims": {"tenant": "john_smith_london", "currency": "EUR"},
+                 "measures": {"count": 6}}
+    assert GUARD.scan(aggregate) is Detector.PERSON_NAME
+    assert GUARD.scan({"dims": {"host": "jane-doe.dev"}}) is Detector.PERSON_NAME
+
+
+# ------------------------------------------------------------------------------ properties
+
+FIRST = st.sampled_from(sorted(DATA.first))
+LAST = st.sampled_from(sorted(DATA.last))
+SEPARATORS = st.sampled_from([".", "_", "-", " ", "%20", "+", "/", "__", ".-"])
+BEFORE = st.sampled_from(["", "42", "london_", "/v1/users/", "api."])
+AFTER = st.sampled_from(["", "42", "_london", "/avatar.png", "-2024", ".com"])
+
+
+@PROPERTY
+@given(FIRST, LAST, SEPARATORS, BEFORE, AFTER, st.booleans())
+def test_separated_names_from_the_data_always_hit(first, last, sep, before, after, swap):
+    a, b = (last, first) if swap else (first, last)
+    assert DETECTOR.find(f"{before}{a}{sep}{b}{after}")
+
+
+@PROPERTY
+@given(FIRST, LAST, st.sampled_from(["", ".com", ".dev", "/profile"]))
+def test_camel_case_names_from_the_data_always_hit(first, last, after):
+    value = first.capitalize() + last.capitalize() + after
+    assert DETECTOR.find(value)
+    assert GUARD.check(value) is not None
+
+
+@PROPERTY
+@given(st.sampled_from(sorted(DATA.concat_first)), LAST,
+       st.sampled_from(["", "42", "/v1/patients/", "api."]))
+def test_concatenated_names_from_the_data_always_hit(first, last, around):
+    token = first + last
+    # Documented exceptions: the run is itself an English word or a single name.
+    assume(len(last) >= CONCAT_PART_MIN_LEN and token not in DATA.split_words)
+    assume(token not in DATA.first and token not in DATA.last)
+    assert DETECTOR.find(f"{around}{token}.com")
+
+
+@PROPERTY
+@given(st.text(string.ascii_lowercase, min_size=1, max_size=12))
+def test_a_single_lowercase_word_never_hits_as_a_pair(word):
+    # One token can only hit as a concatenation of a first name and a surname.
+    if DETECTOR.find(word):
+        assert any(word[:i] in DATA.concat_first and word[i:] in DATA.last
+                   for i in range(CONCAT_PART_MIN_LEN, len(word) - CONCAT_PART_MIN_LEN + 1))
