@@ -180,22 +180,22 @@ def test_collector_exports_what_it_merged(aggregates) -> None:
         collector.handle(agg.to_json())
     text = generate_latest(collector.metrics.registry).decode()
     for region in ("eu", "us"):
-        assert metric_samples(text, "deid_http_requests_total", region=region) == total(
+        assert metric_samples(text, "deidentify_http_requests_events_total", region=region) == total(
             aggregates, "http_requests", region=region)
-        assert metric_samples(text, "deid_http_request_errors_total", region=region) == total(
+        assert metric_samples(text, "deidentify_http_requests_errors_total", region=region) == total(
             aggregates, "http_requests", "errors", region=region)
-        assert metric_samples(text, "deid_billing_amount_minor_total", region=region) == total(
+        assert metric_samples(text, "deidentify_billing_totals_amount_minor_total", region=region) == total(
             aggregates, "billing_totals", "amount_minor", region=region)
-        assert metric_samples(text, "deid_webhook_deliveries_total", region=region,
-                              outcome="success") == total(aggregates, "webhook_deliveries",
+        assert metric_samples(text, "deidentify_webhook_deliveries_successes_total",
+                              region=region) == total(aggregates, "webhook_deliveries",
                                                           "successes", region=region)
         # the merged histogram: +Inf bucket == _count == observations
         observed = sum(sum(a.value["measures"]["latency_ms"]["buckets"].values())
                        for a in aggregates
                        if a.value["schema"] == "http_requests" and a.value["region"] == region)
-        assert metric_samples(text, "deid_http_request_latency_ms_bucket", region=region,
+        assert metric_samples(text, "deidentify_http_requests_latency_ms_bucket", region=region,
                               le="+Inf") == observed
-        assert metric_samples(text, "deid_http_request_latency_ms_count", region=region) == observed
+        assert metric_samples(text, "deidentify_http_requests_latency_ms_count", region=region) == observed
     assert metric_samples(text, "deid_central_aggregates_accepted_total") == len(aggregates)
     assert metric_samples(text, "deid_central_aggregates_ignored_total",
                           reason="duplicate") == 40
@@ -211,8 +211,8 @@ def test_histogram_buckets_are_cumulative(aggregates) -> None:
     series: dict[tuple, list[tuple[float, float]]] = {}
     for family in text_string_to_metric_families(text):
         for s in family.samples:
-            if s.name == "deid_http_request_latency_ms_bucket":
-                key = (s.labels["region"], s.labels["route"])
+            if s.name == "deidentify_http_requests_latency_ms_bucket":
+                key = tuple(sorted((k, v) for k, v in s.labels.items() if k != "le"))
                 series.setdefault(key, []).append((float(s.labels["le"]), s.value))
     assert series
     for points in series.values():
