@@ -305,7 +305,8 @@ class CentralCollector:
 
     def summary(self) -> dict[str, Any]:
         return summary(self.state, now_ms=int(self.clock() * 1000), collector=self.stats(),
-                       schema_names=self.validator.schema_names)
+                       schema_names=self.validator.schema_names,
+                       schemas={s.name: s for s in self.schemas.schemas})
 
 
 # ---------------------------------------------------------------------------- faust
