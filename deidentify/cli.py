@@ -1,4 +1,5 @@
-"""Command line: ``deidentify preview | schema check | schema test | run | central | generate | demo``.
+"""Command line: ``deidentify preview | schema check | schema test | run | central | generate |
+dashboards grafana | demo``.
 
 Heavy modules (faust, aiokafka, prometheus_client) are imported inside the subcommands that
 need them, so ``deidentify preview`` and ``deidentify schema ...`` start fast.
@@ -124,6 +125,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, metavar="FILE",
                    help="write JSON lines to FILE instead of Kafka (needs --count)")
 
+    p = sub.add_parser("dashboards", help="generate dashboards from the schemas")
+    dash_sub = p.add_subparsers(dest="dashboards_command", required=True, metavar="KIND")
+    dp = dash_sub.add_parser("grafana", help="a Grafana dashboard JSON: a row per schema, "
+                                             "then collector and sidecar health")
+    _add_schemas(dp)
+    dp.add_argument("--out", default=None, metavar="FILE",
+                    help="write the JSON to FILE (default: standard output)")
+
     p = sub.add_parser("demo", help="broker + two sidecars + central + generator, live")
     _add_bootstrap(p)
     p.add_argument("--duration", default=None, metavar="DURATION",
@@ -218,13 +227,41 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_dashboards(args: argparse.Namespace) -> int:
+    from deidentify.central.export import CentralExport
+    from deidentify.errors import SchemaError
+    from deidentify.grafana import grafana_dashboard, render
+    schemas = _load(args)
+    if schemas is None:
+        return EXIT_USAGE
+    try:    # the same naming checks the collector makes at start-up
+        from prometheus_client import CollectorRegistry
+        CentralExport(schemas.schemas, CollectorRegistry(), retention_windows=1)
+    except SchemaError as exc:
+        print(f"deidentify: invalid schema: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    text = render(grafana_dashboard(schemas.schemas))
+    if args.out is None:
+        sys.stdout.write(text)
+        return EXIT_OK
+    try:
+        Path(args.out).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        print(f"deidentify: cannot write {args.out} ({exc.strerror or type(exc).__name__})",
+              file=sys.stderr)
+        return EXIT_USAGE
+    print(f"wrote {args.out}: {len(schemas.schemas)} schemas", file=sys.stderr)
+    return EXIT_OK
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from deidentify.demo import main as demo_main
     return demo_main(args)
 
 
 COMMANDS = {"preview": cmd_preview, "schema": cmd_schema, "run": cmd_run,
-            "central": cmd_central, "generate": cmd_generate, "demo": cmd_demo}
+            "central": cmd_central, "generate": cmd_generate, "dashboards": cmd_dashboards,
+            "demo": cmd_demo}
 
 
 def main(argv: list[str] | None = None) -> int:
