@@ -124,6 +124,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "broker (default: none, the topics the schemas declare)")
     p.add_argument("--out", default=None, metavar="FILE",
                    help="write JSON lines to FILE instead of Kafka (needs --count)")
+    p.add_argument("--schemas", default=None, metavar="DIR",
+                   help="generate plausible events for every schema in DIR from its declared "
+                        "fields (enum values, measure bounds, routes, hosts, subjects) and "
+                        "produce them to each schema's source.topic (default: the built-in "
+                        "generator of the three shipped event kinds)")
 
     p = sub.add_parser("dashboards", help="generate dashboards from the schemas")
     dash_sub = p.add_subparsers(dest="dashboards_command", required=True, metavar="KIND")
@@ -205,6 +210,8 @@ def cmd_central(args: argparse.Namespace) -> int:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
+    if args.schemas is not None:
+        return _generate_for_schemas(args)
     from deidentify import generate
     if args.out:
         if args.count is None:
@@ -251,6 +258,32 @@ def cmd_dashboards(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return EXIT_USAGE
     print(f"wrote {args.out}: {len(schemas.schemas)} schemas", file=sys.stderr)
+    return EXIT_OK
+
+
+def _generate_for_schemas(args: argparse.Namespace) -> int:
+    from deidentify import generate_schema
+    schemas = _load(args)
+    if schemas is None:
+        return EXIT_USAGE
+    if args.out:
+        if args.count is None:
+            print("deidentify: --out needs --count", file=sys.stderr)
+            return EXIT_USAGE
+        import time
+        generate_schema.write_jsonl(args.out, schemas.schemas, args.count, seed=args.seed,
+                                    start_ms=int(time.time() * 1000) - 120_000,
+                                    events_per_second=args.rate or 1000.0)
+        return EXIT_OK
+    import asyncio
+    bootstrap = args.bootstrap or _env("KAFKA_BOOTSTRAP", "127.0.0.1:9092")
+    try:
+        n = asyncio.run(generate_schema.produce(bootstrap, schemas.schemas, count=args.count,
+                                                rate=args.rate, seed=args.seed,
+                                                topic_prefix=args.topic_prefix or ""))
+    except KeyboardInterrupt:
+        return EXIT_OK
+    print(f"produced {n} events", file=sys.stderr)
     return EXIT_OK
 
 
