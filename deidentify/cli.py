@@ -144,6 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stop by itself after e.g. 90s (default: until Ctrl-C)")
     p.add_argument("--port", type=int, default=8090, help="dashboard port")
     p.add_argument("--rate", type=float, default=2000.0, help="raw events/s per region")
+    p.add_argument("--schemas", default=None, metavar="DIR",
+                   help="allowlist schemas for the sidecars and the collector (default: the "
+                        "shipped schemas/); schemas of other event types get generated events")
     return parser
 
 
