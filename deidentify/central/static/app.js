@@ -45,9 +45,14 @@
     if (unit === "ms") return ms;
     if (unit === "s") return v => v == null ? "–" : num(v, 2) + " s";
     if (unit === "bytes") return v => v == null ? "–" : num(v) + " B";
-    if (unit === "minor_units") return v => v == null ? "–" : num(v) + " (minor units)";
     return v => num(v, v != null && v % 1 ? 2 : 0);
   }
+  // Axis labels stay short: 12.5M, 840k.
+  function compact(unit) {
+    const full = unitFormat(unit);
+    return v => Math.abs(v) >= 1e6 ? num(v / 1e6, 1) + "M" : Math.abs(v) >= 1e4 ? num(v / 1e3, 0) + "k" : full(v);
+  }
+  const withUnit = (name, unit) => unit && unit !== "count" ? `${name} (${unit.replace("_", " ")})` : name;
   const dimText = v => v === OTHER ? "other (rolled up)" : String(v);
 
   /* One schema's panels, chosen from its measure kinds (the summary's "view"): events per
@@ -75,7 +80,7 @@
     const by = view.chart_by;
     const eventsBox = h("div", {});
     Charts.line(eventsBox, (view.series || []).map(s => ({ name: dimText(s.name), points: s.points.map(p => ({ x: p.start_ms, y: p.per_minute })) })),
-      { label: `${view.title}: events per minute${by ? " by " + by : ""}, ${region}`, yFormat: v => num(v, v < 10 && v % 1 ? 2 : 0) });
+      { label: `${view.title}: events per minute${by ? " by " + by : ""}, ${region}`, yFormat: compact(null) });
     cards.push(card(`${view.title}: events per minute${by ? " by " + by : ""}`, { attrs: { "data-chart": `${name}-events`, "data-schema": name } },
       h("div", { class: "kpis" }, ...kpis), eventsBox));
 
@@ -87,21 +92,20 @@
     });
     (view.histograms || []).forEach(hname => {
       const box = h("div", {});
-      const fmt = unitFormat(units[hname]);
       Charts.line(box, ["p50", "p90", "p99"].map(q => ({ name: `${hname} ${q}`, points: windows.filter(w => w.quantiles[hname][q] != null).map(w => ({ x: w.start_ms, y: w.quantiles[hname][q] })) })),
-        { label: `${view.title}: ${hname} quantiles, ${region}`, yFormat: fmt });
+        { label: `${view.title}: ${hname} quantiles, ${region}`, yFormat: compact(units[hname]) });
       cards.push(card(`${view.title}: ${hname} p50 / p90 / p99 (from histogram buckets)`, { attrs: { "data-chart": `${name}-quantiles-${hname}`, "data-schema": name } }, box));
     });
     Object.keys(kinds).filter(m => kinds[m] === "sum").forEach(m => {
       const box = h("div", {});
       Charts.line(box, [{ name: m, points: windows.map(w => ({ x: w.start_ms, y: w.sums[m] / (view.window_minutes || 1) })) }],
-        { label: `${view.title}: ${m} per minute, ${region}`, yFormat: unitFormat(units[m]) });
-      cards.push(card(`${view.title}: ${m} per minute`, { attrs: { "data-chart": `${name}-sum-${m}`, "data-schema": name } }, box));
+        { label: `${view.title}: ${m} per minute, ${region}`, yFormat: compact(units[m]) });
+      cards.push(card(`${view.title}: ${withUnit(m, units[m])} per minute`, { attrs: { "data-chart": `${name}-sum-${m}`, "data-schema": name } }, box));
     });
 
     const dims = view.dimensions || [];
     const counters = Object.keys(kinds).filter(m => kinds[m] !== "histogram");
-    const headers = [...dims, "events", "per min", ...counters, ...(view.rates || []).map(r => r + " %"),
+    const headers = [...dims, "events", "per min", ...counters.map(m => withUnit(m, units[m])), ...(view.rates || []).map(r => r + " %"),
       ...(view.histograms || []).flatMap(x => [x + " p50", x + " p99"])];
     const numeric = headers.map((_, i) => i >= dims.length);
     const rows = (view.top || []).map(r => [
