@@ -297,12 +297,17 @@ def _schema_view(schema: Schema, windows: list) -> dict[str, Any]:
                 value = dims.get(chart_by)
                 totals[value] = totals.get(value, 0) + m.get("count", 0)
         top_values = sorted(totals, key=lambda v: (-totals[v], str(v)))[:TOP_SERIES]
-        for value in top_values:
-            points = []
-            for start, end, cells in windows:
-                n = sum(m.get("count", 0) for dims, m in cells if dims.get(chart_by) == value)
-                points.append({"start_ms": start, "per_minute": round(n / ((end - start) / 60_000), 3)})
-            series.append({"name": str(value), "points": points})
+        points: dict[Any, list[dict[str, Any]]] = {v: [] for v in top_values}
+        for start, end, cells in windows:       # one pass per window
+            per_value = dict.fromkeys(top_values, 0)
+            for dims, m in cells:
+                value = dims.get(chart_by)
+                if value in per_value:
+                    per_value[value] += m.get("count", 0)
+            minutes = (end - start) / 60_000
+            for value, n in per_value.items():
+                points[value].append({"start_ms": start, "per_minute": round(n / minutes, 3)})
+        series.extend({"name": str(v), "points": points[v]} for v in top_values)
     else:
         series.append({"name": "all", "points": [
             {"start_ms": w["start_ms"], "per_minute": w["per_minute"]} for w in per_window]})
