@@ -1,4 +1,5 @@
-"""Command line: ``deidentify preview | schema check | schema test | run | central | generate | demo``.
+"""Command line: ``deidentify preview | schema check | schema test | run | central | generate |
+dashboards grafana | demo``.
 
 Heavy modules (faust, aiokafka, prometheus_client) are imported inside the subcommands that
 need them, so ``deidentify preview`` and ``deidentify schema ...`` start fast.
@@ -123,6 +124,19 @@ def build_parser() -> argparse.ArgumentParser:
                         "broker (default: none, the topics the schemas declare)")
     p.add_argument("--out", default=None, metavar="FILE",
                    help="write JSON lines to FILE instead of Kafka (needs --count)")
+    p.add_argument("--schemas", default=None, metavar="DIR",
+                   help="generate plausible events for every schema in DIR from its declared "
+                        "fields (enum values, measure bounds, routes, hosts, subjects) and "
+                        "produce them to each schema's source.topic (default: the built-in "
+                        "generator of the three shipped event kinds)")
+
+    p = sub.add_parser("dashboards", help="generate dashboards from the schemas")
+    dash_sub = p.add_subparsers(dest="dashboards_command", required=True, metavar="KIND")
+    dp = dash_sub.add_parser("grafana", help="a Grafana dashboard JSON: a row per schema, "
+                                             "then collector and sidecar health")
+    _add_schemas(dp)
+    dp.add_argument("--out", default=None, metavar="FILE",
+                    help="write the JSON to FILE (default: standard output)")
 
     p = sub.add_parser("demo", help="broker + two sidecars + central + generator, live")
     _add_bootstrap(p)
@@ -130,6 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stop by itself after e.g. 90s (default: until Ctrl-C)")
     p.add_argument("--port", type=int, default=8090, help="dashboard port")
     p.add_argument("--rate", type=float, default=2000.0, help="raw events/s per region")
+    p.add_argument("--schemas", default=None, metavar="DIR",
+                   help="allowlist schemas for the sidecars and the collector (default: the "
+                        "shipped schemas/); schemas of other event types get generated events")
     return parser
 
 
@@ -196,6 +213,8 @@ def cmd_central(args: argparse.Namespace) -> int:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
+    if args.schemas is not None:
+        return _generate_for_schemas(args)
     from deidentify import generate
     if args.out:
         if args.count is None:
@@ -218,13 +237,67 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_dashboards(args: argparse.Namespace) -> int:
+    from deidentify.central.export import CentralExport
+    from deidentify.errors import SchemaError
+    from deidentify.grafana import grafana_dashboard, render
+    schemas = _load(args)
+    if schemas is None:
+        return EXIT_USAGE
+    try:    # the same naming checks the collector makes at start-up
+        from prometheus_client import CollectorRegistry
+        CentralExport(schemas.schemas, CollectorRegistry(), retention_windows=1)
+    except SchemaError as exc:
+        print(f"deidentify: invalid schema: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    text = render(grafana_dashboard(schemas.schemas))
+    if args.out is None:
+        sys.stdout.write(text)
+        return EXIT_OK
+    try:
+        Path(args.out).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        print(f"deidentify: cannot write {args.out} ({exc.strerror or type(exc).__name__})",
+              file=sys.stderr)
+        return EXIT_USAGE
+    print(f"wrote {args.out}: {len(schemas.schemas)} schemas", file=sys.stderr)
+    return EXIT_OK
+
+
+def _generate_for_schemas(args: argparse.Namespace) -> int:
+    from deidentify import generate_schema
+    schemas = _load(args)
+    if schemas is None:
+        return EXIT_USAGE
+    if args.out:
+        if args.count is None:
+            print("deidentify: --out needs --count", file=sys.stderr)
+            return EXIT_USAGE
+        import time
+        generate_schema.write_jsonl(args.out, schemas.schemas, args.count, seed=args.seed,
+                                    start_ms=int(time.time() * 1000) - 120_000,
+                                    events_per_second=args.rate or 1000.0)
+        return EXIT_OK
+    import asyncio
+    bootstrap = args.bootstrap or _env("KAFKA_BOOTSTRAP", "127.0.0.1:9092")
+    try:
+        n = asyncio.run(generate_schema.produce(bootstrap, schemas.schemas, count=args.count,
+                                                rate=args.rate, seed=args.seed,
+                                                topic_prefix=args.topic_prefix or ""))
+    except KeyboardInterrupt:
+        return EXIT_OK
+    print(f"produced {n} events", file=sys.stderr)
+    return EXIT_OK
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from deidentify.demo import main as demo_main
     return demo_main(args)
 
 
 COMMANDS = {"preview": cmd_preview, "schema": cmd_schema, "run": cmd_run,
-            "central": cmd_central, "generate": cmd_generate, "demo": cmd_demo}
+            "central": cmd_central, "generate": cmd_generate, "dashboards": cmd_dashboards,
+            "demo": cmd_demo}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -26,6 +26,8 @@ What it does, in order
    two minutes of event time as fast as it can (the sidecars close those windows at once),
    then goes on at ``--rate`` events/s with event time following the wall clock, so a new
    window closes every minute.
+   Schemas of ``--schemas`` whose event type has no dedicated generator get events from
+   :mod:`deidentify.generate_schema`, on their own ``source.topic`` (region-prefixed).
 5. Shows a live view of what the central collector holds (every 2 s on a terminal, every
    15 s otherwise) and the dashboard URL.
 6. On Ctrl-C, SIGTERM or after ``--duration``: stops the generators, sends SIGTERM to every
@@ -56,7 +58,7 @@ from typing import Any
 
 import orjson
 
-from deidentify.errors import DeidentifyError, SettingsError
+from deidentify.errors import DeidentifyError, SchemaError, SettingsError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -97,6 +99,8 @@ class DemoRun:
     logs: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="deidentify-demo-")))
     leased: bool = False
     topics: list[str] = field(default_factory=list)
+    schemas_dir: str | None = None         # --schemas (default: the shipped schemas/)
+    generic: tuple = ()                     # schemas with no dedicated generator
 
     @property
     def prefix(self) -> str:
@@ -136,7 +140,13 @@ def _settings(args: Any) -> DemoRun:
         raise SettingsError("--rate must be a number greater than 0 (events per second)")
     if not 0 < int(args.port) < 65536:
         raise SettingsError("--port must be 1..65535")
-    return DemoRun(bootstrap=bootstrap, port=int(args.port), rate=rate, duration_s=duration_s)
+    run = DemoRun(bootstrap=bootstrap, port=int(args.port), rate=rate, duration_s=duration_s,
+                  schemas_dir=getattr(args, "schemas", None) or None)
+    from deidentify.generate import TOPICS
+    from deidentify.schema import load_schemas
+    schemas = load_schemas(run.schemas_dir)       # SchemaError: shown as a usage error
+    run.generic = tuple(s for s in schemas.schemas if s.source_type not in TOPICS)
+    return run
 
 
 def _port_free(port: int) -> bool:
@@ -191,6 +201,8 @@ async def _create_topics(run: DemoRun) -> None:
 
     from deidentify.generate import TOPICS
     names = [run.raw_topic(region, kind) for region, _p, _s in REGIONS for kind in TOPICS]
+    names += sorted({f"{run.prefix}{region}.{s.topic}" for region, _p, _s in REGIONS
+                     for s in run.generic} - set(names))
     names.append(run.central_topic)
     admin = AIOKafkaAdminClient(bootstrap_servers=run.bootstrap, request_timeout_ms=30_000)
     await admin.start()
@@ -249,8 +261,9 @@ def _start(run: DemoRun, name: str, args: list[str], port: int, extra_env: dict)
 
 
 def _start_children(run: DemoRun) -> None:
+    schemas = ["--schemas", run.schemas_dir] if run.schemas_dir else []
     _start(run, "central", ["central", "--bootstrap", run.bootstrap, "--topic", run.central_topic,
-                            "--port", str(run.port)], run.port,
+                            "--port", str(run.port), *schemas], run.port,
            {"DEIDENTIFY_CENTRAL_GROUP": f"deidentify-demo-{run.run_id}-central",
             "DEIDENTIFY_BIND": "127.0.0.1"})
     for region, port, _seed in REGIONS:
@@ -261,7 +274,7 @@ def _start_children(run: DemoRun) -> None:
                ["run", "--region", region, "--topic-prefix", f"{run.prefix}{region}.",
                 "--bootstrap", run.bootstrap, "--port", str(port), "--idle", "5s",
                 "--group", f"deidentify-demo-{run.run_id}-{region}",
-                "--central-topic", run.central_topic], port, {})
+                "--central-topic", run.central_topic, *schemas], port, {})
 
 
 def _get(url: str, timeout_s: float = 3.0) -> tuple[int, bytes]:
@@ -329,27 +342,39 @@ def _stop_children(run: DemoRun) -> bool:
 # ---------------------------------------------------------------------------- generators
 
 
-async def _generate(run: DemoRun, region: str, seed: int, stop: asyncio.Event) -> None:
-    """Backfill two minutes of event time at full speed, then follow the wall clock."""
+async def _generate(run: DemoRun, region: str, seed: int, stop: asyncio.Event,
+                    generic: bool = False) -> None:
+    """Backfill two minutes of event time at full speed, then follow the wall clock.
+
+    ``generic``: events for the loaded schemas that have no dedicated generator
+    (:mod:`deidentify.generate_schema`), produced to their ``source.topic``; else the
+    built-in generator of the three shipped event kinds."""
     from aiokafka import AIOKafkaProducer
 
     from deidentify.generate import TelemetryGenerator
+    from deidentify.generate_schema import SchemaEventGenerator
 
     now_ms = int(time.time() * 1000)
     start_ms = now_ms - now_ms % WINDOW_MS - BACKFILL_MS
-    gen = TelemetryGenerator(seed=seed, region=region, start_ms=start_ms,
-                             events_per_second=run.rate)
-    topics = {kind: run.raw_topic(region, kind)
-              for kind in ("http_request", "billing_charge", "webhook_delivery")}
+    name = f"{region} (new schemas)" if generic else region
+    if generic:
+        gen = SchemaEventGenerator(run.generic, seed=seed, start_ms=start_ms,
+                                   events_per_second=run.rate)
+        topics = {s: f"{run.prefix}{region}.{s.topic}" for s in run.generic}
+    else:
+        gen = TelemetryGenerator(seed=seed, region=region, start_ms=start_ms,
+                                 events_per_second=run.rate)
+        topics = {kind: run.raw_topic(region, kind)
+                  for kind in ("http_request", "billing_charge", "webhook_delivery")}
     producer = AIOKafkaProducer(bootstrap_servers=run.bootstrap, client_id=f"demo-gen-{region}",
                                 acks=1, linger_ms=20, max_batch_size=512 * 1024)
     await producer.start()
-    run.produced[region] = 0
+    run.produced[name] = 0
     step_ms = 1000.0 / run.rate
     chunk = max(1, min(5000, int(run.rate / 10)))
     try:
         while not stop.is_set():
-            event_ms = start_ms + run.produced[region] * step_ms
+            event_ms = start_ms + run.produced[name] * step_ms
             ahead_s = (event_ms - time.time() * 1000) / 1000
             if ahead_s > 0:          # caught up with the wall clock: follow it
                 with contextlib.suppress(asyncio.TimeoutError):
@@ -357,7 +382,7 @@ async def _generate(run: DemoRun, region: str, seed: int, stop: asyncio.Event) -
                 continue
             for kind, key, value in gen.records(chunk):
                 await producer.send(topics[kind], value, key=key)
-            run.produced[region] += chunk
+            run.produced[name] += chunk
             await asyncio.sleep(0)
     finally:
         with contextlib.suppress(Exception):
@@ -392,35 +417,33 @@ def render_view(run: DemoRun, summary: dict | None, left_s: float | None, broker
         entry = regions[region]
         lines.append("")
         lines.append(f"── region {region} " + "─" * 60)
-        http = entry.get("http")
-        if http and http.get("windows"):
-            last = http["windows"][-1]
-            lines.append(f"  http_requests     window {last['start'][11:16]}Z  "
-                         f"{_fmt(last['requests'])} req/min  5xx {last['error_rate'] * 100:.2f}%  "
-                         f"p50 {_fmt(last.get('p50'), 1)} ms  p99 {_fmt(last.get('p99'), 0)} ms")
-            top = ", ".join(f"{r['method']} {r['route']} {_fmt(r['rpm'])}/min"
-                            for r in http.get("routes", [])[:3])
-            lines.append(f"    top routes: {top}")
-        billing = entry.get("billing")
-        if billing and billing.get("totals"):
-            top = ", ".join(f"{t['tenant']} {t['currency']} {_fmt(t['amount_minor'])}"
-                            for t in billing["totals"][:3])
-            lines.append(f"  billing_totals    {billing['pairs']} tenant/currency pairs; "
-                         f"top (minor units): {top}")
-        hooks = entry.get("webhooks")
-        if hooks and hooks.get("hosts"):
-            attempts = sum(h["attempts"] for h in hooks["hosts"])
-            ok = sum(h["successes"] for h in hooks["hosts"])
-            worst = min((h for h in hooks["hosts"] if h["success_rate"] is not None),
-                        key=lambda h: h["success_rate"], default=None)
-            text = f"  webhook_deliveries success {ok / attempts * 100:.1f}% of {_fmt(attempts)}"
-            if worst:
-                text += f"; lowest: {worst['host']} {worst['success_rate'] * 100:.1f}%"
-            lines.append(text)
+        for name, info in sorted(entry.get("schemas", {}).items()):
+            line = _schema_line(name, info.get("view"))
+            if line:
+                lines.extend(line)
         schemas = entry.get("schemas", {})
         lines.append("  windows merged: " + ", ".join(
             f"{name} {s['windows']}" for name, s in sorted(schemas.items())))
     return "\n".join(lines)
+
+
+def _schema_line(name: str, view: dict | None) -> list[str]:
+    """One schema's newest window and top cells, whatever the schema (from its view)."""
+    if not view or not view.get("windows"):
+        return []
+    last = view["windows"][-1]
+    parts = [f"  {name:<19} window {last['start'][11:16]}Z  {_fmt(last['per_minute'])} events/min"]
+    for rate in view.get("rates", []):
+        value = last["rates"].get(rate)
+        parts.append(f"{rate} {'-' if value is None else f'{value * 100:.2f}%'}")
+    units = {m["name"]: m.get("unit") for m in view.get("measures", [])}
+    for hist in view.get("histograms", []):
+        q = last["quantiles"].get(hist, {})
+        unit = f" {units.get(hist)}" if units.get(hist) in ("ms", "s") else ""
+        parts.append(f"{hist} p50 {_fmt(q.get('p50'), 1)}{unit} p99 {_fmt(q.get('p99'), 0)}{unit}")
+    top = ", ".join(" ".join(str(v) for v in r["dims"].values()) + f" {_fmt(r['per_minute'])}/min"
+                    for r in view.get("top", [])[:3])
+    return ["  ".join(parts), f"    top: {top}"]
 
 
 async def _fetch_summary(run: DemoRun) -> dict | None:
@@ -489,6 +512,9 @@ async def _run(run: DemoRun) -> int:
             loop.call_later(run.duration_s, stop.set)
         for region, _port, seed in REGIONS:
             generators.append(asyncio.create_task(_generate(run, region, seed, stop)))
+            if run.generic:
+                generators.append(asyncio.create_task(
+                    _generate(run, region, seed, stop, generic=True)))
         view = asyncio.create_task(_view(run, stop, deadline, broker_note))
         done, _ = await asyncio.wait([view, *generators], return_when=asyncio.FIRST_COMPLETED)
         for task in done:
@@ -540,7 +566,7 @@ async def _run(run: DemoRun) -> int:
 def main(args: Any) -> int:
     try:
         run = _settings(args)
-    except SettingsError as exc:
+    except (SettingsError, SchemaError) as exc:
         print(f"deidentify demo: {exc}", file=sys.stderr)
         return EXIT_USAGE
     return asyncio.run(_run(run))

@@ -8,8 +8,10 @@ already passed the output guard and the schema's typed dimensions —
 * ``detector``: one of ``deidentify.privacy.guard.Detector`` values;
 * ``topic``/``partition``: raw topic names from the schemas and partition numbers;
 * ``region``: the region name validated at start-up;
-* central dims (``method``, ``route``, ``status``, ``tenant``, ``currency``, ``host``,
-  ``event_type``, ``outcome``): values of aggregates that passed central re-validation.
+* central per-schema series (``deidentify_<schema>_...``, declared from each schema by
+  :mod:`deidentify.central.export` with the naming rule documented there): labels are
+  ``region`` and the schema's dimension names; values of aggregates that passed central
+  re-validation.
 
 No label is ever filled from a raw event value.
 
@@ -28,7 +30,6 @@ from prometheus_client.utils import floatToGoString
 
 BATCH_SIZE_BUCKETS = (1, 10, 100, 500, 1000, 5000, 10000, 50000)
 COMMIT_SECONDS_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
-LATENCY_MS_BUCKETS = (5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
 
 
 @dataclass
@@ -138,6 +139,10 @@ class MergedHistogram:
                 counts[i] += n
         entry[1] += total
 
+    def remove(self, labels: tuple[str, ...]) -> None:
+        """Forget one label set (no error when it is not there)."""
+        self._series.pop(labels, None)
+
     def describe(self):
         return [HistogramMetricFamily(self.name, self.documentation, labels=self.labelnames)]
 
@@ -159,21 +164,12 @@ def _contract_bound(bound: float) -> str:
     return str(int(bound)) if float(bound).is_integer() else repr(float(bound))
 
 
-WEBHOOK_DURATION_MS_BUCKETS = (50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000)
-
-
 @dataclass
 class CentralMetrics:
     """The central collector's series.
 
-    Business series (labels only from aggregates that passed central re-validation):
-    ``deid_http_requests_total{region,method,route,status}``,
-    ``deid_http_request_errors_total{region,method,route}``,
-    ``deid_http_request_latency_ms_bucket{region,route,le}`` (+ ``_sum``, ``_count``),
-    ``deid_billing_amount_minor_total{region,tenant,currency}``,
-    ``deid_billing_charges_total{region,tenant,currency}``,
-    ``deid_webhook_deliveries_total{region,host,outcome}`` (outcome ``success|failure``),
-    ``deid_webhook_delivery_duration_ms_bucket{region,host,le}``,
+    Business series are per schema (``deidentify_<schema>_events_total`` and friends,
+    see :mod:`deidentify.central.export`), plus
     ``deid_central_events_total{region,schema}`` (``measures.count`` of every schema).
 
     Health series: ``deid_central_aggregates_accepted_total{region,schema}``,
@@ -191,25 +187,15 @@ class CentralMetrics:
     aggregates_ignored: Counter
     guard_hits: Counter
     events: Counter
-    http_requests: Counter
-    http_errors: Counter
-    http_latency: MergedHistogram
-    billing_amount: Counter
-    billing_charges: Counter
-    webhook_deliveries: Counter
-    webhook_duration: MergedHistogram
     consumer_lag: Gauge
     last_window_end: Gauge
     cells_retained: Gauge
     ready: Gauge
 
 
-def central_metrics(registry: CollectorRegistry | None = None, *,
-                    latency_buckets: tuple[float, ...] = LATENCY_MS_BUCKETS,
-                    webhook_duration_buckets: tuple[float, ...] = WEBHOOK_DURATION_MS_BUCKETS,
-                    ) -> CentralMetrics:
-    """Declare the central series. Histogram bounds should be the schemas' bounds (the
-    collector passes them); bucket keys outside them are ignored."""
+def central_metrics(registry: CollectorRegistry | None = None) -> CentralMetrics:
+    """Declare the central collector's own series (the per-schema business series are
+    declared from the schemas by :class:`deidentify.central.export.CentralExport`)."""
     r = registry or CollectorRegistry()
     return CentralMetrics(
         registry=r,
@@ -227,22 +213,6 @@ def central_metrics(registry: CollectorRegistry | None = None, *,
                            ["detector"], registry=r),
         events=Counter("deid_central_events", "Raw events represented by merged aggregates",
                        ["region", "schema"], registry=r),
-        http_requests=Counter("deid_http_requests", "HTTP requests",
-                              ["region", "method", "route", "status"], registry=r),
-        http_errors=Counter("deid_http_request_errors", "HTTP requests with status >= 500",
-                            ["region", "method", "route"], registry=r),
-        http_latency=MergedHistogram("deid_http_request_latency_ms",
-                                     "HTTP request latency (ms)", ("region", "route"),
-                                     tuple(latency_buckets), registry=r),
-        billing_amount=Counter("deid_billing_amount_minor", "Charged amount in minor units",
-                               ["region", "tenant", "currency"], registry=r),
-        billing_charges=Counter("deid_billing_charges", "Number of charges",
-                                ["region", "tenant", "currency"], registry=r),
-        webhook_deliveries=Counter("deid_webhook_deliveries", "Webhook delivery attempts",
-                                   ["region", "host", "outcome"], registry=r),
-        webhook_duration=MergedHistogram("deid_webhook_delivery_duration_ms",
-                                         "Webhook delivery duration (ms)", ("region", "host"),
-                                         tuple(webhook_duration_buckets), registry=r),
         consumer_lag=Gauge("deid_central_consumer_lag",
                            "Central consumer lag in messages (to the last stable offset)",
                            ["partition"], registry=r),

@@ -101,3 +101,30 @@ def test_demo_stops_cleanly_on_ctrl_c(kafka_bootstrap: str) -> None:
     assert seen == {"eu", "us"}
     proc.send_signal(signal.SIGINT)
     check_clean_exit(proc, timeout_s=120)
+
+
+def test_terminal_view_shows_any_schema_from_its_view(tmp_path: Path) -> None:
+    """The live view names no schema: a schema only in a folder gets its line too."""
+    from deidentify.central.app import CentralCollector
+    from deidentify.demo import DemoRun, render_view
+    from deidentify.generate_schema import SchemaEventGenerator
+    from deidentify.pipeline import Pipeline
+    from deidentify.schema import load_schemas
+    from tests.central.new_schema import write_login_schema
+
+    write_login_schema(tmp_path)
+    schemas = load_schemas(tmp_path)
+    start_ms = (int(time.time() * 1000) // 60_000 - 5) * 60_000
+    pipeline = Pipeline(schemas, region="eu")
+    gen = SchemaEventGenerator(schemas.schemas, seed=2, start_ms=start_ms, events_per_second=40)
+    pipeline.process_batch([(i, orjson.dumps(e)) for i, e in enumerate(gen.events(4000))])
+    collector = CentralCollector(schemas)
+    for agg in pipeline.close_all():
+        collector.handle(agg.to_json())
+    text = render_view(DemoRun(bootstrap="127.0.0.1:9092", port=8090, rate=1.0,
+                               duration_s=None), collector.summary(), None, "test")
+    (line,) = [t for t in text.splitlines() if t.strip().startswith("login_attempts")]
+    assert "events/min" in line and "mfa_prompts" in line and "latency_ms p50" in line
+    top = text.splitlines()[text.splitlines().index(line) + 1]
+    assert top.startswith("    top: ")
+    assert any(method in top for method in ("password", "sso", "passkey", "magic_link"))

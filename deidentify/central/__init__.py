@@ -2,7 +2,9 @@
 
 * :mod:`deidentify.central.validate` - pure re-validation against the schemas (layer 6);
 * :mod:`deidentify.central.state` - pure merged state, idempotent and bounded, and the
-  dashboard's JSON document;
+  dashboard's JSON document (a view per schema, chosen from its measure kinds);
+* :mod:`deidentify.central.export` - the Prometheus series of every schema, derived from the
+  schema by one naming rule (no schema is known by name);
 * :mod:`deidentify.central.web` - dashboard, JSON API, ``/metrics``, ``/livez``, ``/readyz``;
 * :mod:`deidentify.central.app` - settings, the per-message ``CentralCollector`` and the faust
   app behind ``deidentify central``.

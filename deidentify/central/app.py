@@ -68,6 +68,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from deidentify.central.export import CentralExport
 from deidentify.central.state import IGNORE_REASONS, CentralState, MergeOutcome, summary
 from deidentify.central.validate import (
     CENTRAL_REJECT_REASONS,
@@ -77,12 +78,7 @@ from deidentify.central.validate import (
     ValidAggregate,
 )
 from deidentify.errors import ConfigError, SettingsError
-from deidentify.metrics import (
-    LATENCY_MS_BUCKETS,
-    WEBHOOK_DURATION_MS_BUCKETS,
-    CentralMetrics,
-    central_metrics,
-)
+from deidentify.metrics import CentralMetrics, central_metrics
 from deidentify.privacy.guard import Detector
 from deidentify.schema import SchemaSet
 
@@ -199,16 +195,6 @@ def _faust_credentials(security: Any):
 # ---------------------------------------------------------------------------- collector
 
 
-def _histogram_bounds(schemas: SchemaSet, schema: str, measure: str,
-                      default: tuple[float, ...]) -> tuple[float, ...]:
-    s = schemas.by_name(schema)
-    if s is not None:
-        for m in s.measures:
-            if m.name == measure and m.type == "histogram":
-                return tuple(m.buckets)
-    return default
-
-
 class CentralCollector:
     """Validate, merge and export one aggregate at a time. Synchronous, no Kafka.
 
@@ -221,12 +207,10 @@ class CentralCollector:
                  metrics: CentralMetrics | None = None, validator: AggregateValidator | None = None,
                  clock=time.time) -> None:
         self.schemas = schemas
-        self.metrics = metrics or central_metrics(
-            latency_buckets=_histogram_bounds(schemas, "http_requests", "latency_ms",
-                                              LATENCY_MS_BUCKETS),
-            webhook_duration_buckets=_histogram_bounds(schemas, "webhook_deliveries",
-                                                       "duration_ms",
-                                                       WEBHOOK_DURATION_MS_BUCKETS))
+        self.metrics = metrics or central_metrics()
+        # Every schema's series, compiled once from the schema (deidentify.central.export).
+        self.export = CentralExport(schemas.schemas, self.metrics.registry,
+                                    retention_windows=retention_windows)
         self.validator = validator or AggregateValidator(schemas)
         self.state = CentralState(retention_windows=retention_windows)
         self.clock = clock
@@ -274,7 +258,6 @@ class CentralCollector:
     def _export(self, agg: ValidAggregate) -> None:
         m = self.metrics
         region, name, measures = agg.region, agg.schema.name, agg.measures
-        dims = agg.dims_dict()
         count = measures["count"]
         m.aggregates_accepted.labels(region, name).inc()
         m.events.labels(region, name).inc(count)
@@ -282,31 +265,7 @@ class CentralCollector:
             self.last_window_end_ms[(region, name)] = agg.window_end_ms
             m.last_window_end.labels(region, name).set(agg.window_end_ms / 1000)
         m.cells_retained.set(self.state.cell_count())
-        if name == "http_requests" and "route" in dims:
-            method = str(dims.get("method", ""))
-            route = str(dims["route"])
-            m.http_requests.labels(region, method, route, str(dims.get("status", ""))).inc(count)
-            errors = measures.get("errors")
-            if errors is not None:
-                m.http_errors.labels(region, method, route).inc(errors)
-            latency = measures.get("latency_ms")
-            if latency is not None:
-                m.http_latency.add((region, route), latency["buckets"], latency["sum"])
-        elif name == "billing_totals" and "tenant" in dims and "currency" in dims:
-            labels = (region, str(dims["tenant"]), str(dims["currency"]))
-            m.billing_charges.labels(*labels).inc(count)
-            amount = measures.get("amount_minor")
-            if amount is not None:
-                m.billing_amount.labels(*labels).inc(amount)
-        elif name == "webhook_deliveries" and "host" in dims:
-            host = str(dims["host"])
-            if "successes" in measures:
-                m.webhook_deliveries.labels(region, host, "success").inc(measures["successes"])
-            if "failures" in measures:
-                m.webhook_deliveries.labels(region, host, "failure").inc(measures["failures"])
-            duration = measures.get("duration_ms")
-            if duration is not None:
-                m.webhook_duration.add((region, host), duration["buckets"], duration["sum"])
+        self.export.export(region, name, agg.window_start_ms, agg.dims, measures)
 
     # ------------------------------------------------------------------ health and views
 
@@ -346,7 +305,8 @@ class CentralCollector:
 
     def summary(self) -> dict[str, Any]:
         return summary(self.state, now_ms=int(self.clock() * 1000), collector=self.stats(),
-                       schema_names=self.validator.schema_names)
+                       schema_names=self.validator.schema_names,
+                       schemas={s.name: s for s in self.schemas.schemas})
 
 
 # ---------------------------------------------------------------------------- faust
@@ -497,11 +457,11 @@ def main(args: Any) -> int:
         settings = load_settings(args)
         schemas = load_schemas(settings.schemas_dir)
         credentials = _faust_credentials(settings.security)
+        collector = CentralCollector(schemas, retention_windows=settings.retention_windows)
     except ConfigError as exc:
         print(f"deidentify central: {exc}", file=sys.stderr)
         return 2
     _configure_logging(settings.log_level)
-    collector = CentralCollector(schemas, retention_windows=settings.retention_windows)
     datadir = tempfile.mkdtemp(prefix="deidentify-central-")
     try:
         app = build_app(settings, collector, datadir, credentials)

@@ -22,21 +22,24 @@ dicts (a few MiB); the hard ceiling is ``max_regions * schemas * retention_windo
 (max_cells + 1)`` cells.
 
 :func:`summary` turns the state into the JSON document the dashboard draws (pure, given
-``now_ms``): per region, request rate and error rate by route, latency percentiles from
-merged histogram buckets, billing totals by tenant and currency, webhook success rate by
-host, and per-schema window/cell counts for any other schema.
+``now_ms``): per region and schema, window/cell/event counts and a view chosen from the
+schema's measure kinds and its optional ``presentation`` hints — events per minute over
+time (by the ``chart_by`` dimension), sum totals, rates (a count_if over count), quantiles
+from merged histogram buckets, and the top cells of the recent windows. No schema is
+known by name.
 """
 
 from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from deidentify.central.validate import ValidAggregate
+from deidentify.schema.model import Schema, presentation_of
 
 __all__ = [
     "DEFAULT_RETENTION_WINDOWS",
@@ -226,122 +229,118 @@ def _recent(windows: Sequence[tuple[int, int, list]], n: int) -> tuple[list, flo
     return recent, slots * size / 60_000
 
 
-def _http(windows: list) -> dict[str, Any]:
+def _schema_view(schema: Schema, windows: list) -> dict[str, Any]:
+    """The panels of one schema, chosen from its measure kinds (no schema is named here).
+
+    ``windows``: per window, events and events per minute, each sum measure's total, each
+    rate (a count_if over count) and each histogram's quantiles; ``series``: events per
+    minute over time for the top values of the ``chart_by`` dimension; ``top``: the cells
+    of the recent windows with the most events, with their measures.
+    """
+    hints = presentation_of(schema)
+    sums = [m.name for m in schema.measures if m.type in ("sum", "count_if")]
+    histograms = [m.name for m in schema.measures if m.type == "histogram"]
+    rates = list(hints.rates)
+    minutes_per_window = schema.window.size_ms / 60_000
+
+    def rate_values(acc: dict[str, Any], events: int) -> dict[str, float | None]:
+        return {r: (round(acc[r] / events, 4) if events else None) for r in rates}
+
     per_window = []
     for start, end, cells in windows:
-        requests = errors = 0
-        merged: dict[str, int] = {}
+        acc: dict[str, Any] = dict.fromkeys(sums, 0)
+        merged: dict[str, dict[str, int]] = {h: {} for h in histograms}
+        events = 0
         for _dims, m in cells:
-            requests += m.get("count", 0)
-            errors += m.get("errors", 0)
-            if "latency_ms" in m:
-                _add_buckets(merged, m["latency_ms"]["buckets"])
-        size_s = (end - start) / 1000
-        per_window.append({"start": iso_utc(start), "start_ms": start, "requests": requests,
-                           "errors": errors, "rps": round(requests / size_s, 3),
-                           "error_rate": round(errors / requests, 4) if requests else 0.0,
-                           **_quantiles(merged)})
-    recent, minutes = _recent(windows, RECENT_WINDOWS)
-    routes: dict[tuple, dict[str, Any]] = {}
+            events += m.get("count", 0)
+            for name in sums:
+                acc[name] += m.get(name, 0)
+            for name in histograms:
+                if name in m:
+                    _add_buckets(merged[name], m[name]["buckets"])
+        minutes = (end - start) / 60_000
+        per_window.append({
+            "start": iso_utc(start), "start_ms": start, "events": events,
+            "per_minute": round(events / minutes, 3),
+            "sums": {n: _round(acc[n]) for n in sums},
+            "rates": rate_values(acc, events),
+            "quantiles": {h: _quantiles(merged[h]) for h in histograms}})
+    recent, recent_minutes = _recent(windows, RECENT_WINDOWS)
+    cells_by_dims: dict[tuple, dict[str, Any]] = {}
     for _start, _end, cells in recent:
         for dims, m in cells:
-            key = (dims.get("method", ""), dims.get("route", ""))
-            row = routes.get(key)
+            key = tuple(dims.values())
+            row = cells_by_dims.get(key)
             if row is None:
-                row = routes[key] = {"method": key[0], "route": key[1], "requests": 0,
-                                     "errors": 0, "statuses": {}, "_buckets": {}}
-            row["requests"] += m.get("count", 0)
-            row["errors"] += m.get("errors", 0)
-            status = str(dims.get("status", ""))
-            row["statuses"][status] = row["statuses"].get(status, 0) + m.get("count", 0)
-            if "latency_ms" in m:
-                _add_buckets(row["_buckets"], m["latency_ms"]["buckets"])
-    rows = sorted(routes.values(), key=lambda r: (-r["requests"], r["route"], r["method"]))
+                row = cells_by_dims[key] = {"dims": dims, "events": 0,
+                                            "sums": dict.fromkeys(sums, 0),
+                                            "_buckets": {h: {} for h in histograms}}
+            row["events"] += m.get("count", 0)
+            for name in sums:
+                row["sums"][name] += m.get(name, 0)
+            for name in histograms:
+                if name in m:
+                    _add_buckets(row["_buckets"][name], m[name]["buckets"])
+    rows = sorted(cells_by_dims.values(),
+                  key=lambda r: (-r["events"], [str(v) for v in r["dims"].values()]))
     for row in rows:
-        row["rpm"] = round(row["requests"] / minutes, 2) if minutes else 0.0
-        row["error_rate"] = round(row["errors"] / row["requests"], 4) if row["requests"] else 0.0
-        row.update(_quantiles(row.pop("_buckets")))
-    top = rows[:TOP_N]
-    # Per-route series for the charts: one point per retained window.
-    top_keys = [(r["method"], r["route"]) for r in rows[:TOP_SERIES]]
-    series = {f"{k[0]} {k[1]}": [] for k in top_keys}
-    for start, end, cells in windows:
-        size_s = (end - start) / 1000
-        acc = {k: [0, 0] for k in top_keys}
-        for dims, m in cells:
-            key = (dims.get("method", ""), dims.get("route", ""))
-            if key in acc:
-                acc[key][0] += m.get("count", 0)
-                acc[key][1] += m.get("errors", 0)
-        for key, (req, err) in acc.items():
-            series[f"{key[0]} {key[1]}"].append({
-                "start_ms": start, "rps": round(req / size_s, 3),
-                "error_rate": round(err / req, 4) if req else 0.0})
-    return {"windows": per_window, "routes": top, "route_count": len(rows),
-            "recent_minutes": minutes, "series": series}
+        row["per_minute"] = round(row["events"] / recent_minutes, 2) if recent_minutes else 0.0
+        row["rates"] = rate_values(row["sums"], row["events"])
+        row["sums"] = {n: _round(v) for n, v in row["sums"].items()}
+        row["quantiles"] = {h: _quantiles(b) for h, b in row.pop("_buckets").items()}
+    series: list[dict[str, Any]] = []
+    chart_by = hints.chart_by
+    if chart_by is not None:
+        totals: dict[Any, int] = {}
+        for _start, _end, cells in recent:
+            for dims, m in cells:
+                value = dims.get(chart_by)
+                totals[value] = totals.get(value, 0) + m.get("count", 0)
+        top_values = sorted(totals, key=lambda v: (-totals[v], str(v)))[:TOP_SERIES]
+        points: dict[Any, list[dict[str, Any]]] = {v: [] for v in top_values}
+        for start, end, cells in windows:       # one pass per window
+            per_value = dict.fromkeys(top_values, 0)
+            for dims, m in cells:
+                value = dims.get(chart_by)
+                if value in per_value:
+                    per_value[value] += m.get("count", 0)
+            minutes = (end - start) / 60_000
+            for value, n in per_value.items():
+                points[value].append({"start_ms": start, "per_minute": round(n / minutes, 3)})
+        series.extend({"name": str(v), "points": points[v]} for v in top_values)
+    else:
+        series.append({"name": "all", "points": [
+            {"start_ms": w["start_ms"], "per_minute": w["per_minute"]} for w in per_window]})
+    return {
+        "title": hints.title,
+        "description": schema.description,
+        "dimensions": list(schema.dimension_names),
+        "measures": [{"name": m.name, "type": m.type, "unit": hints.unit_of(m.name)}
+                     for m in schema.measures],
+        "rates": rates,
+        "histograms": histograms,
+        "chart_by": chart_by,
+        "window_minutes": minutes_per_window,
+        "recent_minutes": recent_minutes,
+        "windows": per_window,
+        "series": series,
+        "top": rows[:TOP_N],
+        "cell_count": len(rows),
+    }
 
 
-def _billing(windows: list) -> dict[str, Any]:
-    totals: dict[tuple[str, str], dict[str, Any]] = {}
-    per_window = []
-    for start, _end, cells in windows:
-        by_currency: dict[str, int] = {}
-        for dims, m in cells:
-            key = (str(dims.get("tenant", "")), str(dims.get("currency", "")))
-            row = totals.get(key)
-            if row is None:
-                row = totals[key] = {"tenant": key[0], "currency": key[1], "amount_minor": 0,
-                                     "charges": 0}
-            amount = m.get("amount_minor", 0)
-            row["amount_minor"] += amount
-            row["charges"] += m.get("count", 0)
-            by_currency[key[1]] = by_currency.get(key[1], 0) + amount
-        per_window.append({"start_ms": start, "start": iso_utc(start),
-                           "amount_minor_by_currency": by_currency})
-    rows = sorted(totals.values(), key=lambda r: (-r["charges"], r["tenant"], r["currency"]))
-    return {"totals": rows[: TOP_N * 3], "pairs": len(rows), "windows": per_window,
-            "minutes": _span_minutes(windows)}
-
-
-def _webhooks(windows: list) -> dict[str, Any]:
-    recent, minutes = _recent(windows, RECENT_WINDOWS)
-    hosts: dict[str, dict[str, Any]] = {}
-    for _start, _end, cells in recent:
-        for dims, m in cells:
-            host = str(dims.get("host", ""))
-            row = hosts.get(host)
-            if row is None:
-                row = hosts[host] = {"host": host, "attempts": 0, "successes": 0,
-                                     "failures": 0, "_buckets": {}}
-            row["attempts"] += m.get("count", 0)
-            row["successes"] += m.get("successes", 0)
-            row["failures"] += m.get("failures", 0)
-            if "duration_ms" in m:
-                _add_buckets(row["_buckets"], m["duration_ms"]["buckets"])
-    rows = sorted(hosts.values(), key=lambda r: (-r["attempts"], r["host"]))
-    for row in rows:
-        decided = row["successes"] + row["failures"]
-        row["success_rate"] = round(row["successes"] / decided, 4) if decided else None
-        row.update(_quantiles(row.pop("_buckets")))
-    per_window = []
-    for start, _end, cells in windows:
-        s = sum(m.get("successes", 0) for _d, m in cells)
-        f = sum(m.get("failures", 0) for _d, m in cells)
-        per_window.append({"start_ms": start, "start": iso_utc(start), "successes": s,
-                           "failures": f, "success_rate": round(s / (s + f), 4) if s + f else None})
-    return {"hosts": rows[:TOP_N], "host_count": len(rows), "recent_minutes": minutes,
-            "windows": per_window}
-
-
-def _span_minutes(windows: list) -> float:
-    if not windows:
-        return 0.0
-    return (windows[-1][1] - windows[0][0]) / 60_000
+def _round(value: Any) -> Any:
+    return round(value, 3) if isinstance(value, float) else value
 
 
 def summary(state: CentralState, *, now_ms: int, collector: dict[str, Any] | None = None,
-            schema_names: Iterable[str] = ()) -> dict[str, Any]:
-    """The dashboard's JSON document (everything in it passed central re-validation)."""
+            schema_names: Iterable[str] = (),
+            schemas: Mapping[str, Schema] | None = None) -> dict[str, Any]:
+    """The dashboard's JSON document (everything in it passed central re-validation).
+
+    Every schema in ``schemas`` that has windows in a region gets a ``view`` (see
+    :func:`_schema_view`); a schema no longer loaded keeps only its counts."""
+    schemas = schemas or {}
     regions: dict[str, Any] = {}
     for region in state.regions:
         entry: dict[str, Any] = {"schemas": {}}
@@ -354,12 +353,9 @@ def summary(state: CentralState, *, now_ms: int, collector: dict[str, Any] | Non
                 "first_window_start": iso_utc(windows[0][0]) if windows else None,
                 "last_window_end": iso_utc(windows[-1][1]) if windows else None,
             }
-            if name == "http_requests":
-                entry["http"] = _http(windows)
-            elif name == "billing_totals":
-                entry["billing"] = _billing(windows)
-            elif name == "webhook_deliveries":
-                entry["webhooks"] = _webhooks(windows)
+            schema = schemas.get(name)
+            if schema is not None:
+                entry["schemas"][name]["view"] = _schema_view(schema, windows)
         regions[region] = entry
     return {
         "generated_at": iso_utc(now_ms),

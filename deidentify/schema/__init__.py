@@ -105,7 +105,7 @@ def load_schemas(directory: str | Path | None = None) -> SchemaSet:
 
 def _meaning(schema: Schema) -> Schema:
     """The parts of a schema that decide what a published cell means."""
-    return replace(schema, description="", examples=(), file="")
+    return replace(schema, description="", examples=(), file="", presentation=None)
 
 
 def check_compatible(running: SchemaSet, new: SchemaSet) -> None:

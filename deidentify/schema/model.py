@@ -25,6 +25,11 @@ OpenTelemetry processor). A schema file looks like::
       caps: {route: 500}            # distinct values per dimension per window (default 500)
       max_cells: 2000               # cells per schema window (default 2000)
     examples: [...]                 # optional: raw events -> expected cells (schema test)
+    presentation:                   # optional hints for the dashboards (see Presentation)
+      title: HTTP requests
+      chart_by: route               # the dimension charted over time
+      rates: [errors]               # count_if measures shown as a share of count
+      units: {latency_ms: ms}       # ms | s | bytes | minor_units | count
 
 Everything is rejected that is not listed here: unknown keys, unknown types, measures on
 fields that are not numeric, missing sections. Fail closed: a schema with no dimensions
@@ -135,6 +140,7 @@ class Schema:
     privacy: Privacy
     examples: tuple[Example, ...]
     file: str = "<schema>"
+    presentation: Presentation | None = None   # optional dashboard hints (see below)
 
     @property
     def dimension_names(self) -> tuple[str, ...]:
@@ -465,7 +471,7 @@ def parse_schema(doc: Any, file: str, vocabularies: dict[str, frozenset[str]]) -
         raise ctx.error("a schema file must be a mapping", line=getattr(doc, "line", 1),
                         fix="start with 'name: <schema name>'")
     ctx.keys(doc, "schema", ("name", "version", "description", "source", "window",
-                             "dimensions", "measures", "privacy"), ("examples",))
+                             "dimensions", "measures", "privacy"), ("examples", "presentation"))
     name = ctx.string(doc, "name", "schema", NAME_RE,
                       fix="lowercase letters, digits and '_' (e.g. http_requests)")
     version = ctx.integer(doc, "version", "schema", 1)
@@ -497,4 +503,103 @@ def parse_schema(doc: Any, file: str, vocabularies: dict[str, frozenset[str]]) -
                             fix="a subject may never be published as a dimension")
     return Schema(name=name, version=version, description=description, source_type=source_type,
                   topic=topic, window=window, dimensions=dimensions, measures=measures,
-                  privacy=privacy, examples=_parse_examples(ctx, doc), file=file)
+                  privacy=privacy, examples=_parse_examples(ctx, doc), file=file,
+                  presentation=_parse_presentation(ctx, doc, dimensions, measures))
+
+
+# =========================================================================== presentation
+# Optional dashboard hints (``presentation:``). Only the dashboards read them (the central
+# summary, the built-in page and the generated Grafana dashboard); they never change what
+# is published. Without them :func:`presentation_of` picks defaults that still make a
+# useful page.
+
+PRESENTATION_KEYS = ("title", "chart_by", "rates", "units")
+UNITS = ("ms", "s", "bytes", "minor_units", "count")
+
+
+@dataclass(frozen=True, slots=True)
+class Presentation:
+    title: str                          # heading of the schema's panels
+    chart_by: str | None                # dimension charted over time (None: totals only)
+    rates: tuple[str, ...]              # count_if measures shown as a share of count
+    units: tuple[tuple[str, str], ...]  # (measure, unit) for sum and histogram measures
+
+    def unit_of(self, measure: str) -> str | None:
+        return dict(self.units).get(measure)
+
+
+def presentation_of(schema: Schema) -> Presentation:
+    """The schema's hints, else the defaults: the title is the schema name; chart by the
+    first route or host dimension, else the first dimension; every count_if is a rate;
+    a measure whose name ends in ``_ms``/``_seconds``/``_bytes`` gets that unit."""
+    if schema.presentation is not None:
+        return schema.presentation
+    chart_by = next((d.name for d in schema.dimensions if d.type in ("route", "host")),
+                    schema.dimensions[0].name if schema.dimensions else None)
+    units = []
+    for m in schema.measures:
+        for suffix, unit in (("_ms", "ms"), ("_seconds", "s"), ("_bytes", "bytes"),
+                             ("_minor", "minor_units")):
+            if m.type != "count_if" and m.name.endswith(suffix):
+                units.append((m.name, unit))
+                break
+    return Presentation(title=schema.name.replace("_", " "), chart_by=chart_by,
+                        rates=tuple(m.name for m in schema.measures if m.type == "count_if"),
+                        units=tuple(units))
+
+
+def _parse_presentation(ctx: _Ctx, doc: Located, dimensions: tuple[Dimension, ...],
+                        measures: tuple[Measure, ...]) -> Presentation | None:
+    if "presentation" not in doc:
+        return None
+    node = ctx.mapping(doc["presentation"], "presentation", doc, "presentation")
+    ctx.keys(node, "presentation", (), PRESENTATION_KEYS)
+    dim_names = [d.name for d in dimensions]
+    kinds = {m.name: m.type for m in measures}
+    title = node["title"] if "title" in node else None
+    if title is not None:
+        title = ctx.string(node, "title", "presentation")
+        if len(title) > 80:
+            raise ctx.error("presentation 'title' is longer than 80 characters", node, "title",
+                            fix="keep the title short")
+    chart_by = None
+    if "chart_by" in node:
+        chart_by = node["chart_by"]
+        if chart_by not in dim_names:
+            raise ctx.error(f"presentation 'chart_by' names unknown dimension '{chart_by}'",
+                            node, "chart_by",
+                            fix=f"one of: {', '.join(dim_names) or '(no dimensions)'}")
+    rates: tuple[str, ...] | None = None
+    if "rates" in node:
+        raw = node["rates"]
+        if not isinstance(raw, LocatedList):
+            raise ctx.error("presentation 'rates' must be a list of count_if measures", node,
+                            "rates", fix="e.g. rates: [errors], or rates: [] for none")
+        for i, name in enumerate(raw):
+            if kinds.get(name) != "count_if":
+                choices = [n for n, k in kinds.items() if k == "count_if"]
+                raise ctx.error(f"presentation 'rates' entry '{name}' is not a count_if measure",
+                                raw, i, fix=f"one of: {', '.join(choices) or '(none declared)'}")
+        rates = tuple(raw)
+    units: dict[str, str] = {}
+    if "units" in node:
+        unit_node = ctx.mapping(node["units"], "presentation.units", node, "units")
+        for name in unit_node:
+            if kinds.get(name) not in ("sum", "histogram"):
+                raise ctx.error(f"presentation.units names '{name}', not a sum or histogram "
+                                "measure", unit_node, name,
+                                fix="units apply to sum and histogram measures")
+            unit = unit_node[name]
+            if unit not in UNITS:
+                raise ctx.error(f"presentation.units '{name}' has unknown unit '{unit}'",
+                                unit_node, name, fix=f"one of: {', '.join(UNITS)}")
+            units[name] = unit
+    stub = Schema(name=doc["name"], version=1, description="", source_type="", topic="",
+                  window=Window(1000, 0), dimensions=dimensions, measures=measures,
+                  privacy=Privacy((), 1, (), 1), examples=())
+    default = presentation_of(stub)
+    return Presentation(
+        title=title if title is not None else default.title,
+        chart_by=chart_by if chart_by is not None else default.chart_by,
+        rates=rates if rates is not None else default.rates,
+        units=tuple(units.items()) if "units" in node else default.units)

@@ -218,7 +218,8 @@ class CentralProcess:
 
 
 def start_central(bootstrap: str, topic: str, tmp_path: Path, *, extra_env: dict | None = None,
-                  ready_timeout_s: float = 60.0, wait_ready: bool = True) -> CentralProcess:
+                  ready_timeout_s: float = 60.0, wait_ready: bool = True,
+                  schemas_dir: Path = SCHEMAS_DIR) -> CentralProcess:
     port = free_port()
     group = f"g-{topic}"
     env = dict(os.environ, DEIDENTIFY_CENTRAL_GROUP=group, DEIDENTIFY_BIND="127.0.0.1",
@@ -227,7 +228,7 @@ def start_central(bootstrap: str, topic: str, tmp_path: Path, *, extra_env: dict
     log_path = tmp_path / f"central-{port}.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen([DEIDENTIFY, "central", "--bootstrap", bootstrap, "--topic", topic,
-                                 "--schemas", str(SCHEMAS_DIR), "--port", str(port)],
+                                 "--schemas", str(schemas_dir), "--port", str(port)],
                                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 env=env)
     central = CentralProcess(proc, port, topic, group, log_path, env)

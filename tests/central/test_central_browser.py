@@ -59,22 +59,29 @@ def test_dashboard_renders_produced_data(loaded_central, tmp_path: Path) -> None
     assert 'data-regions="eu,us"' in dom
     for region in ("eu", "us"):
         section = region_section(dom, region)
-        row = next(r for r in summary["regions"][region]["http"]["routes"]
-                   if r["method"] == "GET" and r["route"] == "/v1/orders/{id}")
-        # the routes table shows the route template and its request count
-        table = section[section.index('data-table="routes"'):]
+        schemas = summary["regions"][region]["schemas"]
+        http = schemas["http_requests"]["view"]
+        row = next(r for r in http["top"]
+                   if r["dims"]["method"] == "GET" and r["dims"]["route"] == "/v1/orders/{id}")
+        # the top-cells table shows the route template and its event count
+        table = section[section.index('data-table="http_requests-cells"'):]
+        table = table[: table.index("</table>")]
         assert "/v1/orders/{id}" in table
-        assert f"{row['requests']:,}" in table
-        # charts, drawn as SVG: request rate and error rate lines, latency bars, billing,
-        # webhook success rate
-        for chart in ("request-rate", "error-rate", "latency", "billing", "webhooks"):
+        assert f"{row['events']:,}" in table
+        # charts chosen from the measure kinds, drawn as SVG: events per minute for every
+        # schema, count_if rates, histogram quantiles, sums
+        for chart in ("http_requests-events", "http_requests-rate-errors",
+                      "http_requests-quantiles-latency_ms", "billing_totals-events",
+                      "billing_totals-sum-amount_minor", "webhook_deliveries-rate-successes",
+                      "webhook_deliveries-quantiles-duration_ms"):
             card = section[section.index(f'data-chart="{chart}"'):]
             card = card[: card.index("</svg>")]
             assert "<svg" in card, chart
-            assert "<polyline" in card or "<rect" in card, chart
-        top_tenant = summary["regions"][region]["billing"]["totals"][0]
-        assert top_tenant["tenant"] in section
-        assert summary["regions"][region]["webhooks"]["hosts"][0]["host"] in section
+            assert "<polyline" in card or "<circle" in card, chart
+        for schema, dim in (("billing_totals", "tenant"), ("webhook_deliveries", "host")):
+            value = next(r["dims"][dim] for r in schemas[schema]["view"]["top"]
+                         if r["dims"][dim] != "__other__")
+            assert value in section[section.index(f'data-table="{schema}-cells"'):]
     # nothing from outside the collector was ever requested: the page has no external URL
     assert not re.search(r'(src|href)="(https?:)?//', dom)
 

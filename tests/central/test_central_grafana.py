@@ -1,4 +1,5 @@
-"""The shipped Grafana dashboard and provisioning: valid PromQL, only declared metrics."""
+"""The shipped Grafana dashboard and provisioning: generated from the schemas and up to date,
+valid PromQL, only declared metrics."""
 
 from __future__ import annotations
 
@@ -13,9 +14,14 @@ import pytest
 import yaml
 from prometheus_client import CollectorRegistry
 
+from deidentify.central.export import CentralExport
+from deidentify.cli import main as cli_main
+from deidentify.grafana import grafana_dashboard, render
 from deidentify.metrics import central_metrics, sidecar_metrics
+from deidentify.schema import load_schemas
 
 ROOT = Path(__file__).resolve().parents[2]
+SCHEMAS_DIR = ROOT / "schemas"
 GRAFANA = ROOT / "deploy" / "grafana"
 DASHBOARD = GRAFANA / "deidentify-dashboard.json"
 
@@ -24,9 +30,9 @@ def dashboard() -> dict:
     return json.loads(DASHBOARD.read_text())
 
 
-def expressions(only_central: bool = False) -> list[tuple[str, str]]:
+def expressions(only_central: bool = False, dash: dict | None = None) -> list[tuple[str, str]]:
     out = []
-    for panel in dashboard()["panels"]:
+    for panel in (dash or dashboard())["panels"]:
         for target in panel.get("targets", []):
             expr = target["expr"]
             if only_central and "deid_sidecar_" in expr:
@@ -40,10 +46,11 @@ def concrete(expr: str) -> str:
     return expr.replace("$region", ".*").replace("$__rate_interval", "1m")
 
 
-def exported_names() -> set[str]:
+def exported_names(schemas_dir: Path = SCHEMAS_DIR) -> set[str]:
     names: set[str] = set()
-    for registry in (central_metrics(CollectorRegistry()).registry,
-                     sidecar_metrics(CollectorRegistry()).registry):
+    central = central_metrics(CollectorRegistry())
+    CentralExport(load_schemas(schemas_dir).schemas, central.registry, retention_windows=1)
+    for registry in (central.registry, sidecar_metrics(CollectorRegistry()).registry):
         for family in registry.collect():
             kind = family.type
             base = family.name
@@ -60,8 +67,9 @@ def test_every_metric_in_the_dashboard_is_declared() -> None:
     known = exported_names()
     used = set()
     for _title, expr in expressions():
-        used |= set(re.findall(r"\bdeid_[a-z0-9_]+", expr))
+        used |= set(re.findall(r"\bdeid(?:entify)?_[a-z0-9_]+", expr))
     assert used, "no deid_ metric in the dashboard"
+    assert any(name.startswith("deidentify_") for name in used)
     assert used - known == set()
 
 
@@ -95,9 +103,35 @@ def test_dashboard_shape_and_provisioning() -> None:
             assert panel["datasource"]["uid"] == datasource["uid"]
             assert panel["targets"], panel["title"]
     titles = " | ".join(p["title"] for p in dash["panels"])
-    for needed in ("Request rate by route", "5xx error rate by route", "Latency percentiles",
-                   "Billing totals by tenant and currency", "Webhook success rate by host"):
+    for needed in ("HTTP requests: events per minute by route", "HTTP requests: errors rate",
+                   "HTTP requests: latency_ms percentiles", "Billing totals: amount_minor",
+                   "Webhook deliveries: successes rate by host", "Central collector health"):
         assert needed in titles
     provider = yaml.safe_load((GRAFANA / "provisioning" / "dashboards" / "deidentify.yml")
                               .read_text())["providers"][0]
     assert provider["options"]["path"] == "/var/lib/grafana/dashboards"
+
+
+def test_shipped_dashboard_is_generated_from_the_shipped_schemas(tmp_path: Path) -> None:
+    out = tmp_path / "dashboard.json"
+    assert cli_main(["dashboards", "grafana", "--schemas", str(SCHEMAS_DIR),
+                     "--out", str(out)]) == 0
+    assert out.read_text() == DASHBOARD.read_text(), (
+        "deploy/grafana/deidentify-dashboard.json is out of date: run "
+        "deidentify dashboards grafana --schemas schemas --out "
+        "deploy/grafana/deidentify-dashboard.json")
+    assert render(grafana_dashboard(load_schemas(SCHEMAS_DIR).schemas)) == out.read_text()
+
+
+def test_generated_panels_follow_the_measure_kinds(tmp_path: Path) -> None:
+    from tests.central.new_schema import write_login_schema
+    write_login_schema(tmp_path)
+    dash = grafana_dashboard(load_schemas(tmp_path).schemas)
+    exprs = dict((expr, title) for title, expr in expressions(dash=dash))
+    assert any("deidentify_login_attempts_mfa_prompts_total" in e for e in exprs)
+    assert any("histogram_quantile(0.99" in e and "latency_ms_bucket" in e for e in exprs)
+    assert any(e.startswith("topk(15, sum by (region, method, outcome)") for e in exprs)
+    used = set()
+    for expr in exprs:
+        used |= set(re.findall(r"\bdeid(?:entify)?_[a-z0-9_]+", expr))
+    assert used - exported_names(tmp_path) == set()

@@ -28,16 +28,16 @@ def test_collector_merges_real_aggregates_of_two_regions(loaded_central) -> None
     central, aggs = loaded_central.central, loaded_central.aggregates
     text = central.metrics()
     for region in ("eu", "us"):
-        assert metric_samples(text, "deid_http_requests_total", region=region) == total(
+        assert metric_samples(text, "deidentify_http_requests_events_total", region=region) == total(
             aggs, "http_requests", region=region) > 0
-        assert metric_samples(text, "deid_billing_amount_minor_total", region=region) == total(
+        assert metric_samples(text, "deidentify_billing_totals_amount_minor_total", region=region) == total(
             aggs, "billing_totals", "amount_minor", region=region) > 0
-        assert metric_samples(text, "deid_webhook_deliveries_total", region=region,
-                              outcome="failure") == total(aggs, "webhook_deliveries", "failures",
+        assert metric_samples(text, "deidentify_webhook_deliveries_failures_total",
+                              region=region) == total(aggs, "webhook_deliveries", "failures",
                                                           region=region)
     orders = total(aggs, "http_requests", region="eu", route="/v1/orders/{id}")
     assert orders > 0
-    assert metric_samples(text, "deid_http_requests_total", region="eu",
+    assert metric_samples(text, "deidentify_http_requests_events_total", region="eu",
                           route="/v1/orders/{id}") == orders
     assert metric_samples(text, "deid_central_aggregates_rejected_total") == 0
 

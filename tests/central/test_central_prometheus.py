@@ -76,12 +76,12 @@ def test_prometheus_scrapes_the_collector(loaded_central, tmp_path: Path) -> Non
     try:
         expected = total(aggs, "http_requests", region="eu")
         assert expected > 0
-        wait_for_value(base, 'sum(deid_http_requests_total{region="eu"})', expected, proc)
+        wait_for_value(base, 'sum(deidentify_http_requests_events_total{region="eu"})', expected, proc)
         billing = total(aggs, "billing_totals", "amount_minor", region="us")
-        wait_for_value(base, 'sum(deid_billing_amount_minor_total{region="us"})', billing, proc)
+        wait_for_value(base, 'sum(deidentify_billing_totals_amount_minor_total{region="us"})', billing, proc)
         # the merged histogram is a real Prometheus histogram: histogram_quantile works on it
         p99 = query(base, 'histogram_quantile(0.99, sum by (le) '
-                          '(deid_http_request_latency_ms_bucket{region="eu"}))')
+                          '(deidentify_http_requests_latency_ms_bucket{region="eu"}))')
         assert p99 and 0 < float(p99[0]["value"][1]) <= 10_000
         up = query(base, 'up{job="deidentify-central"}')
         assert up and up[0]["value"][1] == "1"

@@ -148,19 +148,30 @@ def test_summary_rates_errors_and_percentiles() -> None:
         state.merge(http(start_ms=T0 + i * MINUTE, count=60, buckets={"5": 30, "10": 30}))
         state.merge(http(start_ms=T0 + i * MINUTE, status=503, count=6, errors=6,
                          buckets={"1000": 6}))
-    doc = summary(state, now_ms=T0 + 10 * MINUTE, schema_names=["http_requests"])
-    eu = doc["regions"]["eu"]["http"]
-    (route,) = eu["routes"]
-    assert route["route"] == "/v1/orders/{id}" and route["requests"] == 198
-    assert route["rpm"] == 66.0                      # 3 windows of one minute
-    assert route["error_rate"] == pytest.approx(18 / 198, abs=1e-4)
-    assert route["statuses"] == {"200": 180, "503": 18}
-    assert route["p50"] == pytest.approx(5 + 5 * ((99 - 90) / 90), abs=0.01)
-    assert 500 < route["p99"] <= 1000
-    assert [w["requests"] for w in eu["windows"]] == [66, 66, 66]
-    assert eu["windows"][0]["rps"] == pytest.approx(1.1)
-    assert list(eu["series"]) == ["GET /v1/orders/{id}"]
+    schemas = {s.name: s for s in SCHEMAS.schemas}
+    doc = summary(state, now_ms=T0 + 10 * MINUTE, schema_names=["http_requests"],
+                  schemas=schemas)
+    view = doc["regions"]["eu"]["schemas"]["http_requests"]["view"]
+    assert view["title"] == "HTTP requests" and view["chart_by"] == "route"
+    assert view["rates"] == ["errors"] and view["histograms"] == ["latency_ms"]
+    ok, failing = view["top"]                        # two cells: status 200 and 503
+    assert ok["dims"] == {"method": "GET", "route": "/v1/orders/{id}", "status": 200}
+    assert ok["events"] == 180 and ok["per_minute"] == 60.0     # 3 windows of one minute
+    assert ok["rates"] == {"errors": 0.0}
+    assert failing["events"] == 18 and failing["rates"] == {"errors": 1.0}
+    assert failing["sums"] == {"errors": 18}
+    assert ok["quantiles"]["latency_ms"]["p50"] == pytest.approx(5.0)     # rank 90 of 180
+    assert 500 < failing["quantiles"]["latency_ms"]["p99"] <= 1000
+    assert [w["events"] for w in view["windows"]] == [66, 66, 66]
+    assert view["windows"][0]["per_minute"] == 66.0
+    assert view["windows"][0]["rates"]["errors"] == pytest.approx(6 / 66, abs=1e-4)
+    p50 = view["windows"][0]["quantiles"]["latency_ms"]["p50"]
+    assert p50 == pytest.approx(5 + 5 * ((33 - 30) / 30), abs=0.01)
+    assert [s["name"] for s in view["series"]] == ["/v1/orders/{id}"]
+    assert [p["per_minute"] for p in view["series"][0]["points"]] == [66.0, 66.0, 66.0]
     assert doc["regions"]["eu"]["schemas"]["http_requests"]["events"] == 198
+    # a schema that is no longer loaded keeps its counts but gets no view
+    assert "view" not in summary(state, now_ms=T0)["regions"]["eu"]["schemas"]["http_requests"]
     orjson.dumps(doc)   # JSON-serialisable
 
 
@@ -180,22 +191,22 @@ def test_collector_exports_what_it_merged(aggregates) -> None:
         collector.handle(agg.to_json())
     text = generate_latest(collector.metrics.registry).decode()
     for region in ("eu", "us"):
-        assert metric_samples(text, "deid_http_requests_total", region=region) == total(
+        assert metric_samples(text, "deidentify_http_requests_events_total", region=region) == total(
             aggregates, "http_requests", region=region)
-        assert metric_samples(text, "deid_http_request_errors_total", region=region) == total(
+        assert metric_samples(text, "deidentify_http_requests_errors_total", region=region) == total(
             aggregates, "http_requests", "errors", region=region)
-        assert metric_samples(text, "deid_billing_amount_minor_total", region=region) == total(
+        assert metric_samples(text, "deidentify_billing_totals_amount_minor_total", region=region) == total(
             aggregates, "billing_totals", "amount_minor", region=region)
-        assert metric_samples(text, "deid_webhook_deliveries_total", region=region,
-                              outcome="success") == total(aggregates, "webhook_deliveries",
+        assert metric_samples(text, "deidentify_webhook_deliveries_successes_total",
+                              region=region) == total(aggregates, "webhook_deliveries",
                                                           "successes", region=region)
         # the merged histogram: +Inf bucket == _count == observations
         observed = sum(sum(a.value["measures"]["latency_ms"]["buckets"].values())
                        for a in aggregates
                        if a.value["schema"] == "http_requests" and a.value["region"] == region)
-        assert metric_samples(text, "deid_http_request_latency_ms_bucket", region=region,
+        assert metric_samples(text, "deidentify_http_requests_latency_ms_bucket", region=region,
                               le="+Inf") == observed
-        assert metric_samples(text, "deid_http_request_latency_ms_count", region=region) == observed
+        assert metric_samples(text, "deidentify_http_requests_latency_ms_count", region=region) == observed
     assert metric_samples(text, "deid_central_aggregates_accepted_total") == len(aggregates)
     assert metric_samples(text, "deid_central_aggregates_ignored_total",
                           reason="duplicate") == 40
@@ -211,8 +222,8 @@ def test_histogram_buckets_are_cumulative(aggregates) -> None:
     series: dict[tuple, list[tuple[float, float]]] = {}
     for family in text_string_to_metric_families(text):
         for s in family.samples:
-            if s.name == "deid_http_request_latency_ms_bucket":
-                key = (s.labels["region"], s.labels["route"])
+            if s.name == "deidentify_http_requests_latency_ms_bucket":
+                key = tuple(sorted((k, v) for k, v in s.labels.items() if k != "le"))
                 series.setdefault(key, []).append((float(s.labels["le"]), s.value))
     assert series
     for points in series.values():

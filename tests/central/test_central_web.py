@@ -70,8 +70,9 @@ def test_summary_api(collector: CentralCollector) -> None:
         assert res.headers["Cache-Control"] == "no-store"
         doc = orjson.loads(await res.read())
         eu = doc["regions"]["eu"]
-        assert {"http", "billing", "webhooks", "schemas"} <= set(eu)
-        assert any(r["route"] == "/v1/orders/{id}" for r in eu["http"]["routes"])
+        assert {"http_requests", "billing_totals", "webhook_deliveries"} <= set(eu["schemas"])
+        top = eu["schemas"]["http_requests"]["view"]["top"]
+        assert any(r["dims"]["route"] == "/v1/orders/{id}" for r in top)
         assert doc["collector"]["accepted"] == collector.accepted
     run(collector, check)
 

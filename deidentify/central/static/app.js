@@ -4,10 +4,6 @@
 
 (() => {
   const REFRESH_MS = 3000;
-  // ISO 4217 minor-unit exponents that are not 2 (display only; amounts stay integers).
-  const EXPONENT = { BIF: 0, CLP: 0, DJF: 0, GNF: 0, ISK: 0, JPY: 0, KMF: 0, KRW: 0, PYG: 0,
-    RWF: 0, UGX: 0, UYI: 0, VND: 0, VUV: 0, XAF: 0, XOF: 0, XPF: 0, BHD: 3, IQD: 3, JOD: 3,
-    KWD: 3, LYD: 3, OMR: 3, TND: 3, CLF: 4, UYW: 4 };
   let selected = decodeURIComponent((location.hash || "#all").slice(1)) || "all";
   let lastOk = 0;
 
@@ -28,21 +24,13 @@
   const num = (v, d = 0) => v == null ? "–" : Number(v).toLocaleString("en-US", { maximumFractionDigits: d, minimumFractionDigits: d });
   const pct = (v, d = 1) => v == null ? "–" : (v * 100).toFixed(d) + "%";
   const ms = v => v == null ? "–" : (v >= 100 ? num(v, 0) : num(v, 1)) + " ms";
-  function money(minor, currency) {
-    if (currency === "__other__") return num(minor) + " (minor units, other currencies)";
-    const e = EXPONENT[currency] != null ? EXPONENT[currency] : 2;
-    return (minor / Math.pow(10, e)).toLocaleString("en-US", { minimumFractionDigits: e, maximumFractionDigits: e }) + " " + currency;
-  }
 
   const OTHER = "__other__";
-  const label = (method, route) => method === OTHER && route === OTHER ? "other (rolled up)" : `${method} ${route}`;
 
   function table(headers, rows, numeric) {
     const thead = h("thead", {}, h("tr", {}, ...headers.map((t, i) => h("th", { class: numeric[i] ? "num" : "" }, t))));
-    const tbody = h("tbody", {}, ...rows.map(r => h("tr", {}, ...r.map((c, i) => {
-      if (c instanceof Node) return h("td", { class: numeric[i] ? "num" : "" }, c);
-      return h("td", { class: (numeric[i] ? "num" : "") + (i === 1 && headers[1] === "route" ? " route" : "") }, c);
-    }))));
+    const tbody = h("tbody", {}, ...rows.map(r => h("tr", {}, ...r.map((c, i) =>
+      h("td", { class: numeric[i] ? "num" : "" }, c)))));
     return h("table", {}, thead, tbody);
   }
 
@@ -52,85 +40,86 @@
   }
   const empty = text => h("div", { class: "empty" }, text);
 
-  function httpCards(region, http) {
+  // Units come from the schema's presentation hints (a closed set); values stay numbers.
+  function unitFormat(unit) {
+    if (unit === "ms") return ms;
+    if (unit === "s") return v => v == null ? "–" : num(v, 2) + " s";
+    if (unit === "bytes") return v => v == null ? "–" : num(v) + " B";
+    return v => num(v, v != null && v % 1 ? 2 : 0);
+  }
+  // Axis labels stay short: 12.5M, 840k.
+  function compact(unit) {
+    const full = unitFormat(unit);
+    return v => Math.abs(v) >= 1e6 ? num(v / 1e6, 1) + "M" : Math.abs(v) >= 1e4 ? num(v / 1e3, 0) + "k" : full(v);
+  }
+  const withUnit = (name, unit) => unit && unit !== "count" ? `${name} (${unit.replace("_", " ")})` : name;
+  const dimText = v => v === OTHER ? "other (rolled up)" : String(v);
+
+  /* One schema's panels, chosen from its measure kinds (the summary's "view"): events per
+   * minute over time by the chart-by dimension, one rate chart per count_if rate, one
+   * quantile chart per histogram, one line per sum, and a table of the top cells. */
+  function schemaCards(region, name, view) {
     const cards = [];
-    const windows = http.windows || [];
+    const windows = view.windows || [];
     const last = windows[windows.length - 1];
     const recent = windows.slice(-5);
-    const req = recent.reduce((a, w) => a + w.requests, 0);
-    const err = recent.reduce((a, w) => a + w.errors, 0);
-    const kpis = h("div", { class: "kpis" },
-      h("div", { class: "kpi" }, h("div", { class: "v", "data-kpi": "rps" }, last ? num(last.rps, 1) : "–"), h("div", { class: "l" }, "req/s, last window")),
-      h("div", { class: "kpi" }, h("div", { class: "v" + (err / Math.max(req, 1) > 0.01 ? " bad" : "") }, pct(req ? err / req : 0, 2)), h("div", { class: "l" }, "5xx rate, last 5 windows")),
-      h("div", { class: "kpi" }, h("div", { class: "v" }, last ? ms(last.p99) : "–"), h("div", { class: "l" }, "p99 latency, last window")),
-      h("div", { class: "kpi" }, h("div", { class: "v" }, num(http.route_count)), h("div", { class: "l" }, "routes")));
+    const units = Object.fromEntries((view.measures || []).map(m => [m.name, m.unit]));
+    const kinds = Object.fromEntries((view.measures || []).map(m => [m.name, m.type]));
+    const recentEvents = recent.reduce((a, w) => a + w.events, 0);
+    const kpis = [h("div", { class: "kpi" }, h("div", { class: "v", "data-kpi": `${name}-per-minute` }, last ? num(last.per_minute, 1) : "–"), h("div", { class: "l" }, "events/min, last window"))];
+    (view.rates || []).forEach(r => {
+      const hits = recent.reduce((a, w) => a + (w.sums[r] || 0), 0);
+      kpis.push(h("div", { class: "kpi" }, h("div", { class: "v", "data-kpi": `${name}-rate-${r}` }, pct(recentEvents ? hits / recentEvents : null, 2)), h("div", { class: "l" }, `${r} / events, last 5 windows`)));
+    });
+    (view.histograms || []).forEach(hname => {
+      const q = last && last.quantiles[hname];
+      kpis.push(h("div", { class: "kpi" }, h("div", { class: "v" }, q ? unitFormat(units[hname])(q.p99) : "–"), h("div", { class: "l" }, `p99 ${hname}, last window`)));
+    });
+    kpis.push(h("div", { class: "kpi" }, h("div", { class: "v", "data-kpi": `${name}-cells` }, num(view.cell_count)), h("div", { class: "l" }, "cells, last 5 windows")));
 
-    const series = Object.entries(http.series || {});
-    const rateBox = h("div", {});
-    Charts.line(rateBox, series.map(([name, pts]) => ({ name: name === OTHER + " " + OTHER ? "other (rolled up)" : name, points: pts.map(p => ({ x: p.start_ms, y: p.rps })) })),
-      { label: `request rate by route, ${region}`, yFormat: v => num(v, v < 10 && v % 1 ? 2 : 0) });
-    cards.push(card("Request rate by route (req/s)", { attrs: { "data-chart": "request-rate" } }, kpis, rateBox));
+    const by = view.chart_by;
+    const eventsBox = h("div", {});
+    Charts.line(eventsBox, (view.series || []).map(s => ({ name: dimText(s.name), points: s.points.map(p => ({ x: p.start_ms, y: p.per_minute })) })),
+      { label: `${view.title}: events per minute${by ? " by " + by : ""}, ${region}`, yFormat: compact(null) });
+    cards.push(card(`${view.title}: events per minute${by ? " by " + by : ""}`, { attrs: { "data-chart": `${name}-events`, "data-schema": name } },
+      h("div", { class: "kpis" }, ...kpis), eventsBox));
 
-    const errBox = h("div", {});
-    Charts.line(errBox, series.map(([name, pts]) => ({ name: name === OTHER + " " + OTHER ? "other (rolled up)" : name, points: pts.map(p => ({ x: p.start_ms, y: p.error_rate * 100 })) })),
-      { label: `error rate by route, ${region}`, yFormat: v => num(v, v % 1 ? 1 : 0) + "%" });
-    cards.push(card("Error rate by route (5xx %)", { attrs: { "data-chart": "error-rate" } }, errBox));
+    (view.rates || []).forEach(r => {
+      const box = h("div", {});
+      Charts.line(box, [{ name: `${r} / events`, points: windows.filter(w => w.rates[r] != null).map(w => ({ x: w.start_ms, y: w.rates[r] * 100 })) }],
+        { label: `${view.title}: ${r} rate, ${region}`, yFormat: v => num(v, v % 1 ? 1 : 0) + "%" });
+      cards.push(card(`${view.title}: ${r} rate (% of events)`, { attrs: { "data-chart": `${name}-rate-${r}`, "data-schema": name } }, box));
+    });
+    (view.histograms || []).forEach(hname => {
+      const box = h("div", {});
+      Charts.line(box, ["p50", "p90", "p99"].map(q => ({ name: `${hname} ${q}`, points: windows.filter(w => w.quantiles[hname][q] != null).map(w => ({ x: w.start_ms, y: w.quantiles[hname][q] })) })),
+        { label: `${view.title}: ${hname} quantiles, ${region}`, yFormat: compact(units[hname]) });
+      cards.push(card(`${view.title}: ${hname} p50 / p90 / p99 (from histogram buckets)`, { attrs: { "data-chart": `${name}-quantiles-${hname}`, "data-schema": name } }, box));
+    });
+    Object.keys(kinds).filter(m => kinds[m] === "sum").forEach(m => {
+      const box = h("div", {});
+      Charts.line(box, [{ name: m, points: windows.map(w => ({ x: w.start_ms, y: w.sums[m] / (view.window_minutes || 1) })) }],
+        { label: `${view.title}: ${m} per minute, ${region}`, yFormat: compact(units[m]) });
+      cards.push(card(`${view.title}: ${withUnit(m, units[m])} per minute`, { attrs: { "data-chart": `${name}-sum-${m}`, "data-schema": name } }, box));
+    });
 
-    const latBox = h("div", {});
-    const routes = http.routes || [];
-    Charts.groupedBars(latBox, routes.slice(0, 6).map(r => ({ label: label(r.method, r.route), values: [r.p50, r.p90, r.p99] })),
-      ["p50", "p90", "p99"], { label: `latency percentiles by route, ${region}`, format: v => ms(v), log: true });
-    cards.push(card(`Latency percentiles by route (log scale, from histogram buckets, last ${num(http.recent_minutes)} min)`, { attrs: { "data-chart": "latency" } }, latBox));
-
-    const rows = routes.map(r => [r.method, r.route, num(r.rpm, 1), num(r.requests),
-      h("span", { class: r.error_rate > 0.01 ? "bad" : "" }, pct(r.error_rate, 2)), ms(r.p50), ms(r.p99)]);
-    cards.push(card(`Routes (last ${num(http.recent_minutes)} min)`, { attrs: { "data-table": "routes" } },
-      rows.length ? table(["method", "route", "req/min", "requests", "5xx", "p50", "p99"], rows,
-        [false, false, true, true, true, true, true]) : empty("no routes yet")));
+    const dims = view.dimensions || [];
+    const counters = Object.keys(kinds).filter(m => kinds[m] !== "histogram");
+    const headers = [...dims, "events", "per min", ...counters.map(m => withUnit(m, units[m])), ...(view.rates || []).map(r => r + " %"),
+      ...(view.histograms || []).flatMap(x => [x + " p50", x + " p99"])];
+    const numeric = headers.map((_, i) => i >= dims.length);
+    const rows = (view.top || []).map(r => [
+      ...dims.map(d => dimText(r.dims[d])), num(r.events), num(r.per_minute, 1),
+      ...counters.map(m => unitFormat(units[m])(r.sums[m])),
+      ...(view.rates || []).map(x => pct(r.rates[x], 2)),
+      ...(view.histograms || []).flatMap(x => [unitFormat(units[x])(r.quantiles[x].p50), unitFormat(units[x])(r.quantiles[x].p99)])]);
+    const more = view.cell_count > rows.length ? h("div", { class: "more" }, `${num(view.cell_count - rows.length)} more cells (see /metrics)`) : null;
+    cards.push(card(`${view.title}: top cells (last ${num(view.recent_minutes)} min)`, { wide: true, attrs: { "data-table": `${name}-cells`, "data-schema": name } },
+      rows.length ? table(headers, rows, numeric) : empty("no cells yet"), more));
     return cards;
   }
 
-  function billingCards(region, billing) {
-    const totals = billing.totals || [];
-    const byCurrency = {};
-    totals.forEach(t => { byCurrency[t.currency] = Math.max(byCurrency[t.currency] || 0, t.amount_minor); });
-    const barsBox = h("div", {});
-    const top = totals.slice().sort((a, b) => b.amount_minor / Math.pow(10, EXPONENT[b.currency] ?? 2) - a.amount_minor / Math.pow(10, EXPONENT[a.currency] ?? 2)).slice(0, 12);
-    const currencies = [...new Set(top.map(t => t.currency))];
-    Charts.hbars(barsBox, top.map(t => ({
-      label: `${t.tenant} · ${t.currency}`, value: t.amount_minor / (byCurrency[t.currency] || 1),
-      text: money(t.amount_minor, t.currency),
-      color: Charts.PALETTE[currencies.indexOf(t.currency) % Charts.PALETTE.length] })),
-      { max: 1, label: `billing totals by tenant and currency, ${region}` });
-    const rows = totals.slice(0, 15).map(t => [t.tenant, t.currency, num(t.charges), money(t.amount_minor, t.currency)]);
-    const more = billing.pairs > rows.length ? h("div", { class: "more" }, `${num(billing.pairs - rows.length)} more tenant/currency pairs (see /metrics)`) : null;
-    return [
-      card(`Billing totals by tenant and currency (last ${num(billing.minutes)} min; bars scaled per currency)`, { attrs: { "data-chart": "billing" } }, barsBox),
-      card("Billing totals", { attrs: { "data-table": "billing" } },
-        rows.length ? table(["tenant", "currency", "charges", "amount"], rows, [false, false, true, true]) : empty("no billing totals yet"), more),
-    ];
-  }
-
-  function webhookCards(region, webhooks) {
-    const hosts = webhooks.hosts || [];
-    const box = h("div", {});
-    Charts.hbars(box, hosts.slice(0, 10).map(r => ({
-      label: r.host, value: r.success_rate == null ? 0 : r.success_rate, text: pct(r.success_rate, 1),
-      color: r.success_rate == null ? "#94a3b8" : r.success_rate >= 0.95 ? "#15803d" : r.success_rate >= 0.8 ? "#b45309" : "#c2410c" })),
-      { max: 1, label: `webhook success rate by host, ${region}` });
-    const trend = h("div", {});
-    Charts.line(trend, [{ name: "all hosts", points: (webhooks.windows || []).filter(w => w.success_rate != null).map(w => ({ x: w.start_ms, y: w.success_rate * 100 })) }],
-      { label: `webhook success rate over time, ${region}`, yMax: 100, yFormat: v => num(v, 0) + "%" });
-    const rows = hosts.map(r => [r.host, num(r.attempts), num(r.successes), num(r.failures),
-      h("span", { class: r.success_rate != null && r.success_rate < 0.9 ? "bad" : "good" }, pct(r.success_rate, 1)), ms(r.p50), ms(r.p99)]);
-    return [
-      card(`Webhook success rate by host (last ${num(webhooks.recent_minutes)} min)`, { attrs: { "data-chart": "webhooks" } }, box, trend),
-      card("Webhook deliveries", { attrs: { "data-table": "webhooks" } },
-        rows.length ? table(["host", "attempts", "ok", "failed", "success", "p50", "p99"], rows, [false, true, true, true, true, true, true]) : empty("no webhook deliveries yet")),
-    ];
-  }
-
-  function otherSchemasCard(region, entry) {
+  function schemasCard(region, entry) {
     const rows = Object.entries(entry.schemas || {}).map(([name, s]) => [name, num(s.windows), num(s.cells), num(s.events), s.last_window_end || "–"]);
     return card("Schemas", { attrs: { "data-table": "schemas" } },
       table(["schema", "windows", "cells", "events", "newest window end"], rows, [false, true, true, true, false]));
@@ -144,10 +133,10 @@
     section.appendChild(h("h2", {}, `Region ${name}`, h("span", { class: "sub" },
       `${num(events)} events in ${Object.keys(schemas).length} schemas · newest window ends ${newest || "–"}`)));
     const grid = h("div", { class: "grid" });
-    if (entry.http) httpCards(name, entry.http).forEach(c => grid.appendChild(c));
-    if (entry.billing) billingCards(name, entry.billing).forEach(c => grid.appendChild(c));
-    if (entry.webhooks) webhookCards(name, entry.webhooks).forEach(c => grid.appendChild(c));
-    grid.appendChild(otherSchemasCard(name, entry));
+    Object.keys(schemas).sort().forEach(schema => {
+      if (schemas[schema].view) schemaCards(name, schema, schemas[schema].view).forEach(c => grid.appendChild(c));
+    });
+    grid.appendChild(schemasCard(name, entry));
     section.appendChild(grid);
     return section;
   }

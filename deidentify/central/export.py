@@ -1,0 +1,227 @@
+"""Prometheus series for every schema, derived from the schema alone.
+
+The collector knows no schema by name: each loaded schema is compiled once (at start-up
+or on a schema swap) into a :class:`SchemaExport` that holds its metric objects, and the
+per-aggregate path only looks the export up by schema name and increments.
+
+Naming rule (``<schema>`` and ``<measure>`` are the names in the schema file, already
+``[a-z][a-z0-9_]*``)::
+
+    deidentify_<schema>_events_total{region, <dims>}          measures.count (every schema)
+    deidentify_<schema>_<measure>_total{region, <dims>}       a ``sum`` or ``count_if`` measure
+    deidentify_<schema>_<measure>_bucket{region, <dims>, le}  a ``histogram`` measure:
+    deidentify_<schema>_<measure>_sum{region, <dims>}           cumulative buckets (+Inf last),
+    deidentify_<schema>_<measure>_count{region, <dims>}         sum and count, so PromQL's
+                                                                histogram_quantile() works
+
+Labels: ``region`` and one label per dimension, named after the dimension. A dimension
+whose name Prometheus reserves or the exporter already uses (``region``, ``le``,
+``quantile``, ``job``, ``instance``) is exported as ``dim_<name>``. Label values are the
+cell's dimension values that passed central re-validation (the schema's typed transforms
+and the output guard); booleans are ``true``/``false``, a missing value is ``none``.
+
+Cardinality is bounded by the schema: per region at most ``privacy.max_cells`` + 1 label
+sets per schema (the caps and ``__other__`` roll-up bound the cells of a window), times the
+bucket count for a histogram. Label sets of windows that aged out of the collector's
+retention (``retention_windows`` window sizes behind the newest window of that region and
+schema) are removed by :meth:`SchemaExport.prune_aged_out`, so a route that stopped being
+requested stops being exported; a counter that reappears restarts from zero, which
+Prometheus' ``rate()``/``increase()`` treat as a counter reset.
+
+Memory: one float per label set and counter, ``len(buckets) + 2`` numbers per histogram
+label set, and one int (newest window start) per label set for pruning.
+
+A schema whose derived names collide (a measure called ``events``, or two measures whose
+names differ only by a ``_total``/``_bucket`` suffix) is refused with a
+:class:`~deidentify.errors.SchemaError` naming the file and line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter
+
+from deidentify.errors import SchemaError
+from deidentify.metrics import MergedHistogram
+from deidentify.schema.model import Schema
+
+__all__ = ["CentralExport", "SchemaExport", "label_name", "metric_names", "series_names"]
+
+PREFIX = "deidentify"
+RESERVED_LABELS = frozenset({"region", "le", "quantile", "job", "instance"})
+EVENTS = "events"
+
+
+def label_name(dimension: str) -> str:
+    """The Prometheus label of a dimension (``dim_<name>`` when the name is reserved)."""
+    return f"dim_{dimension}" if dimension in RESERVED_LABELS else dimension
+
+
+def label_value(value: Any) -> str:
+    if value is None:
+        return "none"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    return str(value)
+
+
+def metric_names(schema: Schema) -> dict[str, str]:
+    """measure name (``count`` for the events counter) -> metric base name (no suffix)."""
+    names = {"count": f"{PREFIX}_{schema.name}_{EVENTS}"}
+    for m in schema.measures:
+        names[m.name] = f"{PREFIX}_{schema.name}_{m.name}"
+    return names
+
+
+def series_names(schema: Schema) -> dict[str, tuple[str, ...]]:
+    """measure name -> the sample names it exports (what PromQL queries)."""
+    out: dict[str, tuple[str, ...]] = {}
+    kinds = {m.name: m.type for m in schema.measures}
+    for measure, base in metric_names(schema).items():
+        if kinds.get(measure) == "histogram":
+            out[measure] = (f"{base}_bucket", f"{base}_sum", f"{base}_count")
+        else:
+            out[measure] = (f"{base}_total",)
+    return out
+
+
+def _check_collisions(schema: Schema) -> None:
+    seen: dict[str, str] = {}
+    lines = {m.name: m.line for m in schema.measures}
+    bases = metric_names(schema)
+    for measure, samples in series_names(schema).items():
+        for sample in (bases[measure], *samples):
+            other = seen.get(sample)
+            if other is not None:
+                raise SchemaError(
+                    f"measures '{other}' and '{measure}' would both export the Prometheus "
+                    f"series {sample}", file=schema.file, line=lines.get(measure),
+                    fix="rename one of them (a measure may not be called 'events', which "
+                        "is the exported name of count)")
+            seen[sample] = measure
+
+
+class SchemaExport:
+    """The compiled series of one schema: built once, fed one valid aggregate at a time."""
+
+    def __init__(self, schema: Schema, registry: CollectorRegistry) -> None:
+        _check_collisions(schema)
+        self.schema = schema
+        self.labelnames = ("region", *(label_name(d) for d in schema.dimension_names))
+        names = metric_names(schema)
+        what = schema.description.split(".")[0][:120] or schema.name
+        self.events = Counter(names["count"], f"Events in merged {schema.name} cells ({what})",
+                              self.labelnames, registry=registry)
+        # (measure name, counter) and (measure name, histogram): the per-aggregate loop
+        # touches only these prepared lists.
+        self.counters: list[tuple[str, Counter]] = []
+        self.histograms: list[tuple[str, MergedHistogram]] = []
+        for m in schema.measures:
+            if m.type == "histogram":
+                self.histograms.append((m.name, MergedHistogram(
+                    names[m.name], f"{schema.name} {m.name} (merged histogram buckets)",
+                    self.labelnames, tuple(m.buckets), registry=registry)))
+            else:
+                kind = "events matching the condition" if m.type == "count_if" else "sum"
+                self.counters.append((m.name, Counter(
+                    names[m.name], f"{schema.name} {m.name} ({kind})", self.labelnames,
+                    registry=registry)))
+        self._registry = registry
+        self._newest_start: dict[tuple[str, ...], int] = {}   # label set -> newest window
+        self._horizon: dict[str, int] = {}                     # region -> newest window start
+
+    def export(self, region: str, window_start_ms: int, dims: tuple[Any, ...],
+               measures: dict[str, Any], retention_windows: int) -> None:
+        labels = (region, *(label_value(v) for v in dims))
+        self.events.labels(*labels).inc(measures["count"])
+        for name, counter in self.counters:
+            value = measures.get(name)
+            if value:
+                counter.labels(*labels).inc(value)
+            else:
+                counter.labels(*labels)            # the series exists, at zero
+        for name, histogram in self.histograms:
+            value = measures.get(name)
+            if value is not None:
+                histogram.add(labels, value["buckets"], value["sum"])
+        if window_start_ms > self._newest_start.get(labels, -1):
+            self._newest_start[labels] = window_start_ms
+        if window_start_ms > self._horizon.get(region, -1):
+            self._horizon[region] = window_start_ms
+            self.prune_aged_out(region, retention_windows)
+
+    def prune_aged_out(self, region: str, retention_windows: int) -> int:
+        """Remove the label sets of ``region`` whose newest window is older than the
+        collector's retention; returns how many label sets were removed."""
+        newest = self._horizon.get(region)
+        if newest is None:
+            return 0
+        oldest_kept = newest - (retention_windows - 1) * self.schema.window.size_ms
+        stale = [labels for labels, start in self._newest_start.items()
+                 if labels[0] == region and start < oldest_kept]
+        for labels in stale:
+            del self._newest_start[labels]
+            self.events.remove(*labels)
+            for _name, counter in self.counters:
+                try:
+                    counter.remove(*labels)
+                except KeyError:
+                    pass
+            for _name, histogram in self.histograms:
+                histogram.remove(labels)
+        return len(stale)
+
+    def unregister(self) -> None:
+        self._registry.unregister(self.events)
+        for _name, counter in self.counters:
+            self._registry.unregister(counter)
+        for _name, histogram in self.histograms:
+            self._registry.unregister(histogram)
+
+
+class CentralExport:
+    """Every loaded schema's :class:`SchemaExport`, looked up by schema name."""
+
+    def __init__(self, schemas: Iterable[Schema], registry: CollectorRegistry, *,
+                 retention_windows: int) -> None:
+        self.registry = registry
+        self.retention_windows = retention_windows
+        self.by_name: dict[str, SchemaExport] = {}
+        self.swap_schemas(schemas)
+
+    def swap_schemas(self, schemas: Iterable[Schema]) -> None:
+        """Compile the series of new or changed schemas; keep those whose series are the
+        same (their counters continue), unregister those of removed schemas."""
+        new = {s.name: s for s in schemas}
+        for name, existing in list(self.by_name.items()):
+            s = new.get(name)
+            if s is None or _shape(s) != _shape(existing.schema):
+                existing.unregister()
+                del self.by_name[name]
+        for name, s in new.items():
+            if name not in self.by_name:
+                try:
+                    self.by_name[name] = SchemaExport(s, self.registry)
+                except ValueError:      # prometheus_client: a name another schema exports
+                    raise SchemaError(
+                        f"schema '{name}' would export a Prometheus series another schema "
+                        "already exports", file=s.file,
+                        fix="rename the schema or the measure (series are named "
+                            "deidentify_<schema>_<measure>)") from None
+            else:
+                self.by_name[name].schema = s
+
+    def export(self, region: str, schema_name: str, window_start_ms: int,
+               dims: tuple[Any, ...], measures: dict[str, Any]) -> None:
+        export = self.by_name.get(schema_name)
+        if export is not None:
+            export.export(region, window_start_ms, dims, measures, self.retention_windows)
+
+
+def _shape(schema: Schema) -> tuple:
+    return (schema.dimension_names,
+            tuple((m.name, m.type, tuple(m.buckets)) for m in schema.measures))
