@@ -86,9 +86,8 @@ Decisions
   A raw path in the route field (``/users/12345``) is not a template: the URL is used. The
   route field obeys the known-literal rule like a URL: an unknown literal becomes ``{word}``,
   and a placeholder whose name is not known (a declared name, one of this module's
-  placeholder names, known words joined by ``_`` such as ``user_id``, or a known word +
-  ``id``/``ids``/``uuid``/``key``/``name``/``slug``/``code`` such as ``{userId}``) becomes
-  ``{param}``.
+  placeholder names, or known words joined by ``_`` such as ``user_id``; camelCase names
+  such as ``{orderId}`` are not split) becomes ``{param}``.
 * URL shapes are those of :func:`deidentify.dimensions.host.split_url`: scheme, userinfo,
   host, port, query and fragment are dropped; ``\\`` counts as ``/``; a string without scheme
   or leading ``/`` is read host-first (``hooks.example.com/x`` -> ``/x``), so a host never
@@ -167,8 +166,6 @@ _API_VERSION_RE = re.compile(r"v[0-9](?:alpha|beta|rc)[0-9]", re.IGNORECASE)
 # Version tokens that are known literals (lowercase): v1, v10, v19.0, v1beta1, v2alpha.
 _KNOWN_VERSION_RE = re.compile(r"v[0-9]{1,2}(?:(?:alpha|beta|rc)[0-9]?|\.[0-9]{1,2})?")
 _COMPOUND_SPLIT_RE = re.compile(r"[-_]")
-# Placeholder names only: a known word + one of these suffixes (``{userId}`` -> ``userid``).
-_NAME_SUFFIX_RE = re.compile(r"(?:id|ids|uuid|key|name|slug|code)\Z")
 _ALPHA_RE = re.compile(r"[A-Za-z]")
 _SHORT_LOWER_RUN_RE = re.compile(r"(?:^|[A-Z])[a-z](?=[A-Z])")
 
@@ -400,12 +397,7 @@ class RouteVocabulary:
         """True if a lowercase placeholder name may be published as is."""
         if name in self.names or name in PLACEHOLDER_NAMES:
             return True
-        if _classify(name, 32) is not None:
-            return False
-        if _shipped_compound(name):
-            return True
-        m = _NAME_SUFFIX_RE.search(name)    # userid, orderkey: a lowercased camelCase name
-        return m is not None and m.start() > 0 and _shipped_compound(name[:m.start()])
+        return _classify(name, 32) is None and _shipped_compound(name)
 
     def match(self, keys: list[str]) -> tuple[str, ...] | None:
         """The segments of the declared template ``keys`` matches by shape, or None.
