@@ -42,7 +42,8 @@ on the lowercased segment:
   (``.well-known``).
 
 No other rule makes a word known: camelCase is not split (``getUserProfile`` becomes ``{word}``
-unless declared) and words are never segmented (``alicesmith`` is not ``alices`` + ``mith``).
+unless declared) and concatenations are never split into words (``alicesmith`` is one
+unknown word).
 ``/users/alice.smith``, ``/v1/patients/johnsmith/records`` and
 ``/ashworth/ignatius/avatar.png`` give ``/users/{word}``, ``/v1/patients/{word}/records`` and
 ``/{word}/{word}/avatar.png``, however many users visit them.
