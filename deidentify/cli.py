@@ -173,7 +173,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    from deidentify.schema.lint import lint, run_examples, worst_case_series
+    from deidentify.schema.lint import lint, route_literal_sources, run_examples, worst_case_series
     schemas = _load(args)
     if schemas is None:
         return EXIT_USAGE
@@ -184,6 +184,8 @@ def cmd_schema(args: argparse.Namespace) -> int:
                   f"(type {schema.source_type}, topic {schema.topic}, k={schema.privacy.k}, "
                   f"worst case {worst_case_series(schema)} series per "
                   f"{schema.window.size_ms // 1000}s window)")
+            for line in route_literal_sources(schema):
+                print(f"  {line}")
             for finding in findings:
                 print(f"  {finding}")
         return EXIT_OK

@@ -34,7 +34,8 @@ Checks, in order (first failure wins)::
 Dimension grammars (``__other__`` is valid for every type, it is the roll-up value):
 
 ==============  =====================================================================
-``route``       :func:`deidentify.dimensions.route.is_valid_route`
+``route``       :func:`deidentify.dimensions.route.is_valid_route` with the dimension's
+                declared routes (route literals fail closed, as in the sidecar)
 ``host``        :func:`deidentify.dimensions.host.is_valid_host` (``{ip}`` included)
 ``enum``        one of the schema's closed vocabulary
 ``status``      an int 100..599 (never a bool)
@@ -67,7 +68,7 @@ from typing import Any
 import orjson
 
 from deidentify.dimensions.host import is_valid_host
-from deidentify.dimensions.route import is_valid_route
+from deidentify.dimensions.route import RouteVocabulary, is_valid_route
 from deidentify.pipeline import GUARD_ALLOW, REGION_RE
 from deidentify.privacy.guard import Detector, OutputGuard
 from deidentify.schema import SchemaSet
@@ -200,7 +201,8 @@ class _SchemaRules:
         self.schema = schema
         self.size_ms = schema.window.size_ms
         self.dim_names = schema.dimension_names
-        self.dim_checks = tuple(_dimension_check(d.type, d.values) for d in schema.dimensions)
+        self.dim_checks = tuple(_dimension_check(d.type, d.values, d.declared_routes)
+                                for d in schema.dimensions)
         self.measures = {m.name: m for m in schema.measures}
         self.bucket_keys = {
             m.name: tuple(bound_key(b) for b in m.buckets) + (INF,)
@@ -208,9 +210,10 @@ class _SchemaRules:
         }
 
 
-def _dimension_check(kind: str, values: tuple[str, ...] | None):
+def _dimension_check(kind: str, values: tuple[str, ...] | None, routes: tuple[str, ...] = ()):
     if kind == "route":
-        return lambda v: type(v) is str and is_valid_route(v)
+        vocabulary = RouteVocabulary(routes)   # the same literal rules as the sidecar
+        return lambda v: type(v) is str and is_valid_route(v, vocabulary)
     if kind == "host":
         return lambda v: type(v) is str and is_valid_host(v)
     if kind == "enum":

@@ -15,14 +15,44 @@ JWT (``eyJ...`` with three dot parts)       ``{token}``    ``eyJhbGci.eyJzdWIi.s
 longer than ``max_segment_len``             ``{long}``     a 60-character slug
 valid date, optional time suffix            ``{date}``     ``2026-11-20``, ``20261120``
 characters outside ``[A-Za-z0-9._~-]``      ``{seg}``      ``hello world``, ``@alice``, ``é``
-only dots, or a leading ``~``               ``{seg}``      ``..``, ``~alice``
+only punctuation, or a leading ``~``        ``{seg}``      ``..``, ``-``, ``~alice``
 2+ digits only                              ``{id}``       ``12345``
 dotted-quad IPv4                            ``{ip}``       ``10.0.0.1``, ``1.2.3.4``
+2+ characters, only digits and punctuation  ``{id}``       ``1.2``, ``1-3``, ``3.4.5``
 UUID 8-4-4-4-12                             ``{uuid}``     ``0b6e...-...``
 a hex run of 8+ containing a digit          ``{hex}``      ``deadbeef42``
 a high-entropy alphanumeric chunk           ``{token}``    ``cnryAb12Cd34Ef``
 any other 2+ digit run, or 3+ digits        ``{id}``       ``order-12345``, ``x86``, ``1.2.3``
+not a *known* literal (below)               ``{word}``     ``alice.smith``, ``johnsmith``
 ==========================================  =============  ==================================
+
+Route literals fail closed. A segment that passes every class above is still published only
+when it is *known* (:class:`RouteVocabulary`); anything else becomes ``{word}``. Known means,
+on the lowercased segment:
+
+* a literal of a template the schema declares (``routes:`` or the service's OpenAPI
+  document) - declared literals are published as declared, even when the classes above would
+  replace them (``/hash/sha256``);
+* a shipped route word (:data:`deidentify.dimensions.routewords.ROUTE_WORDS`: ``api``,
+  ``users``, ``profile``, ``avatar``... and no person names), a single letter or digit, or a
+  version token (``v1``, ``v10``, ``v19.0``, ``v1beta1``);
+* words of those kinds joined by ``-`` or ``_`` (``payment_intents``,
+  ``openid-configuration``), optionally followed by ``.`` + a known file extension
+  (``avatar.png``, ``favicon.ico``, ``index.html``); a leading ``.`` is allowed
+  (``.well-known``).
+
+No other rule makes a word known: camelCase is not split (``getUserProfile`` becomes ``{word}``
+unless declared) and concatenations are never split into words (``alicesmith`` is one
+unknown word).
+``/users/alice.smith``, ``/v1/patients/johnsmith/records`` and
+``/ashworth/ignatius/avatar.png`` give ``/users/{word}``, ``/v1/patients/{word}/records`` and
+``/{word}/{word}/avatar.png``, however many users visit them.
+
+Declared templates also match *by shape*, as a router does: a path or route field with the
+same number of segments whose segments equal the template's literals (case-insensitive,
+percent-decoded) is published as that template, its other segments being whatever they are
+(``/v1/accounts/acct_42/members/alice.smith`` -> ``/v1/accounts/{id}/members/{member}``).
+At each position a literal beats a placeholder.
 
 A kept segment is lowercased. A *chunk* is a maximal ``[A-Za-z0-9]`` run of the segment; it is
 high-entropy when it has 6-9 characters, letters and 2+ digits (``x7k9p2``; API versions such
@@ -33,8 +63,8 @@ letter), or (c) lowercased, has 3+ letter pairs that ordinary words do not conta
 10+ characters that contains a letter and a digit is replaced. Letter-only random strings are
 caught statistically (c: 85% at 10 letters, 98% at 16); short codes with at most one digit
 (``ab3kx``) and plain words (``/users/alice``) cannot be told from route words by pattern at
-all - that is the k-distinct-subjects layer's job. Accepted false positives: ``utf8mb4``,
-``oauth2callback``, ``kwonlyargcount`` become ``{token}``.
+all - the known-literal rule turns them into ``{word}``. Accepted false positives:
+``utf8mb4``, ``oauth2callback``, ``kwonlyargcount`` become ``{token}``.
 
 Decisions
 
@@ -45,7 +75,8 @@ Decisions
   and identifies nobody. Two or more consecutive digits, or three or more digits in all,
   anywhere in a segment replace the whole segment, except version tokens ``v`` + 1-2 digits
   with an optional ``.`` + 1-2 digits (``v10``, ``v19.0``). Consequence: ``x86`` and ``1.2.3``
-  become ``{id}``; that is accepted.
+  become ``{id}``; that is accepted. A segment of two or more characters with no letter
+  (``1.2``, ``1-3``) is an identifier too.
 * Depth: empty segments are dropped (``//`` and trailing ``/`` collapse); more than
   ``max_depth`` segments keep the first ``max_depth`` and append ``{...}``.
 * Unsafe characters give ``{seg}`` (the route keeps its shape) rather than ``OTHER``.
@@ -53,7 +84,11 @@ Decisions
   *kept* (no percent-decoding: ``%`` is unsafe) and each placeholder has a clean name.
   Placeholders ``{name}``, ``{name:conv}``, ``{*name}``, ``:name``, ``<name>``,
   ``<conv:name>``, ``[name]`` and ``[...name]`` are normalised to ``{name}`` (lowercased).
-  A raw path in the route field (``/users/12345``) is not a template: the URL is used.
+  A raw path in the route field (``/users/12345``) is not a template: the URL is used. The
+  route field obeys the known-literal rule like a URL: an unknown literal becomes ``{word}``,
+  and a placeholder whose name is not known (a declared name, one of this module's
+  placeholder names, or known words joined by ``_`` such as ``user_id``; camelCase names
+  such as ``{orderId}`` are not split) becomes ``{param}``.
 * URL shapes are those of :func:`deidentify.dimensions.host.split_url`: scheme, userinfo,
   host, port, query and fragment are dropped; ``\\`` counts as ``/``; a string without scheme
   or leading ``/`` is read host-first (``hooks.example.com/x`` -> ``/x``), so a host never
@@ -61,29 +96,45 @@ Decisions
 
 Invariants (property-tested)
 
-* Every output satisfies :func:`is_valid_route`.
-* Every output is a fixed point: ``RouteTemplate()(out, None) == out`` for ``out != OTHER``.
-* Outside version tokens, no output segment has two consecutive digits or three digits.
+* Every output satisfies :func:`is_valid_route` with the same vocabulary.
+* Every output is a fixed point: ``RouteTemplate(vocabulary=v)(out, None) == out`` for
+  ``out != OTHER``.
+* Every literal of an output is known: a letter-only word that is neither a shipped route
+  word nor declared never reaches the output, whatever the path shape.
+* Outside version tokens and declared literals, no output segment has two consecutive
+  digits or three digits.
 * No value is ever logged or raised; bad input of any type yields ``OTHER``.
 
 Memory: two caches per templater, one keyed on the route field, one on the URL path, each a
 plain dict of at most ``cache_size`` entries that is cleared when full (keys longer than
 :data:`MAX_CACHED_KEY_CHARS` are computed uncached). Outputs are interned, so a cache entry
 costs its key (~50 B + length) plus ~100 B of dict overhead: ~10 MiB per cache for typical
-40-character paths at the default 65536, ~25 MiB worst case.
+40-character paths at the default 65536, ~25 MiB worst case. A :class:`RouteVocabulary`
+holds its declared templates (a trie, ~200 B per template segment) and a known-word cache of
+at most ``cache_size`` entries, cleared when full.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from urllib.parse import unquote
 
 from deidentify.dimensions.host import OTHER, split_url
+from deidentify.dimensions.routewords import FILE_EXTENSIONS, ROUTE_WORDS
 from deidentify.errors import ConfigError
 
-__all__ = ["MORE", "OTHER", "ROUTE_GRAMMAR", "RouteTemplate", "is_valid_route"]
+__all__ = ["MORE", "OTHER", "PARAM", "PLACEHOLDER_NAMES", "ROUTE_GRAMMAR", "WORD",
+           "RouteTemplate", "RouteVocabulary", "declared_template", "is_valid_route"]
 
 MORE = "{...}"
+WORD = "{word}"
+"""Placeholder for a literal segment that is not known (see the module docstring)."""
+PARAM = "{param}"
+"""Placeholder replacing a route field's placeholder whose name is not known."""
+PLACEHOLDER_NAMES = frozenset({"id", "uuid", "hex", "token", "email", "date", "long", "seg",
+                               "ip", "word", "param"})
+"""The names of this module's own placeholders: always known."""
 MAX_DEPTH_LIMIT = 32
 MAX_SEGMENT_LEN_LIMIT = 64
 MAX_CACHED_KEY_CHARS = 256
@@ -113,6 +164,9 @@ _IPV4_RE = re.compile(r"[0-9]{1,3}(?:\.[0-9]{1,3}){3}")
 _VERSION_RE = re.compile(r"[vV][0-9]{1,2}(?:\.[0-9]{1,2})?")
 _CHUNK_RE = re.compile(r"[A-Za-z0-9]{6,}")
 _API_VERSION_RE = re.compile(r"v[0-9](?:alpha|beta|rc)[0-9]", re.IGNORECASE)
+# Version tokens that are known literals (lowercase): v1, v10, v19.0, v1beta1, v2alpha.
+_KNOWN_VERSION_RE = re.compile(r"v[0-9]{1,2}(?:(?:alpha|beta|rc)[0-9]?|\.[0-9]{1,2})?")
+_COMPOUND_SPLIT_RE = re.compile(r"[-_]")
 _ALPHA_RE = re.compile(r"[A-Za-z]")
 _SHORT_LOWER_RUN_RE = re.compile(r"(?:^|[A-Z])[a-z](?=[A-Z])")
 
@@ -173,6 +227,18 @@ def _classify(seg: str, max_len: int) -> str | None:
         return "{email}"
     if seg.startswith("eyJ") and _JWT_RE.fullmatch(seg):
         return "{token}"
+
+
+def _classify(seg: str, max_len: int) -> str | None:
+    """The placeholder replacing ``seg`` (decoded, original case), or None to keep it.
+
+    None only means "not an identifier"; whether a kept segment is *known* is the
+    vocabulary's decision (:meth:`RouteVocabulary.is_known`).
+    """
+    if "@" in seg and _EMAIL_RE.fullmatch(seg):
+        return "{email}"
+    if seg.startswith("eyJ") and _JWT_RE.fullmatch(seg):
+        return "{token}"
     if len(seg) > max_len:
         return "{long}"
     if seg[0] in "12" and _DATE_RE.fullmatch(seg):
@@ -183,6 +249,8 @@ def _classify(seg: str, max_len: int) -> str | None:
         return "{id}" if len(seg) > 1 else None
     if _IPV4_RE.fullmatch(seg):
         return "{ip}"
+    if _ALPHA_RE.search(seg) is None:   # only digits and punctuation: 1.2, 1-3, 3.4.5, -
+        return "{id}" if _DIGIT_RE.search(seg) is not None else "{seg}"
     if len(seg) == 36 and _UUID_RE.fullmatch(seg):
         return "{uuid}"
     for run in _HEX_RUN_RE.findall(seg):
@@ -197,18 +265,177 @@ def _classify(seg: str, max_len: int) -> str | None:
     return None
 
 
-def _name_ok(name: str) -> bool:
-    """A placeholder name (already lowercased) that is itself free of identifiers."""
-    return _classify(name, 32) is None
+def _shipped_part(part: str) -> bool:
+    """One ``-``/``_``-separated part of a literal: a shipped word, one character, a version."""
+    return (part in ROUTE_WORDS or len(part) == 1
+            or _KNOWN_VERSION_RE.fullmatch(part) is not None)
 
 
-def is_valid_route(value: str) -> bool:
+def _shipped_compound(word: str) -> bool:
+    """Shipped parts joined by ``-``/``_`` (empty parts allowed: ``_next``), at least one."""
+    if word in ROUTE_WORDS:
+        return True
+    parts = [p for p in _COMPOUND_SPLIT_RE.split(word) if p]
+    return bool(parts) and all(_shipped_part(p) for p in parts)
+
+
+def _shipped_literal(lit: str) -> bool:
+    """True if a lowercase literal is known from the shipped vocabulary alone."""
+    if _shipped_compound(lit):
+        return True
+    if lit[0] == ".":                   # .well-known, .env
+        lit = lit[1:]
+        if not lit or lit[0] == ".":
+            return False
+        if _shipped_compound(lit):
+            return True
+    if "." not in lit:
+        return False
+    *stem, ext = lit.split(".")         # avatar.png, app.bundle.js, socket.io
+    return ext in FILE_EXTENSIONS and all(p and _shipped_compound(p) for p in stem)
+
+
+def _placeholder_name(seg: str) -> str | None:
+    """The lowercased name of a route-field placeholder segment, or None if malformed."""
+    m = _ROUTE_PLACEHOLDER_RE.fullmatch(seg)
+    if m is None:
+        return None
+    return next(g for g in m.groups() if g is not None).lower()
+
+
+def declared_template(text: object) -> str:
+    """Normalise one declared route template (schema ``routes:``, OpenAPI paths).
+
+    Accepts ``/v1/orders/{id}`` (and the route field's placeholder syntaxes); literals are
+    lowercased. Raises :class:`ValueError` with a reason that names segment positions, never
+    echoes event data (a declared template is configuration).
+    """
+    if type(text) is not str or not text.startswith("/"):
+        raise ValueError("a route template is a string starting with '/'")
+    if len(text) > _MAX_ROUTE_CHARS:
+        raise ValueError(f"a route template is at most {_MAX_ROUTE_CHARS} characters")
+    raw = [s for s in text.split("/") if s]
+    if len(raw) > MAX_DEPTH_LIMIT:
+        raise ValueError(f"a route template has at most {MAX_DEPTH_LIMIT} segments")
+    out = []
+    for i, seg in enumerate(raw, 1):
+        if seg[0] in "{:<[":
+            name = _placeholder_name(seg)
+            if name is None:
+                raise ValueError(f"segment {i} is not a placeholder such as {{id}}")
+            out.append("{" + name + "}")
+        else:
+            lit = seg.lower()
+            if not re.fullmatch(_LITERAL, lit):
+                raise ValueError(f"segment {i} must be a literal of [a-z0-9._~-] (at most "
+                                 f"{MAX_SEGMENT_LEN_LIMIT} characters, not only dots) or a "
+                                 "placeholder such as {id}")
+            out.append(lit)
+    route = "/" + "/".join(out)
+    if not ROUTE_GRAMMAR.match(route):  # pragma: no cover - each segment was checked above
+        raise ValueError("not a route template")
+    return route
+
+
+def _shape(template: str) -> tuple[str | None, ...]:
+    """Segments of a normalised template with placeholders as None."""
+    return tuple(None if s[0] == "{" else s for s in template.split("/") if s)
+
+
+class RouteVocabulary:
+    """What a route may publish as literals: the shipped words plus a schema's declarations.
+
+    Build once per route dimension from the schema's declared templates (already validated
+    by the schema loader; they are normalised again here, :class:`ConfigError` if one is not
+    a template). Templates with the same shape (``/users/{id}``, ``/users/{user_id}``) keep
+    the first. Immutable apart from the bounded known-word cache.
+    """
+
+    __slots__ = ("_cache_size", "_known_cache", "_trie", "literals", "names", "templates")
+
+    def __init__(self, templates: Iterable[str] = (), *, cache_size: int = 65536) -> None:
+        if type(cache_size) is not int or cache_size < 0:
+            raise ConfigError("RouteVocabulary cache_size must be an integer >= 0")
+        kept: dict[tuple[str | None, ...], str] = {}
+        for text in templates:
+            try:
+                route = declared_template(text)
+            except ValueError as exc:
+                raise ConfigError(f"declared route template: {exc}") from None
+            kept.setdefault(_shape(route), route)
+        self.templates: tuple[str, ...] = tuple(kept.values())
+        segs = [s for t in self.templates for s in t.split("/") if s]
+        self.literals: frozenset[str] = frozenset(s for s in segs if s[0] != "{")
+        self.names: frozenset[str] = frozenset(s[1:-1] for s in segs if s[0] == "{")
+        # Trie over segments: node = (literal children, placeholder child, template or None)
+        root: list = [{}, None, None]
+        for route in self.templates:
+            node = root
+            for seg in _shape(route):
+                if seg is None:
+                    if node[1] is None:
+                        node[1] = [{}, None, None]
+                    node = node[1]
+                else:
+                    node = node[0].setdefault(seg, [{}, None, None])
+            node[2] = tuple(s for s in route.split("/") if s)
+        self._trie = root
+        self._cache_size = cache_size
+        self._known_cache: dict[str, bool] = {}
+
+    def is_known(self, literal: str) -> bool:
+        """True if a lowercase literal (that the classifier keeps) may be published."""
+        hit = self._known_cache.get(literal)
+        if hit is None:
+            hit = literal in self.literals or _shipped_literal(literal)
+            if self._cache_size and len(literal) <= MAX_CACHED_KEY_CHARS:
+                if len(self._known_cache) >= self._cache_size:
+                    self._known_cache.clear()
+                self._known_cache[literal] = hit
+        return hit
+
+    def is_known_name(self, name: str) -> bool:
+        """True if a lowercase placeholder name may be published as is."""
+        if name in self.names or name in PLACEHOLDER_NAMES:
+            return True
+        return _classify(name, 32) is None and _shipped_compound(name)
+
+    def match(self, keys: list[str]) -> tuple[str, ...] | None:
+        """The segments of the declared template ``keys`` matches by shape, or None.
+
+        ``keys`` are lowercased, decoded segments; a literal beats a placeholder at each
+        position (with backtracking), as in an HTTP router.
+        """
+        if not self.templates or len(keys) > MAX_DEPTH_LIMIT:
+            return None
+        return _match(self._trie, keys, 0)
+
+
+def _match(node: list, keys: list[str], i: int) -> tuple[str, ...] | None:
+    if i == len(keys):
+        return node[2]
+    child = node[0].get(keys[i])
+    if child is not None:
+        found = _match(child, keys, i + 1)
+        if found is not None:
+            return found
+    if node[1] is not None:
+        return _match(node[1], keys, i + 1)
+    return None
+
+
+SHIPPED_VOCABULARY = RouteVocabulary()
+"""The vocabulary of a route dimension that declares no templates."""
+
+
+def is_valid_route(value: str, vocabulary: RouteVocabulary | None = None) -> bool:
     """True for ``__other__`` or a route the templater could have published.
 
-    The grammar must match, every placeholder name must be clean, and every literal segment
-    must be one the templater keeps (no digit runs, tokens, hex, ...), so a route is valid
-    exactly when templating it again changes nothing. The central collector re-validates
-    with this.
+    The grammar must match, every placeholder name must be known, and every literal segment
+    must be one the templater keeps (no digit runs, tokens, hex, ...) and knows (declared,
+    shipped route words), so a route is valid exactly when templating it again with the same
+    ``vocabulary`` changes nothing. The central collector re-validates with this, passing the
+    vocabulary of the schema's route dimension.
     """
     if type(value) is not str:
         return False
@@ -216,13 +443,15 @@ def is_valid_route(value: str) -> bool:
         return True
     if len(value) > _MAX_ROUTE_CHARS or not ROUTE_GRAMMAR.match(value):
         return False
+    vocab = SHIPPED_VOCABULARY if vocabulary is None else vocabulary
     for seg in value.split("/")[1:]:
         if not seg or seg == MORE:
             continue
         if seg[0] == "{":
-            if not _name_ok(seg[1:-1]):
+            if not vocab.is_known_name(seg[1:-1]):
                 return False
-        elif _classify(seg, MAX_SEGMENT_LEN_LIMIT) is not None:
+        elif seg not in vocab.literals and (
+                _classify(seg, MAX_SEGMENT_LEN_LIMIT) is not None or not vocab.is_known(seg)):
             return False
     return True
 
@@ -239,15 +468,17 @@ def _path_of(url: str) -> str | None:
 class RouteTemplate:
     """``(route field, url) -> '/v1/orders/{id}' | '__other__'`` with bounded caches.
 
-    Construct once per compiled schema. For a route field seen before the call is one dict
-    lookup; for a URL path seen before it is a path split plus one dict lookup.
+    Construct once per compiled route dimension, with the :class:`RouteVocabulary` of its
+    declared templates (default: shipped words only). For a route field seen before the
+    call is one dict lookup; for a URL path seen before it is a path split plus one dict
+    lookup.
     """
 
     __slots__ = ("_cache_size", "_intern", "_max_depth", "_max_segment_len", "_path_cache",
-                 "_route_cache", "_segment_cache")
+                 "_route_cache", "_segment_cache", "_vocab")
 
-    def __init__(self, *, max_depth: int = 8, max_segment_len: int = 48,
-                 cache_size: int = 65536) -> None:
+    def __init__(self, *, vocabulary: RouteVocabulary | None = None, max_depth: int = 8,
+                 max_segment_len: int = 48, cache_size: int = 65536) -> None:
         if type(max_depth) is not int or not 1 <= max_depth <= MAX_DEPTH_LIMIT:
             raise ConfigError(f"RouteTemplate max_depth must be between 1 and {MAX_DEPTH_LIMIT}")
         if type(max_segment_len) is not int or not 1 <= max_segment_len <= MAX_SEGMENT_LEN_LIMIT:
@@ -255,6 +486,9 @@ class RouteTemplate:
                               f"{MAX_SEGMENT_LEN_LIMIT}")
         if type(cache_size) is not int or cache_size < 0:
             raise ConfigError("RouteTemplate cache_size must be an integer >= 0")
+        if vocabulary is not None and not isinstance(vocabulary, RouteVocabulary):
+            raise ConfigError("RouteTemplate vocabulary must be a RouteVocabulary")
+        self._vocab = SHIPPED_VOCABULARY if vocabulary is None else vocabulary
         self._max_depth = max_depth
         self._max_segment_len = max_segment_len
         self._cache_size = cache_size
@@ -262,6 +496,10 @@ class RouteTemplate:
         self._path_cache: dict[str, str] = {}
         self._segment_cache: dict[str, str] = {}
         self._intern: dict[str, str] = {}
+
+    @property
+    def vocabulary(self) -> RouteVocabulary:
+        return self._vocab
 
     def __call__(self, route: object, url: object) -> str:
         """A route template for the event, or ``OTHER``; never raw identifying text."""
@@ -308,34 +546,56 @@ class RouteTemplate:
         route = "/" + "/".join(segments)
         return route if ROUTE_GRAMMAR.match(route) else None
 
+    def _declared(self, keys: list[str]) -> str | None:
+        """The declared template ``keys`` match by shape (depth-capped), or None."""
+        found = self._vocab.match(keys)
+        return None if found is None else self._finish(list(found), False)
+
     def _from_route_field(self, route: str) -> str:
-        """The normalised route field, or ``_NOT_TEMPLATE`` if any segment would change."""
+        """The normalised route field, or ``_NOT_TEMPLATE`` if a literal is an identifier."""
         if not route.startswith("/") or len(route) > _MAX_ROUTE_CHARS:
             return _NOT_TEMPLATE
         raw = [s for s in route.split("/") if s]
         more = bool(raw) and raw[-1] == MORE
         if more:
             raw.pop()
+        elif self._vocab.templates:
+            keys = ["{" if s[0] in "{:<[" else s.lower() for s in raw]
+            declared = self._declared(keys)
+            if declared is not None:
+                return declared
+        vocab = self._vocab
         segments = []
         for seg in raw[:self._max_depth]:
             if seg[0] in "{:<[":
-                m = _ROUTE_PLACEHOLDER_RE.fullmatch(seg)
-                if m is None:
+                name = _placeholder_name(seg)
+                if name is None:
                     return _NOT_TEMPLATE
-                name = next(g for g in m.groups() if g is not None).lower()
-                if not _name_ok(name):
+                if name in vocab.names:
+                    segments.append("{" + name + "}")
+                elif _classify(name, 32) is not None:
                     return _NOT_TEMPLATE
-                segments.append("{" + name + "}")
+                else:
+                    segments.append("{" + name + "}" if vocab.is_known_name(name) else PARAM)
+                continue
+            lit = seg.lower()
+            if lit in vocab.literals:
+                segments.append(lit)
             elif _classify(seg, self._max_segment_len) is not None:
                 return _NOT_TEMPLATE
             else:
-                segments.append(seg.lower())
+                segments.append(lit if vocab.is_known(lit) else WORD)
         more = more or len(raw) > self._max_depth
         return self._finish(segments, more) or _NOT_TEMPLATE
 
     def _from_path(self, path: str) -> str:
         """Template a URL path (no query/fragment) segment by segment."""
         raw = [s for s in path.split("/") if s]
+        vocab = self._vocab
+        if vocab.templates:
+            declared = self._declared([(unquote(s) if "%" in s else s).lower() for s in raw])
+            if declared is not None:
+                return declared
         more = len(raw) > self._max_depth
         segments = []
         max_len = self._max_segment_len
@@ -344,11 +604,17 @@ class RouteTemplate:
             out = seg_cache.get(seg)
             if out is None:
                 decoded = unquote(seg) if "%" in seg else seg
-                placeholder = _classify(decoded, max_len)
-                out = placeholder if placeholder is not None else decoded.lower()
+                lit = decoded.lower()
+                if lit in vocab.literals:
+                    out = lit
+                else:
+                    out = _classify(decoded, max_len)
+                    if out is None:
+                        out = lit if vocab.is_known(lit) else WORD
                 if len(seg) <= MAX_CACHED_KEY_CHARS:
                     if len(seg_cache) >= self._cache_size:
                         seg_cache.clear()
-                    seg_cache[seg] = out
+                    if self._cache_size:
+                        seg_cache[seg] = out
             segments.append(out)
         return self._finish(segments, more) or OTHER

@@ -15,8 +15,9 @@ Invariants
 * Strings longer than :data:`MAX_FIELD_CHARS` are rejected before any transform sees them, so
   caches and regexes only ever see bounded input.
 
-Memory: per schema, the route/host caches (bounded, see ``deidentify.dimensions``) and
-constant-size closures.
+Memory: per schema, the host cache and per route dimension a templater with its caches and
+declared-route vocabulary (bounded, see ``deidentify.dimensions``), and constant-size
+closures.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from deidentify.dimensions.host import HostExtractor
-from deidentify.dimensions.route import RouteTemplate
+from deidentify.dimensions.route import RouteTemplate, RouteVocabulary
 from deidentify.schema.codegen import build_extract
 from deidentify.schema.model import ID_PATTERN, OTHER, Dimension, Measure, Schema
 
@@ -120,12 +121,14 @@ def _bounded_str(value: Any) -> str:
     return value
 
 
-def compile_dimension(dim: Dimension, route_template: RouteTemplate,
+def compile_dimension(dim: Dimension, route_template: RouteTemplate | None,
                       host_extractor: HostExtractor) -> Callable[[dict], Any]:
     get = field_getter(dim.field)
     kind = dim.type
 
     if kind == "route":
+        if route_template is None:  # pragma: no cover - CompiledSchema passes one per route
+            route_template = RouteTemplate(vocabulary=RouteVocabulary(dim.declared_routes))
         get_url = field_getter(dim.url_field) if dim.url_field else None
 
         def route(event: dict) -> str:
@@ -264,6 +267,12 @@ def compile_subject(paths: tuple[str, ...]) -> Callable[[dict], Any]:
 # --------------------------------------------------------------------------- schema
 
 
+def _route_template(dim: Dimension) -> RouteTemplate | None:
+    if dim.type != "route":
+        return None
+    return RouteTemplate(vocabulary=RouteVocabulary(dim.declared_routes))
+
+
 class CompiledSchema:
     """A schema prepared for the hot path. Build once; call :meth:`extract` per event."""
 
@@ -278,9 +287,10 @@ class CompiledSchema:
         self.grace_ms = schema.window.grace_ms
         self.dimension_names = schema.dimension_names
         self.measures = schema.measures
-        route_template = RouteTemplate()
         host_extractor = HostExtractor()
-        dim_fns = tuple(compile_dimension(d, route_template, host_extractor)
+        # One templater per route dimension: its literals are the shipped route words plus
+        # the templates that dimension declares (routes / openapi).
+        dim_fns = tuple(compile_dimension(d, _route_template(d), host_extractor)
                         for d in schema.dimensions)
         measure_fns = tuple(compile_measure_reader(m) for m in schema.measures)
         subject_fn = compile_subject(schema.privacy.subjects)

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import orjson
 
+from deidentify.dimensions.route import RouteVocabulary
+from deidentify.dimensions.routewords import ROUTE_WORDS
 from deidentify.schema.model import DEFAULT_DIMENSION_CAP, DEFAULT_MAX_CELLS, OTHER, SAFE_K, Schema
 
 # How many distinct values a dimension type can take, at most, before caps.
@@ -59,9 +61,27 @@ def lint(schema: Schema) -> list[Finding]:
             out.append(Finding(schema.file, dim.line, f"dimension '{dim.name}' publishes an "
                                "opaque id; make sure it names an organisation (tenant), never "
                                "a person — a sole trader's tenant id identifies a person"))
-        if dim.type == "route" and privacy.k < SAFE_K:
-            out.append(Finding(schema.file, dim.line, f"dimension '{dim.name}' is a route: "
-                               "plain-word identifiers in paths are only stopped by k"))
+    return out
+
+
+def route_literal_sources(schema: Schema) -> list[str]:
+    """Per route dimension, where its published literals may come from (``schema check``).
+
+    Route literals fail closed: a literal segment is published only if it is a shipped route
+    word or declared by the schema; every other word becomes ``{word}``. Counts only, never
+    the words themselves.
+    """
+    out = []
+    for dim in schema.dimensions:
+        if dim.type != "route":
+            continue
+        vocab = RouteVocabulary(dim.declared_routes)
+        openapi = (f"OpenAPI {dim.openapi} ({len(dim.openapi_routes)} templates)"
+                   if dim.openapi else "no OpenAPI document")
+        out.append(f"route literals of '{dim.name}': {len(ROUTE_WORDS)} shipped route words; "
+                   f"{len(dim.routes)} declared templates; {openapi}; "
+                   f"{len(vocab.templates)} distinct templates, {len(vocab.literals)} declared "
+                   "literals; any other word publishes as {word}")
     return out
 
 
@@ -114,4 +134,5 @@ def run_examples(schema: Schema) -> list[ExampleResult]:
     return results
 
 
-__all__ = ["OTHER", "ExampleResult", "Finding", "lint", "run_examples", "worst_case_series"]
+__all__ = ["OTHER", "ExampleResult", "Finding", "lint", "route_literal_sources", "run_examples",
+           "worst_case_series"]

@@ -14,7 +14,8 @@ OpenTelemetry processor). A schema file looks like::
       grace: 10s                   # how long after the end late events are still accepted
     dimensions:                    # the ONLY keys a published cell carries in "dims"
       method: {type: enum, field: method, values: http_methods}
-      route:  {type: route, field: route, url_field: url}
+      route:  {type: route, field: route, url_field: url,   # routes/openapi: optional,
+               routes: ["/v1/orders/{id}"], openapi: openapi.yaml}   # declared literals
       status: {type: status, field: status}
     measures:                      # "count" always exists; these are added to it
       latency_ms: {type: histogram, field: latency_ms, buckets: [5, 10, 25], min: 0, max: 600000}
@@ -41,10 +42,13 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from deidentify.dimensions.host import OTHER as OTHER  # re-exported: the one "__other__"
+from deidentify.dimensions.route import declared_template
 from deidentify.errors import SchemaError
+from deidentify.schema.openapi import load_openapi_routes
 from deidentify.schema.yamlsource import Located, LocatedList, line_of
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
@@ -62,6 +66,7 @@ DEFAULT_DIMENSION_CAP = 500
 DEFAULT_MAX_CELLS = 2000
 SAFE_K = 5
 MAX_EXAMPLES = 100
+MAX_DECLARED_ROUTES = 2000
 
 # Fields whose values identify a person or a customer; a dimension on them is an error,
 # whatever its type (the allowlist exists to keep exactly these out).
@@ -83,9 +88,17 @@ class Dimension:
     type: str
     field: str
     url_field: str | None = None          # route only: the full URL used when no route fits
+    routes: tuple[str, ...] = ()           # route only: declared templates (normalised)
+    openapi: str | None = None             # route only: the OpenAPI document, as written
+    openapi_routes: tuple[str, ...] = ()   # route only: templates imported from it
     values: tuple[str, ...] | None = None  # enum only: the closed vocabulary
     vocabulary: str | None = None          # enum only: name of a shipped vocabulary, if used
     line: int | None = None
+
+    @property
+    def declared_routes(self) -> tuple[str, ...]:
+        """Route only: every declared template, the schema's ``routes`` first."""
+        return self.routes + self.openapi_routes
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,7 +287,7 @@ def _parse_dimension(ctx: _Ctx, name: str, spec: Any, parent: Located,
     what = f"dimension '{name}'"
     optional: tuple[str, ...] = ()
     if dtype == "route":
-        optional = ("url_field",)
+        optional = ("url_field", "routes", "openapi")
     elif dtype == "enum":
         optional = ()
     required = ("type", "field") + (("values",) if dtype == "enum" else ())
@@ -292,8 +305,13 @@ def _parse_dimension(ctx: _Ctx, name: str, spec: Any, parent: Located,
                     spec, "field",
                     fix="personal fields may only be privacy.subjects, never dimensions")
     url_field = None
-    if dtype == "route" and "url_field" in spec:
-        url_field = ctx.string(spec, "url_field", what, FIELD_RE, fix="e.g. url_field: url")
+    routes: tuple[str, ...] = ()
+    openapi = None
+    openapi_routes: tuple[str, ...] = ()
+    if dtype == "route":
+        if "url_field" in spec:
+            url_field = ctx.string(spec, "url_field", what, FIELD_RE, fix="e.g. url_field: url")
+        routes, openapi, openapi_routes = _parse_declared_routes(ctx, spec, what)
     values = vocab_name = None
     if dtype == "enum":
         raw = spec["values"]
@@ -316,8 +334,47 @@ def _parse_dimension(ctx: _Ctx, name: str, spec: Any, parent: Located,
         else:
             raise ctx.error(f"{what} 'values' must be a vocabulary name or a non-empty list",
                             spec, "values", fix="e.g. values: http_methods, or values: [a, b]")
-    return Dimension(name=name, type=dtype, field=field, url_field=url_field, values=values,
+    return Dimension(name=name, type=dtype, field=field, url_field=url_field, routes=routes,
+                     openapi=openapi, openapi_routes=openapi_routes, values=values,
                      vocabulary=vocab_name, line=parent.line_of(name))
+
+
+def _parse_declared_routes(ctx: _Ctx, spec: Located, what: str
+                           ) -> tuple[tuple[str, ...], str | None, tuple[str, ...]]:
+    """A route dimension's ``routes`` (templates) and ``openapi`` (document to import)."""
+    routes: list[str] = []
+    if "routes" in spec:
+        raw = spec["routes"]
+        if not isinstance(raw, LocatedList) or not raw:
+            raise ctx.error(f"{what} 'routes' must be a non-empty list of route templates",
+                            spec, "routes", fix="e.g. routes: [/v1/orders, /v1/orders/{id}]")
+        if len(raw) > MAX_DECLARED_ROUTES:
+            raise ctx.error(f"{what} declares more than {MAX_DECLARED_ROUTES} routes", spec,
+                            "routes", fix="import the service's OpenAPI document instead")
+        shapes: dict[tuple, int] = {}
+        for i, item in enumerate(raw):
+            try:
+                route = declared_template(item)
+            except ValueError as exc:
+                raise ctx.error(f"{what} route {i + 1} is not a route template: {exc}", raw, i,
+                                fix="write a template such as /v1/orders/{id}") from None
+            shape = tuple(None if s[0] == "{" else s for s in route.split("/") if s)
+            if shape in shapes:
+                raise ctx.error(f"{what} route {i + 1} has the same shape as route "
+                                f"{shapes[shape]}", raw, i,
+                                fix="keep one of them (placeholder names do not matter)")
+            shapes[shape] = i + 1
+            routes.append(route)
+    openapi = None
+    imported: tuple[str, ...] = ()
+    if "openapi" in spec:
+        openapi = ctx.string(spec, "openapi", what,
+                             fix="the path of the service's OpenAPI 3 document, relative to "
+                                 "this schema file")
+        base = Path(ctx.file).parent
+        imported = load_openapi_routes(base / openapi, schema_file=ctx.file,
+                                       schema_line=spec.line_of("openapi"))
+    return tuple(routes), openapi, imported
 
 
 def _parse_condition(ctx: _Ctx, spec: Located, what: str) -> Condition:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from deidentify.schema import SchemaSet, default_schema_dir, load_schemas
+from deidentify.schema import SchemaSet, default_schema_dir, load_schema_file, load_schemas
 from deidentify.schema.codegen import generate_source
 from tests.helpers import schema_set
 from tests.strategies import garbage_event, hostile_event
@@ -21,7 +23,11 @@ dimensions:
   cls: {type: status_class, field: status}
   ok: {type: bool, field: meta.ok}
   host: {type: host, field: url}
-  route: {type: route, field: route, url_field: url}
+  route:
+    type: route
+    field: route
+    url_field: url
+    routes: ["/v1/x/{id}", "/v1/accounts/{id}/members/{member}", /v1/x/getUserProfile]
 measures:
   lat: {type: sum, field: latency_ms, min: 0, max: 100}
   n: {type: histogram, field: meta.deep.n, buckets: [1, 2], min: -5, max: 5, integer: true}
@@ -32,8 +38,11 @@ privacy:
   k: 1
 """
 
+# declared_routes.yaml: a route dimension with declared routes and an OpenAPI import.
 SETS: list[SchemaSet] = [load_schemas(default_schema_dir()), schema_set(),
-                         schema_set(ALL_TYPES)]
+                         schema_set(ALL_TYPES),
+                         SchemaSet.from_schemas([load_schema_file(
+                             Path(__file__).parent / "testdata" / "declared_routes.yaml")])]
 COMPILED = [cs for s in SETS for cs in s.compiled]
 
 
@@ -51,7 +60,8 @@ def extra_shapes():
          "ts": st.one_of(st.integers(1, 10**13 - 1), st.integers(-1, 2 * 10**13), value,
                          st.just("2026-11-20T10:00:00+02:00")),
          "url": st.sampled_from(["https://a.example.com/v1/x/123", "/p", "",
-                                 "https://alice.github.io/h"])},
+                                 "https://alice.github.io/h", "/v1/accounts/a/members/b",
+                                 "/v1/x/getUserProfile", "/v1/users/alice.smith/profile"])},
         optional={"status": st.one_of(st.sampled_from([99, 100, 101, 200, 499, 500, 599, 600]),
                                       st.integers(90, 610), value),
                   "method": value, "latency_ms": value, "bytes": value, "user": value,
@@ -59,7 +69,8 @@ def extra_shapes():
                   "meta": st.fixed_dictionaries({}, optional={
                       "ok": value, "deep": st.fixed_dictionaries({}, optional={
                           "n": value, "who": value})}),
-                  "route": st.one_of(st.just("/v1/x/{id}"), value)})
+                  "route": st.one_of(st.sampled_from(["/v1/x/{id}", "/v1/x/getUserProfile",
+                                                      "/v1/orders/{orderId}"]), value)})
 
 
 @settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
