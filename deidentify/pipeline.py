@@ -110,21 +110,22 @@ class Pipeline:
         self.published: dict[str, int] = {}          # schema -> cells published
         self.events_in = 0
         self.valid: dict[str, int] = {}              # schema -> events that passed extraction
-        self._k: dict[str, int] = {}
-        self._thresholds: dict[str, SubjectThreshold] = {}
-        self.windows = WindowAggregator(k_of=self._k.__getitem__, idle_ms=idle_ms)
+        self._thresholds: dict[int, SubjectThreshold] = {}     # k -> threshold
+        self.windows = WindowAggregator(idle_ms=idle_ms)
         self.schemas = schemas
         self.swap_schemas(schemas)
 
     # ----------------------------------------------------------------- configuration
 
     def swap_schemas(self, schemas: SchemaSet) -> None:
-        """Use a new schema set for new events; open windows finish under their own schema."""
+        """Use a new schema set for new events; open windows finish under their own schema.
+
+        An open window keeps the privacy settings (k, caps, max_cells) of the version that
+        opened it; a new version with a higher k raises the k of the name's open windows,
+        one with a lower k applies only to windows it opens itself.
+        """
         for cs in schemas.compiled:
-            # A new version may change k; windows keep using the k of the name's latest
-            # version, which is never lower than a privacy reviewer approved for it.
-            self._k[cs.name] = cs.schema.privacy.k
-            self._thresholds[cs.name] = SubjectThreshold(cs.schema.privacy.k)
+            self.windows.raise_k(cs.name, cs.schema.privacy.k)
         self.schemas = schemas
         self._by_type = schemas.by_type
 
@@ -205,7 +206,9 @@ class Pipeline:
             if window.over_cap_events:
                 key = (name, "over_cap")
                 self.rolled_up[key] = self.rolled_up.get(key, 0) + window.over_cap_events
-            threshold = self._thresholds.get(name) or SubjectThreshold(cs.schema.privacy.k)
+            threshold = self._thresholds.get(window.k)
+            if threshold is None:
+                threshold = self._thresholds[window.k] = SubjectThreshold(window.k)
             result = threshold.apply(window)
             if result.rolled_up_events:
                 key = (name, BELOW_K)
