@@ -103,3 +103,56 @@ def test_dimension_cap_and_cell_cap_roll_into_other():
         p.process(call(T0 + i, method=method), offset=i)
     assert counts(p.close_all()) == {("2026-11-20T10:00:00Z", "GET"): 1,
                                      ("2026-11-20T10:00:00Z", "__other__"): 2}
+
+
+# --------------------------------------------------------------------------- k under reload
+
+
+def by_version(aggs):
+    return {(a.value["schema_version"], a.value["dims"]["method"]): a.value["measures"]["count"]
+            for a in aggs}
+
+
+def users(method, names, ts=T0 + 1_000):
+    return [call(ts, method=method, user=u) for u in names]
+
+
+def feed(p, events, first_offset=0):
+    p.process_batch(list(enumerate(events, first_offset)))
+
+
+def test_a_reload_that_lowers_k_never_applies_to_windows_already_open():
+    p = pipeline(k=5, grace="10m")
+    feed(p, users("GET", "abc") + users("POST", "abcde"))       # v1 window, k 5
+    p.swap_schemas(schema_set(k=2, version=2, grace="10m"))    # reviewed down to 2, v2
+    feed(p, users("PUT", "xy"), 10)                             # the same minute, now v2
+    got = by_version(p.close_all())
+    # v1 keeps k 5: GET (3 people) is neither published nor rolled up into a publishable
+    # __other__; POST (5) is. The v2 window has k 2 from its own version.
+    assert got == {(1, "POST"): 5, (2, "PUT"): 2}
+    assert p.drops == {("calls", "below_k"): 3}
+
+
+def test_a_reload_that_raises_k_applies_to_open_windows_and_fails_closed():
+    def run(reload_k):
+        p = pipeline(k=2, grace="10m")
+        feed(p, users("GET", "abc") + users("POST", "abcdefg"))  # both past k 2: sets dropped
+        if reload_k:
+            p.swap_schemas(schema_set(k=reload_k, version=2, grace="10m"))
+        return p, by_version(p.close_all())
+    _, before = run(None)
+    assert before == {(1, "GET"): 3, (1, "POST"): 7}
+    p, after = run(4)
+    # GET has 3 < 4 people; POST's set was dropped at 2, so 4 cannot be proven any more:
+    # both roll up, and the roll-up proves only 2 distinct people -> nothing is published
+    assert after == {}
+    assert p.drops == {("calls", "below_k"): 10}
+
+
+def test_an_unchanged_reload_keeps_publishing_windows_as_before():
+    p = pipeline(k=3, grace="10m")
+    feed(p, users("GET", "abc"))
+    p.swap_schemas(schema_set(k=3, grace="10m"))               # same version, same meaning
+    feed(p, users("GET", "de"), 10)
+    assert by_version(p.close_all()) == {(1, "GET"): 5}
+
