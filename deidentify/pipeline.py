@@ -8,6 +8,7 @@ Stages for each raw message::
     decode (size, UTF-8 JSON, object)   -> Rejected(invalid_json | not_an_object | too_large)
     pick schemas by "type"              -> Rejected(unknown_type)
     extract (compiled schema closures)  -> Rejected(invalid_field | rejected_id | invalid_timestamp)
+    event time <= wall clock + bound    -> Rejected(future_timestamp)
     window (event time, caps)           -> Rejected(late)
   and when a window closes:
     k distinct subjects + roll-up       -> Suppressed(below_k)
@@ -18,6 +19,12 @@ Filtering is not an error: drops are counted in :attr:`Pipeline.drops` by ``(sch
 reason)`` from the closed set :data:`DROP_REASONS`, and nothing here ever logs, raises or
 stores an event value.
 
+Event time stays sane: an event more than ``max_future_ms`` (default 5 minutes) ahead of
+the batch's wall clock is rejected as ``future_timestamp``, and after every batch the
+partition's stream time is capped at that wall clock, so no input (a far-future burst, a
+skewed clock) can close windows before their time or make later events late. Watermarks
+restored from commit metadata are checked the same way (:meth:`Pipeline.restore_closed_through`).
+
 Conservation (tested): for every schema, the ``measures.count`` of published aggregates plus
 the events counted under ``late``, ``below_k`` and ``guard_hit`` equals the events that
 passed extraction.
@@ -26,7 +33,8 @@ passed extraction.
 from __future__ import annotations
 
 import re
-from collections.abc import Hashable, Iterable
+import time
+from collections.abc import Callable, Hashable, Iterable
 from datetime import UTC, datetime
 from typing import NamedTuple
 
@@ -38,6 +46,7 @@ from deidentify.privacy.guard import OutputGuard
 from deidentify.privacy.threshold import SubjectThreshold
 from deidentify.schema import SchemaSet
 from deidentify.schema.compile import (
+    FUTURE_TIMESTAMP,
     INVALID_JSON,
     NOT_AN_OBJECT,
     REJECT_REASONS,
@@ -54,6 +63,7 @@ DROP_REASONS = REJECT_REASONS + (LATE, BELOW_K, GUARD_HIT)
 NO_SCHEMA = "-"          # schema label for drops that happen before a schema is known
 
 DEFAULT_MAX_EVENT_BYTES = 1024 * 1024
+DEFAULT_MAX_FUTURE_MS = 5 * 60_000     # events further ahead of the wall clock: rejected
 REGION_RE = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
 
 # Placeholders the transforms publish (OTHER, the host's "{ip}", status_class "none"); the
@@ -97,10 +107,17 @@ class Pipeline:
     """Decode, extract, window, filter, publish. Build once; feed batches; close windows."""
 
     def __init__(self, schemas: SchemaSet, *, region: str, idle_ms: int | None = None,
-                 max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> None:
+                 max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+                 max_future_ms: int = DEFAULT_MAX_FUTURE_MS,
+                 now_ms: Callable[[], int] | None = None) -> None:
         if not REGION_RE.match(region or ""):
             raise SettingsError("region must match ^[a-z][a-z0-9-]{0,31}$ (e.g. eu, us-east)")
+        if max_future_ms < 0:
+            raise SettingsError("max_future_ms cannot be smaller than 0ms")
         self.region = region
+        self.max_future_ms = max_future_ms
+        self._now_ms = now_ms or (lambda: int(time.time() * 1000))
+        self.ignored_marks = 0          # restored watermarks refused as beyond the wall clock
         self.max_event_bytes = max_event_bytes
         self.guard = OutputGuard(allow=GUARD_ALLOW)
         self.drops: dict[tuple[str, str], int] = {}
@@ -141,7 +158,14 @@ class Pipeline:
 
     def process_batch(self, records: Iterable[tuple[int, bytes]], partition: Hashable = 0,
                       wall_ms: int | None = None) -> int:
-        """Feed ``(offset, value)`` pairs from one partition. Returns events accepted."""
+        """Feed ``(offset, value)`` pairs from one partition. Returns events accepted.
+
+        ``wall_ms`` is the wall clock of this batch (read once); without it the pipeline
+        reads its own clock. It bounds event time (``future_timestamp``) and caps the
+        partition's stream time, and with ``idle_ms`` it marks the partition active.
+        """
+        wall = self._now_ms() if wall_ms is None else wall_ms
+        horizon = wall + self.max_future_ms
         loads = orjson.loads
         decode_error = orjson.JSONDecodeError
         by_type = self._by_type
@@ -175,6 +199,9 @@ class Pipeline:
                     self._drop(cs.name, x)
                     continue
                 name = cs.name
+                if x[0] > horizon:
+                    self._drop(name, FUTURE_TIMESTAMP)
+                    continue
                 valid[name] = valid.get(name, 0) + 1
                 if add(cs, x, partition, offset) is not None:
                     self._drop(name, LATE)
@@ -183,6 +210,7 @@ class Pipeline:
         self.events_in += n
         if offset >= 0:
             self.windows.mark_consumed(partition, offset + 1)
+        self.windows.cap_stream_time(partition, wall)
         if wall_ms is not None:
             self.windows.mark_activity(partition, wall_ms)
         return accepted
@@ -245,8 +273,18 @@ class Pipeline:
     def closed_through(self) -> dict[str, int]:
         return self.windows.closed_through()
 
-    def restore_closed_through(self, marks: dict[str, int]) -> None:
-        self.windows.restore_closed_through(marks)
+    def restore_closed_through(self, marks: dict[str, int],
+                               wall_ms: int | None = None) -> list[str]:
+        """Restore watermarks read from commit metadata; returns the names of the marks
+        ignored because they lie beyond the wall clock plus ``max_future_ms`` (no window
+        can have closed there, so such a mark is corrupt or was poisoned by a far-future
+        event before this check existed: trusting it would drop every event as late)."""
+        horizon = (self._now_ms() if wall_ms is None else wall_ms) + self.max_future_ms
+        sane = {name: end for name, end in marks.items() if end <= horizon}
+        ignored = sorted(name for name in marks if name not in sane)
+        self.ignored_marks += len(ignored)
+        self.windows.restore_closed_through(sane)
+        return ignored
 
     def forget_partition(self, partition: Hashable) -> None:
         self.windows.forget_partition(partition)

@@ -208,6 +208,13 @@ class WindowAggregator:
         batch: accepted, late and rejected records alike)."""
         self._next_offset[partition] = next_offset
 
+    def cap_stream_time(self, partition: Hashable, wall_ms: int) -> None:
+        """Stream time never runs ahead of the wall clock: a window is not final before the
+        wall clock has passed its end plus grace, whatever event times say."""
+        st = self._stream_time.get(partition)
+        if st is not None and st > wall_ms:
+            self._stream_time[partition] = wall_ms
+
     def mark_activity(self, partition: Hashable, wall_ms: int) -> None:
         self._last_wall[partition] = wall_ms
 

@@ -30,6 +30,8 @@ BAD_LINES = [
     ("ts-bool", call(T0, ts=True), "invalid_timestamp"),
     ("method-wrong-type", call(T0, method=["GET"]), "invalid_field"),
     ("sum-wrong-type", call(T0, bytes="12"), "invalid_field"),
+    ("year-2286", call(9_999_999_999_000), "future_timestamp"),
+    ("year-2286-rfc3339", call(T0, ts="2286-11-20T17:46:39Z"), "future_timestamp"),
 ]
 
 
@@ -116,3 +118,13 @@ def test_shipped_schemas_publish_nothing_not_declared():
     (agg,) = p.close_all()
     assert set(agg.value["dims"]) == {"tenant", "currency"}
     assert set(agg.value["measures"]) == {"count", "amount_minor"}
+
+
+def test_future_bound_is_the_wall_clock_plus_max_future():
+    p = Pipeline(schema_set(), region="eu", max_future_ms=5 * MINUTE, now_ms=lambda: T0)
+    p.process_batch([(0, call(T0 + 5 * MINUTE)), (1, call(T0 + 5 * MINUTE + 1))])
+    assert p.drops == {("calls", "future_timestamp"): 1}
+    assert p.valid == {"calls": 1}
+    # the batch's own wall clock wins over the pipeline's clock
+    p.process_batch([(2, call(T0 + 9 * MINUTE))], wall_ms=T0 + 5 * MINUTE)
+    assert p.drops == {("calls", "future_timestamp"): 1}

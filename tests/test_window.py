@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from deidentify.pipeline import Pipeline
 from tests.helpers import MINUTE, T0, call, schema_set
 
@@ -49,11 +51,12 @@ def test_watermark_is_min_over_partitions():
 
 def test_idle_partition_advances_with_wall_clock():
     p = Pipeline(schema_set(grace="0s"), region="eu", idle_ms=30_000)
-    p.process_batch([(0, call(T0 + 1_000))], partition=0, wall_ms=1_000_000)
-    p.process_batch([(0, call(T0 + 5 * MINUTE))], partition=1, wall_ms=1_000_000)
-    assert p.close_due(wall_ms=1_010_000) == []              # not idle yet
+    wall = T0 + 5 * MINUTE                                  # the wall clock of the batches
+    p.process_batch([(0, call(T0 + 1_000))], partition=0, wall_ms=wall)
+    p.process_batch([(0, call(T0 + 5 * MINUTE))], partition=1, wall_ms=wall)
+    assert p.close_due(wall_ms=wall + 10_000) == []          # not idle yet
     # 70 s of silence on partition 0: its stream time advances by 70 s of wall clock
-    closed = p.close_due(wall_ms=1_070_000)
+    closed = p.close_due(wall_ms=wall + 70_000)
     assert counts(closed) == {("2026-11-20T10:00:00Z", "GET"): 1}
 
 
@@ -156,3 +159,69 @@ def test_an_unchanged_reload_keeps_publishing_windows_as_before():
     feed(p, users("GET", "de"), 10)
     assert by_version(p.close_all()) == {(1, "GET"): 5}
 
+
+
+# --------------------------------------------------------------------------- event time sanity
+
+YEAR_2286 = 9_999_999_999_000
+
+
+@pytest.mark.parametrize("partitions", [1, 2])
+def test_a_far_future_burst_neither_stalls_nor_skips_windows(partitions):
+    """Minute after minute, normal events arrive on each partition; in minute 3 partition 0
+    also gets a burst from the year 2286 and events 4 minutes ahead (inside the bound).
+    Every minute's window is published exactly once with all of its events."""
+    p = pipeline(grace="10s")
+    published = []
+    offsets = {0: 0, 1: 0}
+    for minute in range(10):
+        wall = T0 + minute * MINUTE + 30_000
+        for part in range(partitions):
+            batch = [call(T0 + minute * MINUTE + 1_000 * (i + 1), user=f"u{part}{i}")
+                     for i in range(3)]
+            if minute == 3 and part == 0:
+                batch += [call(YEAR_2286 + i, user=f"f{i}") for i in range(50)]
+                batch += [call(wall + 4 * MINUTE, user=f"n{i}") for i in range(2)]
+            p.process_batch(list(enumerate(batch, offsets[part])), partition=part,
+                            wall_ms=wall)
+            offsets[part] += len(batch)
+        published += p.close_due(wall)
+    published += p.close_all()
+    got = {}
+    for agg in published:
+        start = agg.value["window"]["start"]
+        assert start not in got, "a window was published twice"
+        got[start] = agg.value["measures"]["count"]
+    want = {f"2026-11-20T10:{m:02d}:00Z": 3 * partitions + (2 if m == 7 else 0)
+            for m in range(10)}
+    assert got == want
+    assert p.drops == {("calls", "future_timestamp"): 50}
+
+
+def test_stream_time_never_runs_ahead_of_the_wall_clock():
+    p = pipeline(grace="0s")
+    wall = T0 + 30_000
+    p.process_batch([(0, call(T0 + 1_000)), (1, call(wall + 4 * MINUTE))], wall_ms=wall)
+    assert p.close_due(wall) == []                 # minute 0 is not final yet
+    p.process_batch([(2, call(T0 + 59_000))], wall_ms=wall + 20_000)
+    assert p.drops == {}                           # not late
+    closed = p.close_due(T0 + MINUTE)
+    assert counts(closed) == {}                    # stream time stays at the last batch
+    p.process_batch([(3, call(T0 + MINUTE + 1))], wall_ms=T0 + MINUTE + 1)
+    assert counts(p.close_due()) == {("2026-11-20T10:00:00Z", "GET"): 2}
+
+
+def test_restored_watermarks_beyond_the_wall_clock_are_ignored():
+    p = pipeline(grace="0s")
+    ignored = p.restore_closed_through({"calls": YEAR_2286, "gone": T0},
+                                       wall_ms=T0 + MINUTE)
+    assert ignored == ["calls"] and p.ignored_marks == 1
+    assert p.closed_through() == {"gone": T0}
+    p.process(call(T0 + 1_000), offset=0)
+    assert p.drops == {}
+    assert counts(p.close_all()) == {("2026-11-20T10:00:00Z", "GET"): 1}
+    # a sane mark (at most max_future_ms ahead) is kept
+    p = pipeline(grace="0s")
+    assert p.restore_closed_through({"calls": T0 + MINUTE + 5 * MINUTE},
+                                    wall_ms=T0 + MINUTE) == []
+    assert p.closed_through() == {"calls": T0 + 6 * MINUTE}
