@@ -12,7 +12,7 @@ Stages for each raw message::
     window (event time, caps)           -> Rejected(late)
   and when a window closes:
     k distinct subjects + roll-up       -> Suppressed(below_k)
-    output guard                        -> Suppressed(guard_hit, detector)
+    output guard (dims, 12+ digit measures) -> Suppressed(guard_hit, detector)
     format                              -> Published(Aggregate)
 
 Filtering is not an error: drops are counted in :attr:`Pipeline.drops` by ``(schema,
@@ -32,6 +32,7 @@ passed extraction.
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections.abc import Callable, Hashable, Iterable
@@ -42,7 +43,7 @@ import orjson
 
 from deidentify.dimensions.host import IP_PLACEHOLDER, OTHER
 from deidentify.errors import SettingsError
-from deidentify.privacy.guard import OutputGuard
+from deidentify.privacy.guard import Detector, OutputGuard
 from deidentify.privacy.threshold import SubjectThreshold
 from deidentify.schema import SchemaSet
 from deidentify.schema.compile import (
@@ -69,6 +70,7 @@ REGION_RE = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
 # Placeholders the transforms publish (OTHER, the host's "{ip}", status_class "none"); the
 # output guard here and the central re-validation must not trip on them.
 GUARD_ALLOW = (OTHER, IP_PLACEHOLDER, "none")
+NUMBER_SCAN_BOUND = 10 ** 11      # measure numbers of 12+ digits are checked by the guard
 
 
 class Aggregate(NamedTuple):
@@ -87,6 +89,28 @@ def iso_utc(ms: int) -> str:
 
 def _bound_key(bound: float) -> str:
     return str(int(bound)) if float(bound).is_integer() else repr(float(bound))
+
+
+def scan_measure_numbers(guard: OutputGuard, measures: object) -> Detector | None:
+    """The guard over the numbers of a cell's measures (counts, sums, bucket counts; ints
+    and floats) that have 12+ digits, read as their integral decimal digits: a sum of
+    4242424242424242 is a card number before it is a sum. Shared with the central
+    re-validation, so a cell the sidecar publishes is never a central guard hit."""
+    stack = [measures]
+    while stack:
+        item = stack.pop()
+        t = type(item)
+        if t is dict:
+            stack.extend(item.values())
+        elif t is list:
+            stack.extend(item)
+        elif t is int or (t is float and math.isfinite(item)):
+            if -NUMBER_SCAN_BOUND < item < NUMBER_SCAN_BOUND:
+                continue
+            hit = guard.check(str(abs(int(item))))
+            if hit is not None:
+                return hit
+    return None
 
 
 def format_measures(cs: CompiledSchema, cell: list) -> dict:
@@ -249,7 +273,8 @@ class Pipeline:
             published = 0
             for dims, cell in result.publishable:
                 dims_obj = dict(zip(names, dims, strict=True))
-                hit = self.guard.scan(dims_obj)
+                measures = format_measures(cs, cell)
+                hit = self.guard.scan(dims_obj) or scan_measure_numbers(self.guard, measures)
                 if hit is not None:
                     self._drop(name, GUARD_HIT, cell[COUNT])
                     self._suppress(name, GUARD_HIT, 1)
@@ -257,8 +282,7 @@ class Pipeline:
                     self.guard_hits[gkey] = self.guard_hits.get(gkey, 0) + 1
                     continue
                 value = {"schema": name, "schema_version": cs.version, "region": self.region,
-                         "window": win, "dims": dims_obj,
-                         "measures": format_measures(cs, cell)}
+                         "window": win, "dims": dims_obj, "measures": measures}
                 key = orjson.dumps([name, cs.version, self.region, win["start"], list(dims)])
                 out.append(Aggregate(key, value))
                 published += 1

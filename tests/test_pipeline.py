@@ -128,3 +128,17 @@ def test_future_bound_is_the_wall_clock_plus_max_future():
     # the batch's own wall clock wins over the pipeline's clock
     p.process_batch([(2, call(T0 + 9 * MINUTE))], wall_ms=T0 + 5 * MINUTE)
     assert p.drops == {("calls", "future_timestamp"): 1}
+
+
+def test_a_measure_that_reads_as_a_card_number_is_a_guard_hit():
+    from tests.helpers import COUNTS_SCHEMA
+    text = COUNTS_SCHEMA.format(k=1, grace="10s", cap=500, max_cells=2000).replace(
+        "max: 1000000}", "max: 10000000000000000}")
+    p = Pipeline(schema_set(text), region="eu")
+    p.process_batch([(0, call(T0, method="GET", bytes=4242424242424242)),
+                     (1, call(T0, method="POST", bytes=4242424242424241))])
+    (agg,) = p.close_all()
+    assert agg.value["dims"] == {"method": "POST"}
+    assert agg.value["measures"]["bytes"] == 4242424242424241
+    assert p.guard_hits == {("calls", "card_number"): 1}
+    assert p.drops == {("calls", "guard_hit"): 1}

@@ -83,7 +83,7 @@ import orjson
 
 from deidentify.dimensions.host import is_valid_host
 from deidentify.dimensions.route import is_valid_route
-from deidentify.pipeline import GUARD_ALLOW, REGION_RE
+from deidentify.pipeline import GUARD_ALLOW, REGION_RE, scan_measure_numbers
 from deidentify.privacy.guard import Detector, OutputGuard
 from deidentify.schema import SchemaSet
 from deidentify.schema.model import ID_PATTERN, OTHER, Schema
@@ -134,7 +134,6 @@ DEFAULT_MAX_BYTES = 64 * 1024
 DEFAULT_MAX_FUTURE_MS = 3_600_000              # windows starting later than now + 1 h
 DEFAULT_MAX_AGE_MS = 7 * 24 * 3_600_000        # windows ending before now - 7 days
 DEFAULT_MAX_EVENTS_PER_S = 1_000_000           # per cell and second of its window
-NUMBER_SCAN_BOUND = 10 ** 11                   # measure numbers of 12+ digits meet the guard
 COUNT = "count"
 INF = "+Inf"
 _EPS = 1e-9
@@ -348,25 +347,7 @@ class AggregateValidator:
             hit = self._guard.scan(dims)
             if hit is not None:
                 return hit
-        return self._scan_numbers(obj.get("measures"))
-
-    def _scan_numbers(self, measures: Any) -> Detector | None:
-        check = self._guard.check
-        stack: list[Any] = [measures]
-        while stack:
-            item = stack.pop()
-            t = type(item)
-            if t is dict:
-                stack.extend(item.values())
-            elif t is list:
-                stack.extend(item)
-            elif t is int or (t is float and math.isfinite(item)):
-                if -NUMBER_SCAN_BOUND < item < NUMBER_SCAN_BOUND:
-                    continue
-                hit = check(str(abs(int(item))))
-                if hit is not None:
-                    return hit
-        return None
+        return scan_measure_numbers(self._guard, obj.get("measures"))
 
     def _check(self, obj: dict) -> ValidAggregate:
         keys = obj.keys()
