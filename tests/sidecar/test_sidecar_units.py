@@ -214,6 +214,19 @@ def test_cli_run_exits_2_on_an_invalid_schema(tmp_path, capsys):
     assert f"{bad}:31: privacy 'k' is out of range" in err
 
 
+def test_cli_run_refuses_schemas_below_the_k_floor(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("DEIDENTIFY_K_FLOOR", raising=False)
+    shutil.copytree(SHIPPED_SCHEMAS, tmp_path / "s")
+    low = tmp_path / "s" / "webhook_deliveries.yaml"
+    low.write_text(low.read_text().replace("k: 5", "k: 4"))
+    assert cli.main(["run", "--region", "eu", "--schemas", str(tmp_path / "s")]) == 2
+    assert (f"{low}:31: privacy 'k' is 4, below this deployment's k floor of 5 (fix: write "
+            "k: 5 or more") in capsys.readouterr().err
+    assert cli.main(["run", "--region", "eu", "--k-floor", "4"]) == 2    # never lowered
+    assert "--k-floor (env DEIDENTIFY_K_FLOOR): 4 is not between 5 and 1000" \
+        in capsys.readouterr().err
+
+
 # --------------------------------------------------------------------------- errors
 
 
