@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from deidentify.pipeline import Pipeline
 from tests.helpers import MINUTE, T0, call, schema_set
@@ -225,3 +227,33 @@ def test_restored_watermarks_beyond_the_wall_clock_are_ignored():
     assert p.restore_closed_through({"calls": T0 + MINUTE + 5 * MINUTE},
                                     wall_ms=T0 + MINUTE) == []
     assert p.closed_through() == {"calls": T0 + 6 * MINUTE}
+
+
+_METHODS = ("GET", "POST", "PUT", "DELETE")
+_EVENTS = st.lists(st.tuples(st.sampled_from(_METHODS), st.integers(0, 7)), max_size=40)
+
+
+def _distinct_users(published: dict, events: list) -> dict:
+    """Per published method of one window, the distinct users really behind it."""
+    named = {m for m in published if m != "__other__"}
+    out: dict = {}
+    for method, user in events:
+        key = method if method in named else "__other__"
+        out.setdefault(key, set()).add(user)
+    return {m: len(out.get(m, ())) for m in published}
+
+
+@given(k1=st.integers(2, 6), k2=st.integers(2, 6), before=_EVENTS, after=_EVENTS)
+def test_property_no_window_is_published_under_a_weaker_k_than_it_was_collected_under(
+        k1, k2, before, after):
+    p = pipeline(k=k1, grace="10m")
+    feed(p, [call(T0 + 1_000, method=m, user=f"u{u}") for m, u in before])
+    p.swap_schemas(schema_set(k=k2, version=2, grace="10m"))
+    feed(p, [call(T0 + 2_000, method=m, user=f"u{u}") for m, u in after], 100)
+    got = by_version(p.close_all())
+    for version, events, k in ((1, before, max(k1, k2)), (2, after, k2)):
+        published = {m: n for (v, m), n in got.items() if v == version}
+        for method, people in _distinct_users(published, events).items():
+            assert people >= k, (version, method, people, k)
+    published_events = sum(got.values())
+    assert published_events + p.drops.get(("calls", "below_k"), 0) == len(before) + len(after)
