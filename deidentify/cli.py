@@ -80,6 +80,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--idle", default=None, metavar="DURATION",
                    help="close windows by wall clock after a partition is idle this long "
                         "(env DEIDENTIFY_IDLE; default 30s)")
+    p.add_argument("--k-floor", type=int, default=None, metavar="K",
+                   help="deployment-wide minimum k: a schema with a lower privacy.k is "
+                        "refused (env DEIDENTIFY_K_FLOOR; default 5, can only be raised)")
+    p.add_argument("--max-future", default=None, metavar="DURATION",
+                   help="reject events whose time is further than this ahead of the wall "
+                        "clock, counted as future_timestamp (env DEIDENTIFY_MAX_FUTURE; "
+                        "default 5m)")
     # --- run: commit cadence and Kafka security (see deidentify/sidecar/settings.py) ---
     p.add_argument("--commit-interval", default=None, metavar="DURATION",
                    help="commit offsets in a transaction at least this often while events "
@@ -112,6 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_schemas(p)
     p.add_argument("--port", type=int, default=None,
                    help="dashboard and metrics port (env DEIDENTIFY_PORT; default 8090)")
+    p.add_argument("--k-floor", type=int, default=None, metavar="K",
+                   help="deployment-wide minimum k: a schema with a lower privacy.k is "
+                        "refused (env DEIDENTIFY_K_FLOOR; default 5, can only be raised)")
 
     p = sub.add_parser("generate", help="produce synthetic raw telemetry full of fake PII")
     _add_bootstrap(p)

@@ -879,10 +879,14 @@ def write_jsonl(path_or_file: str | os.PathLike[str] | IO[Any], n: int, *, seed:
     """Write ``n`` events as JSON lines to a path (``"-"`` = stdout) or an open file.
 
     Binary and text files both work. Used by ``deidentify generate --out`` and for
-    ``deidentify preview`` demos and benchmarks.
+    ``deidentify preview`` demos and benchmarks. Without ``start_ms`` the events end about
+    now (a file holds the recent past): event times more than a few minutes ahead of the
+    wall clock are rejected as ``future_timestamp`` by the pipeline.
     """
     if not isinstance(n, int) or n < 0:
         raise SettingsError("the number of events must be an int of at least 0")
+    if start_ms is None:
+        start_ms = int(time.time() * 1000) - n            # 1000 events/s of event time
     gen = TelemetryGenerator(seed=seed, region=region, start_ms=start_ms)
     if isinstance(path_or_file, str | os.PathLike):
         if os.fspath(path_or_file) == "-":
@@ -933,7 +937,8 @@ async def produce(bootstrap: str, *, region: str, count: int | None, rate: float
     * ``count`` events, or forever when ``None`` (until cancelled).
     * At most ``rate`` events/s of wall-clock time when given, else as fast as possible.
       Event time advances at ``rate`` events/s too (1000/s when unthrottled), starting at
-      ``start_ms`` (default now), so windows close in step with the wall clock.
+      ``start_ms`` (default now; unthrottled with a ``count``, ``count`` ms before now, so
+      the backlog ends about now), so windows close in step with the wall clock.
     * ``topics(kind)`` names the topic of each event kind; default ``raw_topic(kind)``, the
       bare names the shipped schemas read. ``partial(raw_topic, region=region)`` gives the
       region-prefixed names (several simulated regions on one broker).
@@ -958,6 +963,10 @@ async def produce(bootstrap: str, *, region: str, count: int | None, rate: float
 
     topic_of = topics or raw_topic
     names = {kind: topic_of(kind) for kind in TOPICS}
+    if start_ms is None and rate is None and count is not None:
+        # unthrottled: a backlog that ends about now, never event times far ahead of the
+        # wall clock (the sidecar rejects those as future_timestamp)
+        start_ms = int(time.time() * 1000) - count
     gen = TelemetryGenerator(seed=seed, region=region, start_ms=start_ms,
                              events_per_second=rate or 1000.0)
     producer = AIOKafkaProducer(

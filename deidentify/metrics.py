@@ -51,6 +51,7 @@ class SidecarMetrics:
     assigned_partitions: Gauge
     last_fetch_timestamp: Gauge
     last_commit_timestamp: Gauge
+    watermarks_ignored: Counter
 
 
 def sidecar_metrics(registry: CollectorRegistry | None = None) -> SidecarMetrics:
@@ -94,6 +95,10 @@ def sidecar_metrics(registry: CollectorRegistry | None = None) -> SidecarMetrics
                                    "Unix time of the last successful fetch", registry=r),
         last_commit_timestamp=Gauge("deid_sidecar_last_commit_timestamp_seconds",
                                     "Unix time of the last committed transaction", registry=r),
+        watermarks_ignored=Counter("deid_sidecar_watermarks_ignored",
+                                   "Closed-window marks read from commit metadata and ignored "
+                                   "because they lie beyond the wall clock plus --max-future",
+                                   registry=r),
     )
 
 

@@ -8,15 +8,22 @@ Stages for each raw message::
     decode (size, UTF-8 JSON, object)   -> Rejected(invalid_json | not_an_object | too_large)
     pick schemas by "type"              -> Rejected(unknown_type)
     extract (compiled schema closures)  -> Rejected(invalid_field | rejected_id | invalid_timestamp)
+    event time <= wall clock + bound    -> Rejected(future_timestamp)
     window (event time, caps)           -> Rejected(late)
   and when a window closes:
     k distinct subjects + roll-up       -> Suppressed(below_k)
-    output guard                        -> Suppressed(guard_hit, detector)
+    output guard (dims, 12+ digit measures) -> Suppressed(guard_hit, detector)
     format                              -> Published(Aggregate)
 
 Filtering is not an error: drops are counted in :attr:`Pipeline.drops` by ``(schema,
 reason)`` from the closed set :data:`DROP_REASONS`, and nothing here ever logs, raises or
 stores an event value.
+
+Event time stays sane: an event more than ``max_future_ms`` (default 5 minutes) ahead of
+the batch's wall clock is rejected as ``future_timestamp``, and after every batch the
+partition's stream time is capped at that wall clock, so no input (a far-future burst, a
+skewed clock) can close windows before their time or make later events late. Watermarks
+restored from commit metadata are checked the same way (:meth:`Pipeline.restore_closed_through`).
 
 Conservation (tested): for every schema, the ``measures.count`` of published aggregates plus
 the events counted under ``late``, ``below_k`` and ``guard_hit`` equals the events that
@@ -25,8 +32,10 @@ passed extraction.
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Hashable, Iterable
+import time
+from collections.abc import Callable, Hashable, Iterable
 from datetime import UTC, datetime
 from typing import NamedTuple
 
@@ -34,10 +43,11 @@ import orjson
 
 from deidentify.dimensions.host import IP_PLACEHOLDER, OTHER
 from deidentify.errors import SettingsError
-from deidentify.privacy.guard import OutputGuard
+from deidentify.privacy.guard import Detector, OutputGuard
 from deidentify.privacy.threshold import SubjectThreshold
 from deidentify.schema import SchemaSet
 from deidentify.schema.compile import (
+    FUTURE_TIMESTAMP,
     INVALID_JSON,
     NOT_AN_OBJECT,
     REJECT_REASONS,
@@ -54,11 +64,13 @@ DROP_REASONS = REJECT_REASONS + (LATE, BELOW_K, GUARD_HIT)
 NO_SCHEMA = "-"          # schema label for drops that happen before a schema is known
 
 DEFAULT_MAX_EVENT_BYTES = 1024 * 1024
+DEFAULT_MAX_FUTURE_MS = 5 * 60_000     # events further ahead of the wall clock: rejected
 REGION_RE = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
 
 # Placeholders the transforms publish (OTHER, the host's "{ip}", status_class "none"); the
 # output guard here and the central re-validation must not trip on them.
 GUARD_ALLOW = (OTHER, IP_PLACEHOLDER, "none")
+NUMBER_SCAN_BOUND = 10 ** 11      # measure numbers of 12+ digits are checked by the guard
 
 
 class Aggregate(NamedTuple):
@@ -79,6 +91,28 @@ def _bound_key(bound: float) -> str:
     return str(int(bound)) if float(bound).is_integer() else repr(float(bound))
 
 
+def scan_measure_numbers(guard: OutputGuard, measures: object) -> Detector | None:
+    """The guard over the numbers of a cell's measures (counts, sums, bucket counts; ints
+    and floats) that have 12+ digits, read as their integral decimal digits: a sum of
+    4242424242424242 is a card number before it is a sum. Shared with the central
+    re-validation, so a cell the sidecar publishes is never a central guard hit."""
+    stack = [measures]
+    while stack:
+        item = stack.pop()
+        t = type(item)
+        if t is dict:
+            stack.extend(item.values())
+        elif t is list:
+            stack.extend(item)
+        elif t is int or (t is float and math.isfinite(item)):
+            if -NUMBER_SCAN_BOUND < item < NUMBER_SCAN_BOUND:
+                continue
+            hit = guard.check(str(abs(int(item))))
+            if hit is not None:
+                return hit
+    return None
+
+
 def format_measures(cs: CompiledSchema, cell: list) -> dict:
     out: dict = {"count": cell[COUNT]}
     for i, measure in enumerate(cs.measures):
@@ -97,10 +131,17 @@ class Pipeline:
     """Decode, extract, window, filter, publish. Build once; feed batches; close windows."""
 
     def __init__(self, schemas: SchemaSet, *, region: str, idle_ms: int | None = None,
-                 max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> None:
+                 max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+                 max_future_ms: int = DEFAULT_MAX_FUTURE_MS,
+                 now_ms: Callable[[], int] | None = None) -> None:
         if not REGION_RE.match(region or ""):
             raise SettingsError("region must match ^[a-z][a-z0-9-]{0,31}$ (e.g. eu, us-east)")
+        if max_future_ms < 0:
+            raise SettingsError("max_future_ms cannot be smaller than 0ms")
         self.region = region
+        self.max_future_ms = max_future_ms
+        self._now_ms = now_ms or (lambda: int(time.time() * 1000))
+        self.ignored_marks = 0          # restored watermarks refused as beyond the wall clock
         self.max_event_bytes = max_event_bytes
         self.guard = OutputGuard(allow=GUARD_ALLOW)
         self.drops: dict[tuple[str, str], int] = {}
@@ -110,21 +151,22 @@ class Pipeline:
         self.published: dict[str, int] = {}          # schema -> cells published
         self.events_in = 0
         self.valid: dict[str, int] = {}              # schema -> events that passed extraction
-        self._k: dict[str, int] = {}
-        self._thresholds: dict[str, SubjectThreshold] = {}
-        self.windows = WindowAggregator(k_of=self._k.__getitem__, idle_ms=idle_ms)
+        self._thresholds: dict[int, SubjectThreshold] = {}     # k -> threshold
+        self.windows = WindowAggregator(idle_ms=idle_ms)
         self.schemas = schemas
         self.swap_schemas(schemas)
 
     # ----------------------------------------------------------------- configuration
 
     def swap_schemas(self, schemas: SchemaSet) -> None:
-        """Use a new schema set for new events; open windows finish under their own schema."""
+        """Use a new schema set for new events; open windows finish under their own schema.
+
+        An open window keeps the privacy settings (k, caps, max_cells) of the version that
+        opened it; a new version with a higher k raises the k of the name's open windows,
+        one with a lower k applies only to windows it opens itself.
+        """
         for cs in schemas.compiled:
-            # A new version may change k; windows keep using the k of the name's latest
-            # version, which is never lower than a privacy reviewer approved for it.
-            self._k[cs.name] = cs.schema.privacy.k
-            self._thresholds[cs.name] = SubjectThreshold(cs.schema.privacy.k)
+            self.windows.raise_k(cs.name, cs.schema.privacy.k)
         self.schemas = schemas
         self._by_type = schemas.by_type
 
@@ -140,7 +182,14 @@ class Pipeline:
 
     def process_batch(self, records: Iterable[tuple[int, bytes]], partition: Hashable = 0,
                       wall_ms: int | None = None) -> int:
-        """Feed ``(offset, value)`` pairs from one partition. Returns events accepted."""
+        """Feed ``(offset, value)`` pairs from one partition. Returns events accepted.
+
+        ``wall_ms`` is the wall clock of this batch (read once); without it the pipeline
+        reads its own clock. It bounds event time (``future_timestamp``) and caps the
+        partition's stream time, and with ``idle_ms`` it marks the partition active.
+        """
+        wall = self._now_ms() if wall_ms is None else wall_ms
+        horizon = wall + self.max_future_ms
         loads = orjson.loads
         decode_error = orjson.JSONDecodeError
         by_type = self._by_type
@@ -174,6 +223,9 @@ class Pipeline:
                     self._drop(cs.name, x)
                     continue
                 name = cs.name
+                if x[0] > horizon:
+                    self._drop(name, FUTURE_TIMESTAMP)
+                    continue
                 valid[name] = valid.get(name, 0) + 1
                 if add(cs, x, partition, offset) is not None:
                     self._drop(name, LATE)
@@ -182,6 +234,7 @@ class Pipeline:
         self.events_in += n
         if offset >= 0:
             self.windows.mark_consumed(partition, offset + 1)
+        self.windows.cap_stream_time(partition, wall)
         if wall_ms is not None:
             self.windows.mark_activity(partition, wall_ms)
         return accepted
@@ -205,7 +258,9 @@ class Pipeline:
             if window.over_cap_events:
                 key = (name, "over_cap")
                 self.rolled_up[key] = self.rolled_up.get(key, 0) + window.over_cap_events
-            threshold = self._thresholds.get(name) or SubjectThreshold(cs.schema.privacy.k)
+            threshold = self._thresholds.get(window.k)
+            if threshold is None:
+                threshold = self._thresholds[window.k] = SubjectThreshold(window.k)
             result = threshold.apply(window)
             if result.rolled_up_events:
                 key = (name, BELOW_K)
@@ -218,7 +273,8 @@ class Pipeline:
             published = 0
             for dims, cell in result.publishable:
                 dims_obj = dict(zip(names, dims, strict=True))
-                hit = self.guard.scan(dims_obj)
+                measures = format_measures(cs, cell)
+                hit = self.guard.scan(dims_obj) or scan_measure_numbers(self.guard, measures)
                 if hit is not None:
                     self._drop(name, GUARD_HIT, cell[COUNT])
                     self._suppress(name, GUARD_HIT, 1)
@@ -226,8 +282,7 @@ class Pipeline:
                     self.guard_hits[gkey] = self.guard_hits.get(gkey, 0) + 1
                     continue
                 value = {"schema": name, "schema_version": cs.version, "region": self.region,
-                         "window": win, "dims": dims_obj,
-                         "measures": format_measures(cs, cell)}
+                         "window": win, "dims": dims_obj, "measures": measures}
                 key = orjson.dumps([name, cs.version, self.region, win["start"], list(dims)])
                 out.append(Aggregate(key, value))
                 published += 1
@@ -242,8 +297,18 @@ class Pipeline:
     def closed_through(self) -> dict[str, int]:
         return self.windows.closed_through()
 
-    def restore_closed_through(self, marks: dict[str, int]) -> None:
-        self.windows.restore_closed_through(marks)
+    def restore_closed_through(self, marks: dict[str, int],
+                               wall_ms: int | None = None) -> list[str]:
+        """Restore watermarks read from commit metadata; returns the names of the marks
+        ignored because they lie beyond the wall clock plus ``max_future_ms`` (no window
+        can have closed there, so such a mark is corrupt or was poisoned by a far-future
+        event before this check existed: trusting it would drop every event as late)."""
+        horizon = (self._now_ms() if wall_ms is None else wall_ms) + self.max_future_ms
+        sane = {name: end for name, end in marks.items() if end <= horizon}
+        ignored = sorted(name for name in marks if name not in sane)
+        self.ignored_marks += len(ignored)
+        self.windows.restore_closed_through(sane)
+        return ignored
 
     def forget_partition(self, partition: Hashable) -> None:
         self.windows.forget_partition(partition)

@@ -20,6 +20,14 @@ Cardinality caps (privacy layer 4) are applied here, when a cell is created: a d
 value beyond its per-window cap becomes ``__other__``; a cell beyond the window's
 ``max_cells`` becomes the all-``__other__`` cell.
 
+Privacy settings under reload: a window keeps the ``k``, caps and ``max_cells`` of the
+schema version that opened it (windows are keyed by schema name *and* version). A reload can
+raise an open window's ``k`` (:meth:`WindowAggregator.raise_k`: never less than the highest
+``k`` loaded for its schema name while it was open) but never lower it. A cell that reached
+the window's ``k`` forgets its hashes and keeps only that number (a lower bound of its
+distinct subjects); if ``k`` is raised later, such a cell no longer proves the new ``k`` and
+is rolled up (fail closed) rather than re-checked.
+
 Memory: per open window, one entry per cell (a small list) plus, per cell, at most ``k``
 subject hashes (a cell that reached ``k`` distinct subjects drops its set), plus one set of
 distinct values per dimension (bounded by the caps). So it is O(cells * k) whatever the
@@ -38,7 +46,8 @@ from os import urandom
 from deidentify.schema.compile import CompiledSchema, Extracted
 from deidentify.schema.model import OTHER
 
-# Cell layout: [count, subjects (set of hashes, or None once k distinct were seen), *measures]
+# Cell layout: [count, subjects, *measures]; subjects is a set of keyed hashes, or once the
+# window's k distinct subjects were seen, the int k it reached (a lower bound, set dropped).
 COUNT = 0
 SUBJECTS = 1
 FIRST_MEASURE = 2
@@ -71,6 +80,7 @@ class OpenWindow:
     start_ms: int
     end_ms: int
     close_at_ms: int
+    k: int                # distinct subjects a cell needs; only ever raised while open
     cells: dict = field(default_factory=dict)
     dim_values: list = field(default_factory=list)
     first_offsets: dict = field(default_factory=dict)
@@ -86,6 +96,7 @@ class ClosedWindow:
     end_ms: int
     cells: dict           # dims tuple -> cell list (see layout above)
     over_cap_events: int
+    k: int                # the k this window is published under
 
 
 class WindowAggregator:
@@ -95,8 +106,7 @@ class WindowAggregator:
     its window has already closed.
     """
 
-    def __init__(self, *, k_of: Callable[[str], int], idle_ms: int | None = None) -> None:
-        self._k_of = k_of
+    def __init__(self, *, idle_ms: int | None = None) -> None:
         self._windows: dict[tuple[str, int, int], OpenWindow] = {}
         self._closed_through: dict[str, int] = {}   # schema name -> end of last closed window
         self._stream_time: dict[Hashable, int] = {}
@@ -131,6 +141,7 @@ class WindowAggregator:
             win = self._windows.get(key)
             if win is None:
                 win = OpenWindow(cs, start, start + size, start + size + cs.grace_ms,
+                                 cs.schema.privacy.k,
                                  dim_values=[set() for _ in cs.dimension_names])
                 self._windows[key] = win
             self._hot[cs] = (start, win)
@@ -141,10 +152,10 @@ class WindowAggregator:
             cell = self._new_cell(win, cs, dims)
         cell[COUNT] += 1
         subjects = cell[SUBJECTS]
-        if subjects is not None and subject is not None:
+        if subject is not None and type(subjects) is set:
             subjects.add(self._hash(subject))
-            if len(subjects) >= self._k_of(cs.name):
-                cell[SUBJECTS] = None
+            if len(subjects) >= win.k:
+                cell[SUBJECTS] = win.k
         updater = self._updaters.get(cs)
         if updater is None:
             updater = self._updaters[cs] = make_updater(cs)
@@ -152,7 +163,7 @@ class WindowAggregator:
         return None
 
     def _new_cell(self, win: OpenWindow, cs: CompiledSchema, dims: tuple) -> list:
-        privacy = cs.schema.privacy
+        privacy = win.schema.schema.privacy      # the settings of the version that opened it
         capped = False
         if dims:
             new_dims = []
@@ -178,12 +189,31 @@ class WindowAggregator:
             win.cells[dims] = cell
         return cell
 
+    # ----------------------------------------------------------------- privacy under reload
+
+    def raise_k(self, name: str, k: int) -> int:
+        """A schema version with ``k`` was loaded for ``name``: no window of that name that
+        is open now is published under less. Returns how many open windows were raised."""
+        raised = 0
+        for win in self._windows.values():
+            if win.schema.name == name and win.k < k:
+                win.k = k
+                raised += 1
+        return raised
+
     # ----------------------------------------------------------------- time and closing
 
     def mark_consumed(self, partition: Hashable, next_offset: int) -> None:
         """Every record of ``partition`` before ``next_offset`` has been processed (once per
         batch: accepted, late and rejected records alike)."""
         self._next_offset[partition] = next_offset
+
+    def cap_stream_time(self, partition: Hashable, wall_ms: int) -> None:
+        """Stream time never runs ahead of the wall clock: a window is not final before the
+        wall clock has passed its end plus grace, whatever event times say."""
+        st = self._stream_time.get(partition)
+        if st is not None and st > wall_ms:
+            self._stream_time[partition] = wall_ms
 
     def mark_activity(self, partition: Hashable, wall_ms: int) -> None:
         self._last_wall[partition] = wall_ms
@@ -222,7 +252,7 @@ class WindowAggregator:
             if win.end_ms > self._closed_through.get(name, -1):
                 self._closed_through[name] = win.end_ms
             out.append(ClosedWindow(win.schema, win.start_ms, win.end_ms, win.cells,
-                                    win.over_cap_events))
+                                    win.over_cap_events, win.k))
         return out
 
     # ----------------------------------------------------------------- offsets and recovery

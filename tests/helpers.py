@@ -32,14 +32,25 @@ privacy:
 """
 
 
+# These unit tests of the pure core exercise single-event cells, so they lower the
+# deployment's k floor (default 5) explicitly; nothing else ever runs below it.
+UNIT_TEST_K_FLOOR = 1
+
+
+def schema_file(path: Path, text: str, *, k_floor: int = UNIT_TEST_K_FLOOR):
+    path.write_text(text)
+    return load_schema_file(path, k_floor=k_floor)
+
+
 def schema_set(text: str | None = None, *, k: int = 1, grace: str = "10s", cap: int = 500,
-               max_cells: int = 2000) -> SchemaSet:
+               max_cells: int = 2000, version: int = 1,
+               k_floor: int = UNIT_TEST_K_FLOOR) -> SchemaSet:
     if text is None:
         text = COUNTS_SCHEMA.format(k=k, grace=grace, cap=cap, max_cells=max_cells)
+        text = text.replace("version: 1", f"version: {version}", 1)
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "schema.yaml"
-        path.write_text(text)
-        return SchemaSet.from_schemas([load_schema_file(path)], tmp)
+        schema = schema_file(Path(tmp) / "schema.yaml", text, k_floor=k_floor)
+        return SchemaSet.from_schemas([schema], tmp)
 
 
 def call(ts_ms: int, method: str = "GET", user: str = "u1", **extra) -> bytes:

@@ -30,6 +30,8 @@ BAD_LINES = [
     ("ts-bool", call(T0, ts=True), "invalid_timestamp"),
     ("method-wrong-type", call(T0, method=["GET"]), "invalid_field"),
     ("sum-wrong-type", call(T0, bytes="12"), "invalid_field"),
+    ("year-2286", call(9_999_999_999_000), "future_timestamp"),
+    ("year-2286-rfc3339", call(T0, ts="2286-11-20T17:46:39Z"), "future_timestamp"),
 ]
 
 
@@ -116,3 +118,27 @@ def test_shipped_schemas_publish_nothing_not_declared():
     (agg,) = p.close_all()
     assert set(agg.value["dims"]) == {"tenant", "currency"}
     assert set(agg.value["measures"]) == {"count", "amount_minor"}
+
+
+def test_future_bound_is_the_wall_clock_plus_max_future():
+    p = Pipeline(schema_set(), region="eu", max_future_ms=5 * MINUTE, now_ms=lambda: T0)
+    p.process_batch([(0, call(T0 + 5 * MINUTE)), (1, call(T0 + 5 * MINUTE + 1))])
+    assert p.drops == {("calls", "future_timestamp"): 1}
+    assert p.valid == {"calls": 1}
+    # the batch's own wall clock wins over the pipeline's clock
+    p.process_batch([(2, call(T0 + 9 * MINUTE))], wall_ms=T0 + 5 * MINUTE)
+    assert p.drops == {("calls", "future_timestamp"): 1}
+
+
+def test_a_measure_that_reads_as_a_card_number_is_a_guard_hit():
+    from tests.helpers import COUNTS_SCHEMA
+    text = COUNTS_SCHEMA.format(k=1, grace="10s", cap=500, max_cells=2000).replace(
+        "max: 1000000}", "max: 10000000000000000}")
+    p = Pipeline(schema_set(text), region="eu")
+    p.process_batch([(0, call(T0, method="GET", bytes=4242424242424242)),
+                     (1, call(T0, method="POST", bytes=4242424242424241))])
+    (agg,) = p.close_all()
+    assert agg.value["dims"] == {"method": "POST"}
+    assert agg.value["measures"]["bytes"] == 4242424242424241
+    assert p.guard_hits == {("calls", "card_number"): 1}
+    assert p.drops == {("calls", "guard_hit"): 1}

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from deidentify.pipeline import Pipeline
 from tests.helpers import MINUTE, T0, call, schema_set
 
@@ -49,11 +53,12 @@ def test_watermark_is_min_over_partitions():
 
 def test_idle_partition_advances_with_wall_clock():
     p = Pipeline(schema_set(grace="0s"), region="eu", idle_ms=30_000)
-    p.process_batch([(0, call(T0 + 1_000))], partition=0, wall_ms=1_000_000)
-    p.process_batch([(0, call(T0 + 5 * MINUTE))], partition=1, wall_ms=1_000_000)
-    assert p.close_due(wall_ms=1_010_000) == []              # not idle yet
+    wall = T0 + 5 * MINUTE                                  # the wall clock of the batches
+    p.process_batch([(0, call(T0 + 1_000))], partition=0, wall_ms=wall)
+    p.process_batch([(0, call(T0 + 5 * MINUTE))], partition=1, wall_ms=wall)
+    assert p.close_due(wall_ms=wall + 10_000) == []          # not idle yet
     # 70 s of silence on partition 0: its stream time advances by 70 s of wall clock
-    closed = p.close_due(wall_ms=1_070_000)
+    closed = p.close_due(wall_ms=wall + 70_000)
     assert counts(closed) == {("2026-11-20T10:00:00Z", "GET"): 1}
 
 
@@ -103,3 +108,152 @@ def test_dimension_cap_and_cell_cap_roll_into_other():
         p.process(call(T0 + i, method=method), offset=i)
     assert counts(p.close_all()) == {("2026-11-20T10:00:00Z", "GET"): 1,
                                      ("2026-11-20T10:00:00Z", "__other__"): 2}
+
+
+# --------------------------------------------------------------------------- k under reload
+
+
+def by_version(aggs):
+    return {(a.value["schema_version"], a.value["dims"]["method"]): a.value["measures"]["count"]
+            for a in aggs}
+
+
+def users(method, names, ts=T0 + 1_000):
+    return [call(ts, method=method, user=u) for u in names]
+
+
+def feed(p, events, first_offset=0):
+    p.process_batch(list(enumerate(events, first_offset)))
+
+
+def test_a_reload_that_lowers_k_never_applies_to_windows_already_open():
+    p = pipeline(k=5, grace="10m")
+    feed(p, users("GET", "abc") + users("POST", "abcde"))       # v1 window, k 5
+    p.swap_schemas(schema_set(k=2, version=2, grace="10m"))    # reviewed down to 2, v2
+    feed(p, users("PUT", "xy"), 10)                             # the same minute, now v2
+    got = by_version(p.close_all())
+    # v1 keeps k 5: GET (3 people) is neither published nor rolled up into a publishable
+    # __other__; POST (5) is. The v2 window has k 2 from its own version.
+    assert got == {(1, "POST"): 5, (2, "PUT"): 2}
+    assert p.drops == {("calls", "below_k"): 3}
+
+
+def test_a_reload_that_raises_k_applies_to_open_windows_and_fails_closed():
+    def run(reload_k):
+        p = pipeline(k=2, grace="10m")
+        feed(p, users("GET", "abc") + users("POST", "abcdefg"))  # both past k 2: sets dropped
+        if reload_k:
+            p.swap_schemas(schema_set(k=reload_k, version=2, grace="10m"))
+        return p, by_version(p.close_all())
+    _, before = run(None)
+    assert before == {(1, "GET"): 3, (1, "POST"): 7}
+    p, after = run(4)
+    # GET has 3 < 4 people; POST's set was dropped at 2, so 4 cannot be proven any more:
+    # both roll up, and the roll-up proves only 2 distinct people -> nothing is published
+    assert after == {}
+    assert p.drops == {("calls", "below_k"): 10}
+
+
+def test_an_unchanged_reload_keeps_publishing_windows_as_before():
+    p = pipeline(k=3, grace="10m")
+    feed(p, users("GET", "abc"))
+    p.swap_schemas(schema_set(k=3, grace="10m"))               # same version, same meaning
+    feed(p, users("GET", "de"), 10)
+    assert by_version(p.close_all()) == {(1, "GET"): 5}
+
+
+
+# --------------------------------------------------------------------------- event time sanity
+
+YEAR_2286 = 9_999_999_999_000
+
+
+@pytest.mark.parametrize("partitions", [1, 2])
+def test_a_far_future_burst_neither_stalls_nor_skips_windows(partitions):
+    """Minute after minute, normal events arrive on each partition; in minute 3 partition 0
+    also gets a burst from the year 2286 and events 4 minutes ahead (inside the bound).
+    Every minute's window is published exactly once with all of its events."""
+    p = pipeline(grace="10s")
+    published = []
+    offsets = {0: 0, 1: 0}
+    for minute in range(10):
+        wall = T0 + minute * MINUTE + 30_000
+        for part in range(partitions):
+            batch = [call(T0 + minute * MINUTE + 1_000 * (i + 1), user=f"u{part}{i}")
+                     for i in range(3)]
+            if minute == 3 and part == 0:
+                batch += [call(YEAR_2286 + i, user=f"f{i}") for i in range(50)]
+                batch += [call(wall + 4 * MINUTE, user=f"n{i}") for i in range(2)]
+            p.process_batch(list(enumerate(batch, offsets[part])), partition=part,
+                            wall_ms=wall)
+            offsets[part] += len(batch)
+        published += p.close_due(wall)
+    published += p.close_all()
+    got = {}
+    for agg in published:
+        start = agg.value["window"]["start"]
+        assert start not in got, "a window was published twice"
+        got[start] = agg.value["measures"]["count"]
+    want = {f"2026-11-20T10:{m:02d}:00Z": 3 * partitions + (2 if m == 7 else 0)
+            for m in range(10)}
+    assert got == want
+    assert p.drops == {("calls", "future_timestamp"): 50}
+
+
+def test_stream_time_never_runs_ahead_of_the_wall_clock():
+    p = pipeline(grace="0s")
+    wall = T0 + 30_000
+    p.process_batch([(0, call(T0 + 1_000)), (1, call(wall + 4 * MINUTE))], wall_ms=wall)
+    assert p.close_due(wall) == []                 # minute 0 is not final yet
+    p.process_batch([(2, call(T0 + 59_000))], wall_ms=wall + 20_000)
+    assert p.drops == {}                           # not late
+    closed = p.close_due(T0 + MINUTE)
+    assert counts(closed) == {}                    # stream time stays at the last batch
+    p.process_batch([(3, call(T0 + MINUTE + 1))], wall_ms=T0 + MINUTE + 1)
+    assert counts(p.close_due()) == {("2026-11-20T10:00:00Z", "GET"): 2}
+
+
+def test_restored_watermarks_beyond_the_wall_clock_are_ignored():
+    p = pipeline(grace="0s")
+    ignored = p.restore_closed_through({"calls": YEAR_2286, "gone": T0},
+                                       wall_ms=T0 + MINUTE)
+    assert ignored == ["calls"] and p.ignored_marks == 1
+    assert p.closed_through() == {"gone": T0}
+    p.process(call(T0 + 1_000), offset=0)
+    assert p.drops == {}
+    assert counts(p.close_all()) == {("2026-11-20T10:00:00Z", "GET"): 1}
+    # a sane mark (at most max_future_ms ahead) is kept
+    p = pipeline(grace="0s")
+    assert p.restore_closed_through({"calls": T0 + MINUTE + 5 * MINUTE},
+                                    wall_ms=T0 + MINUTE) == []
+    assert p.closed_through() == {"calls": T0 + 6 * MINUTE}
+
+
+_METHODS = ("GET", "POST", "PUT", "DELETE")
+_EVENTS = st.lists(st.tuples(st.sampled_from(_METHODS), st.integers(0, 7)), max_size=40)
+
+
+def _distinct_users(published: dict, events: list) -> dict:
+    """Per published method of one window, the distinct users really behind it."""
+    named = {m for m in published if m != "__other__"}
+    out: dict = {}
+    for method, user in events:
+        key = method if method in named else "__other__"
+        out.setdefault(key, set()).add(user)
+    return {m: len(out.get(m, ())) for m in published}
+
+
+@given(k1=st.integers(2, 6), k2=st.integers(2, 6), before=_EVENTS, after=_EVENTS)
+def test_property_no_window_is_published_under_a_weaker_k_than_it_was_collected_under(
+        k1, k2, before, after):
+    p = pipeline(k=k1, grace="10m")
+    feed(p, [call(T0 + 1_000, method=m, user=f"u{u}") for m, u in before])
+    p.swap_schemas(schema_set(k=k2, version=2, grace="10m"))
+    feed(p, [call(T0 + 2_000, method=m, user=f"u{u}") for m, u in after], 100)
+    got = by_version(p.close_all())
+    for version, events, k in ((1, before, max(k1, k2)), (2, after, k2)):
+        published = {m: n for (v, m), n in got.items() if v == version}
+        for method, people in _distinct_users(published, events).items():
+            assert people >= k, (version, method, people, k)
+    published_events = sum(got.values())
+    assert published_events + p.drops.get(("calls", "below_k"), 0) == len(before) + len(after)

@@ -17,6 +17,7 @@ flag               environment variable                 default
 ``--topic``        ``DEIDENTIFY_CENTRAL_TOPIC``         ``telemetry.central.aggregates``
 ``--schemas``      ``DEIDENTIFY_SCHEMAS``               the shipped ``schemas/``
 ``--port``         ``DEIDENTIFY_PORT``                  ``8090``
+``--k-floor``      ``DEIDENTIFY_K_FLOOR``               ``5`` (can only be raised: 5..1000)
 (none)             ``DEIDENTIFY_BIND``                  ``0.0.0.0`` (address of the web server)
 (none)             ``DEIDENTIFY_CENTRAL_GROUP``         ``deidentify-central`` (consumer group
                                                         and faust app id)
@@ -80,7 +81,7 @@ from deidentify.central.validate import (
 from deidentify.errors import ConfigError, SettingsError
 from deidentify.metrics import CentralMetrics, central_metrics
 from deidentify.privacy.guard import Detector
-from deidentify.schema import SchemaSet
+from deidentify.schema import DEFAULT_K_FLOOR, SchemaSet
 
 __all__ = ["CentralCollector", "CentralSettings", "build_app", "load_settings", "main"]
 
@@ -113,6 +114,7 @@ class CentralSettings:
     group: str
     retention_windows: int
     log_level: str
+    k_floor: int = DEFAULT_K_FLOOR
     security: Any = None          # deidentify.sidecar.settings.KafkaSecurity
 
     def describe(self) -> str:
@@ -164,11 +166,12 @@ def load_settings(args: Any, env: dict[str, str] | None = None) -> CentralSettin
     if level not in LOG_LEVELS:
         raise SettingsError(f"DEIDENTIFY_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
     # Same variables and checks as the sidecar (no flags here: the CLI has none for central).
-    from deidentify.sidecar.settings import kafka_security
+    from deidentify.sidecar.settings import k_floor_setting, kafka_security
     security = kafka_security(argparse.Namespace(), env)
+    k_floor = k_floor_setting(pick(getattr(args, "k_floor", None), "DEIDENTIFY_K_FLOOR", None))
     return CentralSettings(bootstrap=bootstrap, topic=topic, schemas_dir=schemas_dir, port=port,
                            bind=bind, group=group, retention_windows=retention, log_level=level,
-                           security=security)
+                           security=security, k_floor=k_floor)
 
 
 def _faust_credentials(security: Any):
@@ -455,7 +458,7 @@ def main(args: Any) -> int:
     from deidentify.schema import load_schemas
     try:
         settings = load_settings(args)
-        schemas = load_schemas(settings.schemas_dir)
+        schemas = load_schemas(settings.schemas_dir, k_floor=settings.k_floor)
         credentials = _faust_credentials(settings.security)
         collector = CentralCollector(schemas, retention_windows=settings.retention_windows)
     except ConfigError as exc:

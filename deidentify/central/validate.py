@@ -9,23 +9,28 @@ Checks, in order (first failure wins)::
 
     size <= max_bytes, UTF-8 JSON                 -> too_large | invalid_json
     a JSON object                                 -> not_an_object
-    output guard over every string, keys too      -> guard_hit (+ the Detector)
+    output guard over every string, keys too,
+      and over every measure number of 12+ digits -> guard_hit (+ the Detector)
     exactly the keys schema, schema_version,
       region, window, dims, measures              -> missing_field | unknown_field
     schema name loaded                            -> unknown_schema
     schema_version == the loaded version          -> unknown_version
     region ^[a-z][a-z0-9-]{0,31}$                  -> invalid_region
     window {start, end}: ISO 8601 UTC "Z", aligned
-      to the schema's size, end - start = size,
-      not more than max_future_ms ahead of now    -> invalid_window
+      to the schema's size, end - start = size    -> invalid_window
+    window inside the horizon: start at most
+      max_future_ms ahead of now, end at most
+      max_age_ms behind it                        -> window_out_of_horizon
     dims: every declared dimension present, none
       other, each value in its type's grammar     -> missing_dimension | undeclared_dimension
                                                      | invalid_dimension
     measures: "count" + every declared measure,
       none other; numbers (no bools), finite,
-      within the schema's clamp bounds times
-      count, count_if <= count                    -> missing_measure | undeclared_measure
+      count_if <= count                           -> missing_measure | undeclared_measure
                                                      | invalid_measure
+    bounds: count <= window size in seconds x
+      max_events_per_s; each sum within the
+      schema's [min, max] times its count         -> out_of_bounds
     histogram buckets: exactly the schema's
       bounds + "+Inf", non-negative integers
       summing to at most count                    -> invalid_buckets
@@ -43,6 +48,16 @@ Dimension grammars (``__other__`` is valid for every type, it is the roll-up val
 ``id``          ``^[A-Za-z0-9_-]{1,64}$``
 ``bool``        ``true`` / ``false``
 ==============  =====================================================================
+
+Bounds (the second line does not trust the first): a correct sidecar clamps every value
+to the schema's ``[min, max]``, so a sum lies within ``count * [min, max]``; and no cell of
+a window counts more than ``max_events_per_s`` (default 1,000,000, several times what one
+sidecar processes on the 2-core benchmark machine) per second of the window, so a count of
+4242424242424241 is refused whatever it means (4242424242424242, a Luhn-valid card number,
+is a guard hit before that). Windows are accepted from ``max_age_ms`` (default 7 days,
+Kafka's default log retention: no replay of raw topics can produce an older window) behind
+the wall clock to ``max_future_ms`` (default 1 hour: a sidecar publishes a window only once
+its end plus grace has passed on its own clock, so this only absorbs clock skew) ahead.
 
 Invariants
 
@@ -69,7 +84,7 @@ import orjson
 
 from deidentify.dimensions.host import is_valid_host
 from deidentify.dimensions.route import RouteVocabulary, is_valid_route
-from deidentify.pipeline import GUARD_ALLOW, REGION_RE
+from deidentify.pipeline import GUARD_ALLOW, REGION_RE, scan_measure_numbers
 from deidentify.privacy.guard import Detector, OutputGuard
 from deidentify.schema import SchemaSet
 from deidentify.schema.model import ID_PATTERN, OTHER, Schema
@@ -101,12 +116,14 @@ UNDECLARED_MEASURE = "undeclared_measure"
 INVALID_MEASURE = "invalid_measure"
 INVALID_BUCKETS = "invalid_buckets"
 BELOW_K = "below_k"
+OUT_OF_BOUNDS = "out_of_bounds"
+WINDOW_OUT_OF_HORIZON = "window_out_of_horizon"
 
 CENTRAL_REJECT_REASONS: tuple[str, ...] = (
     TOO_LARGE, INVALID_JSON, NOT_AN_OBJECT, GUARD_HIT, MISSING_FIELD, UNKNOWN_FIELD,
     UNKNOWN_SCHEMA, UNKNOWN_VERSION, INVALID_REGION, INVALID_WINDOW, MISSING_DIMENSION,
     UNDECLARED_DIMENSION, INVALID_DIMENSION, MISSING_MEASURE, UNDECLARED_MEASURE,
-    INVALID_MEASURE, INVALID_BUCKETS, BELOW_K,
+    INVALID_MEASURE, INVALID_BUCKETS, BELOW_K, OUT_OF_BOUNDS, WINDOW_OUT_OF_HORIZON,
 )
 """Every reason an aggregate can be rejected for: the ``reason`` label's closed set."""
 
@@ -115,7 +132,9 @@ ID_RE = re.compile(ID_PATTERN)
 ISO_UTC_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,3}))?Z$")
 STATUS_CLASSES = frozenset({"1xx", "2xx", "3xx", "4xx", "5xx", "none"})
 DEFAULT_MAX_BYTES = 64 * 1024
-DEFAULT_MAX_FUTURE_MS = 24 * 3_600_000
+DEFAULT_MAX_FUTURE_MS = 3_600_000              # windows starting later than now + 1 h
+DEFAULT_MAX_AGE_MS = 7 * 24 * 3_600_000        # windows ending before now - 7 days
+DEFAULT_MAX_EVENTS_PER_S = 1_000_000           # per cell and second of its window
 COUNT = "count"
 INF = "+Inf"
 _EPS = 1e-9
@@ -195,11 +214,13 @@ def _parse_iso_ms(value: Any) -> int:
 class _SchemaRules:
     """One schema compiled into what the validator checks: built once."""
 
-    __slots__ = ("schema", "dim_checks", "dim_names", "measures", "bucket_keys", "size_ms")
+    __slots__ = ("schema", "dim_checks", "dim_names", "measures", "bucket_keys", "size_ms",
+                 "max_count")
 
-    def __init__(self, schema: Schema) -> None:
+    def __init__(self, schema: Schema, max_events_per_s: int) -> None:
         self.schema = schema
         self.size_ms = schema.window.size_ms
+        self.max_count = max(1, -(-schema.window.size_ms * max_events_per_s // 1000))
         self.dim_names = schema.dimension_names
         self.dim_checks = tuple(_dimension_check(d.type, d.values, d.declared_routes)
                                 for d in schema.dimensions)
@@ -237,28 +258,38 @@ class AggregateValidator:
     """Re-validates raw aggregate bytes against a schema set. Build once; call per message.
 
     ``now_ms`` (a callable returning epoch milliseconds) is injectable for deterministic
-    tests; windows starting more than ``max_future_ms`` after it are refused, so a forged
-    far-future window cannot push real windows out of the collector's bounded state.
+    tests; windows starting more than ``max_future_ms`` after it (a forged far-future window
+    would push real windows out of the collector's bounded state) or ending more than
+    ``max_age_ms`` before it (a window dated 1970) are refused. ``max_events_per_s`` bounds
+    a cell's count by its window's length (see the module docstring).
     """
 
     def __init__(self, schemas: SchemaSet, *, max_bytes: int = DEFAULT_MAX_BYTES,
-                 max_future_ms: int = DEFAULT_MAX_FUTURE_MS, now_ms=None) -> None:
+                 max_future_ms: int = DEFAULT_MAX_FUTURE_MS,
+                 max_age_ms: int = DEFAULT_MAX_AGE_MS,
+                 max_events_per_s: int = DEFAULT_MAX_EVENTS_PER_S, now_ms=None) -> None:
         if max_bytes < 1:
             raise ValueError("max_bytes cannot be smaller than 1")
         if max_future_ms < 0:
             raise ValueError("max_future_ms cannot be smaller than 0ms")
+        if max_age_ms < 0:
+            raise ValueError("max_age_ms cannot be smaller than 0ms")
+        if max_events_per_s < 1:
+            raise ValueError("max_events_per_s cannot be smaller than 1")
         self.max_bytes = max_bytes
         self.max_future_ms = max_future_ms
+        self.max_age_ms = max_age_ms
+        self.max_events_per_s = max_events_per_s
         self._now_ms = now_ms or (lambda: int(time.time() * 1000))
         self._guard = OutputGuard(allow=GUARD_ALLOW)
-        self._rules = {s.name: _SchemaRules(s) for s in schemas.schemas}
+        self._rules = {s.name: _SchemaRules(s, max_events_per_s) for s in schemas.schemas}
 
     @property
     def schema_names(self) -> tuple[str, ...]:
         return tuple(self._rules)
 
     def swap_schemas(self, schemas: SchemaSet) -> None:
-        self._rules = {s.name: _SchemaRules(s) for s in schemas.schemas}
+        self._rules = {s.name: _SchemaRules(s, self.max_events_per_s) for s in schemas.schemas}
 
     # ----------------------------------------------------------------------- entry point
 
@@ -293,9 +324,9 @@ class AggregateValidator:
         """The output guard over every string of the aggregate (keys included).
 
         Dims go through :meth:`OutputGuard.scan` whole (it also reads long integers as
-        digits: a card number smuggled in as a number). Elsewhere only strings are checked:
-        measure values are counts and sums whose long integers are not text, and they are
-        checked as numbers below.
+        digits: a card number smuggled in as a number). Measure numbers (counts, sums,
+        bucket counts, ints or floats) of 12+ digits are checked as their integral decimal
+        digits: a count of 4242424242424242 is a card number before it is a count.
         """
         check = self._guard.check
         stack: list[Any] = [obj]
@@ -316,8 +347,10 @@ class AggregateValidator:
                 stack.extend(item)
         dims = obj.get("dims")
         if dims is not None:
-            return self._guard.scan(dims)
-        return None
+            hit = self._guard.scan(dims)
+            if hit is not None:
+                return hit
+        return scan_measure_numbers(self._guard, obj.get("measures"))
 
     def _check(self, obj: dict) -> ValidAggregate:
         keys = obj.keys()
@@ -337,6 +370,9 @@ class AggregateValidator:
         if type(region) is not str or not REGION_RE.match(region):
             raise _Reject(INVALID_REGION)
         start_ms, end_ms = self._check_window(obj["window"], rules.size_ms)
+        now = self._now_ms()
+        if start_ms > now + self.max_future_ms or end_ms < now - self.max_age_ms:
+            raise _Reject(WINDOW_OUT_OF_HORIZON)
         dims = self._check_dims(obj["dims"], rules)
         measures = self._check_measures(obj["measures"], rules)
         if measures[COUNT] < schema.privacy.k:
@@ -349,8 +385,6 @@ class AggregateValidator:
         start_ms = _parse_iso_ms(window["start"])
         end_ms = _parse_iso_ms(window["end"])
         if end_ms - start_ms != size_ms or start_ms % size_ms != 0:
-            raise _Reject(INVALID_WINDOW)
-        if start_ms > self._now_ms() + self.max_future_ms:
             raise _Reject(INVALID_WINDOW)
         return start_ms, end_ms
 
@@ -379,6 +413,8 @@ class AggregateValidator:
         count = measures[COUNT]
         if type(count) is not int or count < 1:
             raise _Reject(INVALID_MEASURE)
+        if count > rules.max_count:
+            raise _Reject(OUT_OF_BOUNDS)
         out: dict[str, Any] = {COUNT: count}
         for name, measure in rules.measures.items():
             if name not in measures:
@@ -408,7 +444,7 @@ class AggregateValidator:
         high = math.inf if measure.maximum is None else measure.maximum * count
         slack = 0 if type(value) is int else _EPS * max(1.0, abs(value))   # float rounding
         if value < low - slack or value > high + slack:
-            raise _Reject(INVALID_MEASURE)
+            raise _Reject(OUT_OF_BOUNDS)
 
     def _check_histogram(self, value: Any, measure, count: int,
                          keys: tuple[str, ...]) -> dict[str, Any]:

@@ -11,8 +11,11 @@ When a window closes, every cell is classified:
 Invariant: every event of a closed window is in exactly one published cell or counted as
 suppressed; nothing is published for a group of fewer than ``k`` people.
 
-Cost: a cell that reached ``k`` already dropped its hash set while aggregating, so the
-roll-up only unions sets of fewer than ``k`` hashes each: O(cells * k).
+Cost: a cell that reached ``k`` already dropped its hash set while aggregating (keeping the
+number it reached, a lower bound of its distinct subjects), so the roll-up only unions sets
+of fewer than ``k`` hashes each: O(cells * k). A cell whose lower bound is below the ``k``
+applied here (the window's ``k`` was raised by a reload after the cell reached the old one)
+does not count as reached: it is rolled up, never published on a weaker proof.
 """
 
 from __future__ import annotations
@@ -32,14 +35,18 @@ class ThresholdResult:
     suppressed_events: int
 
 
+def distinct_lower_bound(subjects: set | int) -> int:
+    """Distinct subjects a cell is known to have: its set's size, or the k it reached."""
+    return subjects if type(subjects) is int else len(subjects)
+
+
 def merge_cell(into: list, cell: list, measure_types: tuple[str, ...]) -> None:
     into[COUNT] += cell[COUNT]
-    subjects = into[SUBJECTS]
-    if subjects is not None:
-        if cell[SUBJECTS] is None:
-            into[SUBJECTS] = None
-        else:
-            subjects.update(cell[SUBJECTS])
+    mine, theirs = into[SUBJECTS], cell[SUBJECTS]
+    if type(mine) is set and type(theirs) is set:
+        mine.update(theirs)
+    else:   # a union has at least as many distinct subjects as its largest part
+        into[SUBJECTS] = max(distinct_lower_bound(mine), distinct_lower_bound(theirs))
     for i, mtype in enumerate(measure_types):
         idx = FIRST_MEASURE + i
         if mtype == "histogram":
@@ -60,8 +67,7 @@ class SubjectThreshold:
         self.k = k
 
     def reached(self, cell: list) -> bool:
-        subjects = cell[SUBJECTS]
-        return subjects is None or len(subjects) >= self.k
+        return distinct_lower_bound(cell[SUBJECTS]) >= self.k
 
     def apply(self, window: ClosedWindow) -> ThresholdResult:
         n_dims = len(window.schema.dimension_names)

@@ -12,10 +12,10 @@ from pathlib import Path
 from deidentify.dimensions.vocab import VOCABULARIES
 from deidentify.errors import SchemaError
 from deidentify.schema.compile import CompiledSchema
-from deidentify.schema.model import Schema, parse_schema
+from deidentify.schema.model import DEFAULT_K_FLOOR, Schema, parse_schema
 from deidentify.schema.yamlsource import read_yaml
 
-__all__ = ["CompiledSchema", "Schema", "SchemaSet", "check_compatible", "default_schema_dir",
+__all__ = ["DEFAULT_K_FLOOR", "CompiledSchema", "Schema", "SchemaSet", "check_compatible", "default_schema_dir",
            "load_schema_file", "load_schemas"]
 
 MAX_SCHEMA_BYTES = 256 * 1024
@@ -59,7 +59,8 @@ class SchemaSet:
         return {s.name: s.version for s in self.schemas}
 
 
-def load_schema_file(path: str | Path) -> Schema:
+def load_schema_file(path: str | Path, *, k_floor: int = DEFAULT_K_FLOOR) -> Schema:
+    """Load and validate one schema file; a ``privacy.k`` below ``k_floor`` is refused."""
     path = Path(path)
     file = str(path)
     try:
@@ -76,11 +77,16 @@ def load_schema_file(path: str | Path) -> Schema:
         line = raw[: exc.start].count(b"\n") + 1
         raise SchemaError("the file is not UTF-8", file=file, line=line,
                           fix="save it as UTF-8") from None
-    return parse_schema(read_yaml(text, file), file, VOCABULARIES)
+    return parse_schema(read_yaml(text, file), file, VOCABULARIES, k_floor=k_floor)
 
 
-def load_schemas(directory: str | Path | None = None) -> SchemaSet:
-    """Load, validate and compile every ``*.yaml``/``*.yml`` file of ``directory``."""
+def load_schemas(directory: str | Path | None = None, *,
+                 k_floor: int = DEFAULT_K_FLOOR) -> SchemaSet:
+    """Load, validate and compile every ``*.yaml``/``*.yml`` file of ``directory``.
+
+    ``k_floor`` is the deployment's minimum k (default 5): a schema below it is refused with
+    its file and line. Only unit tests of the pure core pass a lower value.
+    """
     directory = Path(directory) if directory is not None else default_schema_dir()
     if not directory.is_dir():
         raise SchemaError("the schema directory does not exist", file=str(directory),
@@ -94,7 +100,7 @@ def load_schemas(directory: str | Path | None = None) -> SchemaSet:
     schemas: list[Schema] = []
     seen: dict[str, str] = {}
     for path in files:
-        schema = load_schema_file(path)
+        schema = load_schema_file(path, k_floor=k_floor)
         if schema.name in seen:
             raise SchemaError(f"schema name '{schema.name}' is also used by {seen[schema.name]}",
                               file=str(path), line=1, fix="give every schema a unique name")

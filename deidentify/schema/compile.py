@@ -42,8 +42,9 @@ UNKNOWN_TYPE = "unknown_type"
 INVALID_FIELD = "invalid_field"
 REJECTED_ID = "rejected_id"
 INVALID_TIMESTAMP = "invalid_timestamp"
+FUTURE_TIMESTAMP = "future_timestamp"   # checked by the pipeline against its wall clock
 REJECT_REASONS = (INVALID_JSON, NOT_AN_OBJECT, TOO_LARGE, UNKNOWN_TYPE, INVALID_FIELD,
-                  REJECTED_ID, INVALID_TIMESTAMP)
+                  REJECTED_ID, INVALID_TIMESTAMP, FUTURE_TIMESTAMP)
 
 _ID_RE = re.compile(ID_PATTERN)
 _MISSING = object()

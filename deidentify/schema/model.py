@@ -22,7 +22,8 @@ OpenTelemetry processor). A schema file looks like::
       errors:     {type: count_if, field: status, gte: 500}
     privacy:
       subjects: [user.id, user.email, client_ip]   # first present value identifies the subject
-      k: 5                          # minimum distinct subjects per published cell and window
+      k: 5                          # minimum distinct subjects per published cell and window;
+                                    # never below the deployment's k floor (default 5)
       caps: {route: 500}            # distinct values per dimension per window (default 500)
       max_cells: 2000               # cells per schema window (default 2000)
     examples: [...]                 # optional: raw events -> expected cells (schema test)
@@ -65,6 +66,11 @@ CONDITION_OPS = ("equals", "gte", "lt")
 DEFAULT_DIMENSION_CAP = 500
 DEFAULT_MAX_CELLS = 2000
 SAFE_K = 5
+# The deployment-wide minimum k: a schema whose ``k`` is below it is refused at load time.
+# ``deidentify run`` / ``central`` take it from --k-floor / DEIDENTIFY_K_FLOOR, which can only
+# raise it; ``preview`` and ``schema check|test`` use the default. Only unit tests of the pure
+# core pass ``k_floor=`` below the default (down to 1, to exercise single-event cells).
+DEFAULT_K_FLOOR = 5
 MAX_EXAMPLES = 100
 MAX_DECLARED_ROUTES = 2000
 
@@ -455,7 +461,15 @@ def _parse_measure(ctx: _Ctx, name: str, spec: Any, parent: Located) -> Measure:
                    buckets=buckets, integer=integer, line=line)
 
 
-def _parse_privacy(ctx: _Ctx, node: Located, dimensions: tuple[Dimension, ...]) -> Privacy:
+def check_k_floor(k_floor: int) -> int:
+    """The floor the loader enforces; a programming error (not a schema error) if unusable."""
+    if isinstance(k_floor, bool) or not isinstance(k_floor, int) or not 1 <= k_floor <= 1000:
+        raise ValueError("k_floor must be a whole number between 1 and 1000")
+    return k_floor
+
+
+def _parse_privacy(ctx: _Ctx, node: Located, dimensions: tuple[Dimension, ...],
+                   k_floor: int = DEFAULT_K_FLOOR) -> Privacy:
     priv = ctx.mapping(node["privacy"], "privacy", node, "privacy")
     ctx.keys(priv, "privacy", ("subjects", "k"), ("caps", "max_cells"))
     subjects = priv["subjects"]
@@ -467,6 +481,10 @@ def _parse_privacy(ctx: _Ctx, node: Located, dimensions: tuple[Dimension, ...]) 
             raise ctx.error("privacy 'subjects' entries must be field paths", subjects, i,
                             fix="e.g. user.id")
     k = ctx.integer(priv, "k", "privacy", 1, 1000)
+    if k < k_floor:
+        raise ctx.error(f"privacy 'k' is {k}, below this deployment's k floor of {k_floor}",
+                        priv, "k", fix=f"write k: {k_floor} or more (the floor is set by "
+                        "--k-floor / DEIDENTIFY_K_FLOOR and can only be raised)")
     names = {d.name for d in dimensions}
     caps: dict[str, int] = {}
     if "caps" in priv:
@@ -521,8 +539,13 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def parse_schema(doc: Any, file: str, vocabularies: dict[str, frozenset[str]]) -> Schema:
-    """Turn a located YAML document into a :class:`Schema` or raise :class:`SchemaError`."""
+def parse_schema(doc: Any, file: str, vocabularies: dict[str, frozenset[str]], *,
+                 k_floor: int = DEFAULT_K_FLOOR) -> Schema:
+    """Turn a located YAML document into a :class:`Schema` or raise :class:`SchemaError`.
+
+    ``k_floor``: the smallest ``privacy.k`` accepted (default :data:`DEFAULT_K_FLOOR`).
+    """
+    check_k_floor(k_floor)
     ctx = _Ctx(file)
     if not isinstance(doc, Located):
         raise ctx.error("a schema file must be a mapping", line=getattr(doc, "line", 1),
@@ -552,7 +575,7 @@ def parse_schema(doc: Any, file: str, vocabularies: dict[str, frozenset[str]]) -
         meas_node.line, meas_node.key_lines = doc.line_of("measures"), {}
     meas_node = ctx.mapping(meas_node, "measures", doc, "measures")
     measures = tuple(_parse_measure(ctx, n, s, meas_node) for n, s in meas_node.items())
-    privacy = _parse_privacy(ctx, doc, dimensions)
+    privacy = _parse_privacy(ctx, doc, dimensions, k_floor)
     dim_fields = {d.field for d in dimensions}
     for field in privacy.subjects:
         if field in dim_fields:

@@ -117,7 +117,8 @@ class Sidecar:
                                    port=settings.port)
         self.reloader = SchemaReloader(settings.schemas_dir, self.apply_schemas,
                                        poll_s=settings.reload_poll_ms / 1000,
-                                       on_outcome=self._reload_outcome)
+                                       on_outcome=self._reload_outcome,
+                                       k_floor=settings.k_floor)
         self.failpoint = Failpoint(os.environ.get("DEIDENTIFY_FAILPOINT"))
         self.session: BatchLoop | None = None
         self._stopping = asyncio.Event()
@@ -320,7 +321,7 @@ def main(args: Any) -> int:
         return EXIT_USAGE
     configure_logging(settings.log_level)
     try:
-        schemas = load_schemas(settings.schemas_dir)
+        schemas = load_schemas(settings.schemas_dir, k_floor=settings.k_floor)
         check_metadata_fits(schemas)
     except SettingsError as exc:
         print(f"deidentify run: {exc}", file=sys.stderr)

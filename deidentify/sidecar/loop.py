@@ -29,7 +29,10 @@ revoked, what is due is published and every held partition's safe offset committ
 revoked partitions then stop holding the watermark back (``forget_partition``). A partition
 assigned again in the same session resumes at this session's own position (its events are
 still in the open windows); a partition new to the session is paused until its committed
-metadata has been read and ``closed_through`` restored.
+metadata has been read and ``closed_through`` restored. A restored mark beyond the wall
+clock plus ``--max-future`` is ignored, counted (``deid_sidecar_watermarks_ignored_total``)
+and logged with the schema names only: no window can have closed there, and trusting it
+would drop every later event as ``late`` (see :meth:`Pipeline.restore_closed_through`).
 
 Nothing here logs an event value, a message key or payload: logs carry topic/partition
 numbers, counts, schema names and error class names.
@@ -164,7 +167,8 @@ class BatchLoop:
         self.schemas = schemas
         self.metrics = metrics
         self.health = health
-        self.pipeline = Pipeline(schemas, region=settings.region, idle_ms=settings.idle_ms)
+        self.pipeline = Pipeline(schemas, region=settings.region, idle_ms=settings.idle_ms,
+                                 max_future_ms=settings.max_future_ms)
         self.failpoint = failpoint or Failpoint(None)
         self._consumer = None
         self._producer = None
@@ -478,7 +482,14 @@ class BatchLoop:
                                 type(exc).__name__)
                     return
                 if marks:
-                    self.pipeline.restore_closed_through(marks)
+                    ignored = self.pipeline.restore_closed_through(marks, now_ms())
+                    if ignored:
+                        self.metrics.watermarks_ignored.inc(len(ignored))
+                        known = [n for n in ignored if self.schemas.by_name(n) is not None]
+                        log.warning("ignored %d committed closed_through mark(s) beyond the "
+                                    "wall clock + max_future_ms (schemas: %s); windows "
+                                    "before them may be published again and are deduplicated "
+                                    "centrally", len(ignored), ",".join(known) or "-")
                 consumer.resume(*new)
             self._assigned = set(assigned)
             since = time.monotonic()

@@ -2,7 +2,7 @@
 
 A change is any added, removed or rewritten ``*.yaml``/``*.yml`` file (name, size and
 ``mtime_ns``). The whole directory is loaded again with
-:func:`~deidentify.schema.load_schemas`:
+:func:`~deidentify.schema.load_schemas`, under the same k floor as at start-up:
 
 * valid -> the callback swaps it in (new events use it; open windows finish under the
   schema that opened them) and ``schema reload ok: name vN, ...`` is logged;
@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from deidentify.errors import DeidentifyError, SchemaError
-from deidentify.schema import SchemaSet, load_schemas
+from deidentify.schema import DEFAULT_K_FLOOR, SchemaSet, load_schemas
 
 log = logging.getLogger("deidentify.sidecar.reload")
 
@@ -54,8 +54,10 @@ class SchemaReloader:
     """Watches ``directory``; calls ``apply(new_set)`` with every valid change."""
 
     def __init__(self, directory: Path, apply: Callable[[SchemaSet], Awaitable[None]], *,
-                 poll_s: float = 2.0, on_outcome: Callable[[str], None] | None = None) -> None:
+                 poll_s: float = 2.0, on_outcome: Callable[[str], None] | None = None,
+                 k_floor: int = DEFAULT_K_FLOOR) -> None:
         self.directory = Path(directory)
+        self.k_floor = k_floor
         self.apply = apply
         self.poll_s = poll_s
         self.on_outcome = on_outcome or (lambda outcome: None)
@@ -99,7 +101,7 @@ class SchemaReloader:
             return None
         self._seen = current
         try:
-            schemas = load_schemas(self.directory)
+            schemas = load_schemas(self.directory, k_floor=self.k_floor)
         except SchemaError as exc:
             log.error("schema reload refused, keeping the running schemas: %s", exc)
             self.on_outcome("refused")

@@ -19,6 +19,9 @@ flag                        environment variable           default
 ``--topic-prefix``          ``DEIDENTIFY_TOPIC_PREFIX``    none
 ``--idle``                  ``DEIDENTIFY_IDLE``            ``30s``
 ``--commit-interval``       ``DEIDENTIFY_COMMIT_INTERVAL`` ``1s``
+``--k-floor``               ``DEIDENTIFY_K_FLOOR``         ``5`` (can only be raised: 5..1000)
+``--max-future``            ``DEIDENTIFY_MAX_FUTURE``      ``5m`` (events further ahead of the
+                                                           wall clock: ``future_timestamp``)
 ``--security-protocol``     ``KAFKA_SECURITY_PROTOCOL``    ``PLAINTEXT`` (or ``SSL``,
                                                            ``SASL_PLAINTEXT``, ``SASL_SSL``)
 ``--sasl-mechanism``        ``KAFKA_SASL_MECHANISM``       ``SCRAM-SHA-512`` when SASL is on
@@ -45,7 +48,7 @@ from typing import Any
 
 from deidentify.errors import SettingsError
 from deidentify.pipeline import REGION_RE
-from deidentify.schema.model import duration_ms
+from deidentify.schema.model import DEFAULT_K_FLOOR, duration_ms
 
 DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
 DEFAULT_CENTRAL_TOPIC = "telemetry.central.aggregates"
@@ -57,6 +60,8 @@ DEFAULT_MAX_BATCH_RECORDS = 20_000       # records per getmany
 DEFAULT_RELOAD_POLL_MS = 2_000           # schema directory mtime poll
 DEFAULT_SHUTDOWN_TIMEOUT_MS = 10_000     # SIGTERM -> exit, at most
 DEFAULT_TRANSACTION_TIMEOUT_MS = 30_000  # one publish+commit transaction, at most
+DEFAULT_MAX_FUTURE_MS = 5 * 60_000       # events further ahead of the wall clock: rejected
+MAX_K_FLOOR = 1000
 MAX_SECRET_FILE_BYTES = 4096
 
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
@@ -131,6 +136,8 @@ class SidecarSettings:
     shutdown_timeout_ms: int = DEFAULT_SHUTDOWN_TIMEOUT_MS
     transaction_timeout_ms: int = DEFAULT_TRANSACTION_TIMEOUT_MS
     exactly_once: bool = True
+    k_floor: int = DEFAULT_K_FLOOR
+    max_future_ms: int = DEFAULT_MAX_FUTURE_MS
 
     @property
     def instance_id(self) -> str:
@@ -151,6 +158,7 @@ class SidecarSettings:
                 f"central_topic={self.central_topic} topic_prefix={self.topic_prefix or '-'} "
                 f"schemas={self.schemas_dir} port={self.port} idle_ms={self.idle_ms} "
                 f"commit_interval_ms={self.commit_interval_ms} "
+                f"k_floor={self.k_floor} max_future_ms={self.max_future_ms} "
                 f"guarantee={'exactly_once' if self.exactly_once else 'at_least_once'} "
                 f"security_protocol={sec.protocol} "
                 f"sasl_mechanism={sec.sasl_mechanism or '-'} "
@@ -267,6 +275,23 @@ def kafka_security(args: Any, env: Mapping[str, str]) -> KafkaSecurity:
     return _security(_Sources(args, env))
 
 
+def k_floor_setting(src_value: Any) -> int:
+    """``--k-floor`` / ``DEIDENTIFY_K_FLOOR``: the deployment's minimum k. It can only raise
+    the default floor (5): a value below it is refused, never applied."""
+    where = _where("--k-floor", "DEIDENTIFY_K_FLOOR")
+    if src_value is None:
+        return DEFAULT_K_FLOOR
+    try:
+        value = int(str(src_value).strip())
+    except ValueError:
+        raise SettingsError(f"{where}: '{src_value}' is not a whole number") from None
+    if not DEFAULT_K_FLOOR <= value <= MAX_K_FLOOR:
+        raise SettingsError(f"{where}: {value} is not between {DEFAULT_K_FLOOR} and "
+                            f"{MAX_K_FLOOR} (the floor can only be raised above the default "
+                            f"{DEFAULT_K_FLOOR})")
+    return value
+
+
 def _bootstrap(value: str) -> str:
     where = _where("--bootstrap", "KAFKA_BOOTSTRAP")
     servers = [s.strip() for s in value.split(",") if s.strip()]
@@ -335,6 +360,13 @@ def load_settings(args: Any, env: Mapping[str, str] | None = None) -> SidecarSet
     if not 10 <= commit_ms <= 60_000:
         raise SettingsError(f"{commit_where}: must be between 10ms and 60s")
 
+    k_floor = k_floor_setting(src.get("k_floor", "DEIDENTIFY_K_FLOOR"))
+    future_where = _where("--max-future", "DEIDENTIFY_MAX_FUTURE")
+    max_future_ms = parse_duration_ms(str(src.get("max_future", "DEIDENTIFY_MAX_FUTURE", "5m")),
+                                      what=future_where)
+    if not 1_000 <= max_future_ms <= 24 * 3_600_000:
+        raise SettingsError(f"{future_where}: must be between 1s and 24h")
+
     alo = src.get("at_least_once", "DEIDENTIFY_AT_LEAST_ONCE", False)
     if isinstance(alo, str):
         if alo.lower() not in ("1", "true", "yes", "0", "false", "no"):
@@ -355,4 +387,5 @@ def load_settings(args: Any, env: Mapping[str, str] | None = None) -> SidecarSet
                            group_id=group, central_topic=central, port=port,
                            topic_prefix=prefix, idle_ms=idle_ms, commit_interval_ms=commit_ms,
                            security=_security(src), log_level=log_level, host=host,
-                           exactly_once=not alo)
+                           exactly_once=not alo, k_floor=k_floor,
+                           max_future_ms=max_future_ms)

@@ -18,9 +18,9 @@ from deidentify.schema import load_schemas
 from tests.central.central_helpers import SCHEMAS_DIR, metric_samples, real_aggregates, total
 
 SCHEMAS = load_schemas(SCHEMAS_DIR)
-VALIDATOR = AggregateValidator(SCHEMAS, max_future_ms=10**15)
 MINUTE = 60_000
 T0 = 1_795_168_800_000  # 2026-11-20T10:00:00Z
+VALIDATOR = AggregateValidator(SCHEMAS, max_future_ms=10**15, now_ms=lambda: T0)
 
 
 def iso(ms: int) -> str:

@@ -118,7 +118,7 @@ CASES = [
                                 ("window", "end"), "2026-11-20T10:01:30Z"), "invalid_window"),
     ("window far in the future", with_(with_(HTTP, ("window", "start"), "2030-01-01T00:00:00Z"),
                                        ("window", "end"), "2030-01-01T00:01:00Z"),
-     "invalid_window"),
+     "window_out_of_horizon"),
     ("window extra key", with_(HTTP, ("window", "tz"), "UTC"), "invalid_window"),
     ("impossible date", with_(with_(HTTP, ("window", "start"), "2026-02-30T10:00:00Z"),
                               ("window", "end"), "2026-02-30T10:01:00Z"), "invalid_window"),
@@ -148,13 +148,13 @@ CASES = [
     ("float count", with_(HTTP, ("measures", "count"), 5.0), "invalid_measure"),
     ("bool count_if", with_(HTTP, ("measures", "errors"), True), "invalid_measure"),
     ("count_if above count", with_(HTTP, ("measures", "errors"), 6), "invalid_measure"),
-    ("negative sum", billing_aggregate(amount=-1), "invalid_measure"),
+    ("negative sum", billing_aggregate(amount=-1), "out_of_bounds"),
     ("float amount for an integer sum", billing_aggregate(amount=4200.5), "invalid_measure"),
     ("sum above count times max", billing_aggregate(count=6, amount=6 * 100_000_000_000 + 1),
-     "invalid_measure"),
+     "out_of_bounds"),
     ("string measure", with_(HTTP, ("measures", "errors"), "0"), "invalid_measure"),
     ("histogram sum negative", with_(HTTP, ("measures", "latency_ms", "sum"), -1),
-     "invalid_measure"),
+     "out_of_bounds"),
     ("histogram extra key", with_(HTTP, ("measures", "latency_ms", "max"), 3), "invalid_measure"),
     ("wrong bucket bounds", with_(with_(HTTP, ("measures", "latency_ms", "buckets", "5"), DELETE),
                                   ("measures", "latency_ms", "buckets", "7"), 1),
@@ -167,6 +167,39 @@ CASES = [
      "invalid_buckets"),
     # k
     ("count below k", billing_aggregate(count=4, amount=10), "below_k"),
+    # bounds: numbers that fit the grammar but no correct sidecar can publish
+    ("count of a luhn-valid card number", with_(HTTP, ("measures", "count"), 4242424242424242),
+     "guard_hit"),
+    ("count of 16 digits, not a card", with_(HTTP, ("measures", "count"), 4242424242424241),
+     "out_of_bounds"),
+    ("count at the bound of a 60s window", with_(HTTP, ("measures", "count"), 60_000_000), None),
+    ("count above the bound of a 60s window", with_(HTTP, ("measures", "count"), 60_000_001),
+     "out_of_bounds"),
+    ("card number as a sum inside its bound",
+     billing_aggregate(count=60_000, amount=4242424242424242), "guard_hit"),
+    ("16-digit sum inside its bound, not a card",
+     billing_aggregate(count=60_000, amount=4242424242424241), None),
+    ("card number as a float histogram sum",
+     with_(HTTP, ("measures", "latency_ms", "sum"), 4242424242424242.0), "guard_hit"),
+    ("card number as a bucket count",
+     with_(HTTP, ("measures", "latency_ms", "buckets", "+Inf"), 4242424242424242), "guard_hit"),
+    ("card number as a count_if", with_(HTTP, ("measures", "errors"), 4242424242424242),
+     "guard_hit"),
+    # horizon: T0_MS is 2026-11-23T12:00:00Z
+    ("window dated 1970", with_(with_(HTTP, ("window", "start"), "1970-01-01T00:00:00Z"),
+                                ("window", "end"), "1970-01-01T00:01:00Z"),
+     "window_out_of_horizon"),
+    ("window ending just over 7 days ago",
+     with_(with_(HTTP, ("window", "start"), "2026-11-16T11:58:00Z"),
+           ("window", "end"), "2026-11-16T11:59:00Z"), "window_out_of_horizon"),
+    ("window ending 7 days ago", with_(with_(HTTP, ("window", "start"), "2026-11-16T11:59:00Z"),
+                                      ("window", "end"), "2026-11-16T12:00:00Z"), None),
+    ("window 30 minutes ahead (clock skew)",
+     with_(with_(HTTP, ("window", "start"), "2026-11-23T12:30:00Z"),
+           ("window", "end"), "2026-11-23T12:31:00Z"), None),
+    ("window 2 hours ahead", with_(with_(HTTP, ("window", "start"), "2026-11-23T14:00:00Z"),
+                                   ("window", "end"), "2026-11-23T14:01:00Z"),
+     "window_out_of_horizon"),
 ]
 
 
@@ -284,3 +317,7 @@ def test_constructor_checks() -> None:
         AggregateValidator(schemas, max_bytes=0)
     with pytest.raises(ValueError, match="max_future_ms cannot be smaller than 0ms"):
         AggregateValidator(schemas, max_future_ms=-1)
+    with pytest.raises(ValueError, match="max_age_ms cannot be smaller than 0ms"):
+        AggregateValidator(schemas, max_age_ms=-1)
+    with pytest.raises(ValueError, match="max_events_per_s cannot be smaller than 1"):
+        AggregateValidator(schemas, max_events_per_s=0)

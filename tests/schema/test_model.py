@@ -85,6 +85,8 @@ BROKEN = [
      "method"),
     ("min-above-max", ("min: 0, max: 1000", "min: 10, max: 1"), 11, "'min' must be below",
      "max"),
+    ("k-below-floor", ("k: 5", "k: 1"), 15, "below this deployment's k floor of 5", "k: 5"),
+    ("k-just-below-floor", ("k: 5", "k: 4"), 15, "k floor of 5", "DEIDENTIFY_K_FLOOR"),
 ]
 
 
@@ -146,3 +148,18 @@ def test_reload_refuses_a_changed_schema_without_version_bump(tmp_path):
     check_compatible(running, bumped)
     with pytest.raises(SchemaError, match="went down"):
         check_compatible(bumped, running)
+
+
+def test_k_floor_default_is_5_and_a_raised_floor_refuses_the_whole_directory(tmp_path):
+    write(tmp_path, GOOD, "a.yaml")                        # k: 5
+    assert load_schemas(tmp_path).schemas[0].privacy.k == 5
+    with pytest.raises(SchemaError) as info:
+        load_schemas(tmp_path, k_floor=8)
+    assert str(info.value).startswith(f"{tmp_path / 'a.yaml'}:15: privacy 'k' is 5, below "
+                                      "this deployment's k floor of 8 (fix: write k: 8 or more")
+
+
+@pytest.mark.parametrize("floor", [0, -1, 1001, True, 2.5])
+def test_an_unusable_k_floor_is_a_programming_error(tmp_path, floor):
+    with pytest.raises(ValueError, match="k_floor"):
+        load_schema_file(write(tmp_path, GOOD), k_floor=floor)

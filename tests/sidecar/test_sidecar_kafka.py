@@ -27,6 +27,7 @@ from tests.sidecar.sidecar_support import (
     create_raw_topics,
     http_event,
     interleave,
+    iso,
     make_mix,
     new_topics,
     produce,
@@ -291,9 +292,10 @@ def test_sigterm_commits_everything_due_and_exits_zero(kafka_bootstrap, topics, 
 def test_crash_at_a_transaction_boundary_loses_and_doubles_nothing(
         kafka_bootstrap, topics, sidecars, tmp_path, failpoint):
     # grace 2m: one round of production spans one window per partition, so windows close
-    # while events still flow and several transactions publish; k=1: a window published
-    # twice, even partly, shows as a duplicate; jitter: replay meets published windows
-    schemas = schemas_with(tmp_path / "grace2m", grace="2m", k=1)
+    # while events still flow and several transactions publish; k=5 (the floor) and six
+    # subjects per cell in every partition: a window published twice, even only one
+    # partition's share of it, shows as a duplicate; jitter: replay meets published windows
+    schemas = schemas_with(tmp_path / "grace2m", grace="2m")
     mix = make_mix(windows=8, jitter_ms=25_000)
     sc = sidecars(kafka_bootstrap, topics, tmp_path / "crash.log", schemas=schemas,
                   env={"DEIDENTIFY_FAILPOINT": failpoint}).start()
@@ -312,7 +314,7 @@ def test_crash_at_a_transaction_boundary_loses_and_doubles_nothing(
 
 def test_kill_9_mid_stream_then_restart_loses_and_doubles_nothing(kafka_bootstrap, topics,
                                                                   sidecars, tmp_path):
-    schemas = schemas_with(tmp_path / "grace2m", grace="2m", k=1)
+    schemas = schemas_with(tmp_path / "grace2m", grace="2m")
     mix = make_mix(windows=12, jitter_ms=25_000)
     rounds = interleave(mix.records, 12)
     sc = sidecars(kafka_bootstrap, topics, tmp_path / "run0.log", schemas=schemas).start()
@@ -341,7 +343,7 @@ def test_kill_9_mid_stream_then_restart_loses_and_doubles_nothing(kafka_bootstra
 
 
 def test_schema_hot_reload_with_events_flowing(kafka_bootstrap, topics, sidecars, tmp_path):
-    schemas = schemas_with(tmp_path / "live", grace="2m", k=1)
+    schemas = schemas_with(tmp_path / "live", grace="2m")
     http_file = schemas / "http_requests.yaml"
     billing_file = schemas / "billing_totals.yaml"
     billing_ok = billing_file.read_text()
@@ -364,7 +366,7 @@ def test_schema_hot_reload_with_events_flowing(kafka_bootstrap, topics, sidecars
         in sc.log_text()
 
     # an invalid schema is refused; the running set stays
-    billing_file.write_text(billing_ok.replace("k: 1", "k: -3"))
+    billing_file.write_text(billing_ok.replace("k: 5", "k: -3"))
     sc.wait_until("the invalid schema refused",
                   lambda: sc.metric("deid_sidecar_schema_reloads_total", outcome="refused") == 1,
                   timeout_s=10)
@@ -401,7 +403,7 @@ def test_schema_hot_reload_with_events_flowing(kafka_bootstrap, topics, sidecars
 @pytest.mark.parametrize("failpoint", ["before_commit:2:raise", "after_commit:1:raise"])
 def test_a_failed_transaction_restarts_the_session_in_process(kafka_bootstrap, topics,
                                                               sidecars, tmp_path, failpoint):
-    schemas = schemas_with(tmp_path / "grace2m", grace="2m", k=1)
+    schemas = schemas_with(tmp_path / "grace2m", grace="2m")
     mix = make_mix(windows=8, jitter_ms=25_000)
     sc = sidecars(kafka_bootstrap, topics, tmp_path / "sidecar.log", schemas=schemas,
                   env={"DEIDENTIFY_FAILPOINT": failpoint}).start()
@@ -430,7 +432,7 @@ dimensions:
   method: {type: enum, field: method, values: http_methods}
 measures:
   latency_ms: {type: sum, field: latency_ms, integer: true, min: 0, max: 100000}
-privacy: {subjects: [user.id], k: 1, caps: {}, max_cells: 100}
+privacy: {subjects: [user.id], k: 5, caps: {}, max_cells: 100}
 """
 
 
@@ -439,7 +441,7 @@ def test_a_schema_on_a_new_topic_resubscribes_without_loss(kafka_bootstrap, topi
     """Hot reload adds a raw topic: the consumer resubscribes (a rebalance with events
     flowing): partitions it keeps continue from the sidecar's own positions, nothing is
     counted twice, and the new topic's events are aggregated."""
-    schemas = schemas_with(tmp_path / "live", grace="2m", k=1)
+    schemas = schemas_with(tmp_path / "live", grace="2m")
     mix = make_mix(windows=10, jitter_ms=25_000)
     paced = PacedProducer(kafka_bootstrap, topics, interleave(mix.records, 10), pause_s=0.5,
                           hold_after=3)
@@ -488,7 +490,7 @@ def test_a_second_instance_fences_the_first_which_exits_1(kafka_bootstrap, topic
                                                           tmp_path):
     """Two sidecars with the same group by mistake: the newer one's producer fences the
     older one, which exits 1 at its next transaction; totals stay exact."""
-    schemas = schemas_with(tmp_path / "grace2m", grace="2m", k=1)
+    schemas = schemas_with(tmp_path / "grace2m", grace="2m")
     mix = make_mix(windows=6, jitter_ms=25_000)
     rounds = interleave(mix.records, 6)
     first = sidecars(kafka_bootstrap, topics, tmp_path / "first.log", schemas=schemas).start()
@@ -513,7 +515,7 @@ def test_an_idle_partition_closes_its_windows_by_wall_clock(kafka_bootstrap, top
                                                             tmp_path):
     """No later event ever comes: after --idle, stream time follows the wall clock and the
     window is published anyway (a quiet region still reports)."""
-    schemas = schemas_with(tmp_path / "s", k=1, grace=None)
+    schemas = schemas_with(tmp_path / "s", grace=None)
     http = schemas / "http_requests.yaml"
     http.write_text(http.read_text().replace("size: 60s", "size: 1s")
                     .replace("grace: 10s", "grace: 0s"))
@@ -529,4 +531,67 @@ def test_an_idle_partition_closes_its_windows_by_wall_clock(kafka_bootstrap, top
     assert len(records) == 1
     agg = records[0][1]
     assert agg["schema"] == "http_requests" and agg["measures"]["count"] == 5
+    assert sc.sigterm() == 0
+
+
+# --------------------------------------------------------------------------- event time
+
+YEAR_2286 = 9_999_999_999_000
+
+
+async def _poison_commit_metadata(bootstrap: str, topic: str, group: str) -> None:
+    """What a sidecar without the future bound would have committed after a 2286 event."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka.structs import OffsetAndMetadata
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group,
+                                enable_auto_commit=False)
+    await consumer.start()
+    try:
+        tp = TopicPartition(topic, 0)
+        consumer.assign([tp])
+        metadata = orjson.dumps({"v": 1, "closed_through": {"http_requests": YEAR_2286}})
+        await consumer.commit({tp: OffsetAndMetadata(0, metadata.decode())})
+    finally:
+        await consumer.stop()
+
+
+def test_a_far_future_burst_does_not_stop_later_windows(kafka_bootstrap, topics, sidecars,
+                                                        tmp_path):
+    """A burst from the year 2286 spread over many windows of one partition, and a commit
+    metadata mark in 2286 left by an older run: the events are rejected as
+    ``future_timestamp``, the mark is ignored, and later windows still close and publish."""
+    schemas = schemas_with(tmp_path / "s", grace=None)
+    http = schemas / "http_requests.yaml"
+    http.write_text(http.read_text().replace("size: 60s", "size: 1s")
+                    .replace("grace: 10s", "grace: 0s"))
+    asyncio.run(_poison_commit_metadata(kafka_bootstrap, topics.raw("http"), topics.group))
+    sc = sidecars(kafka_bootstrap, topics, tmp_path / "sidecar.log", schemas=schemas,
+                  idle="1s").start()
+    sc.wait_ready()
+
+    def five_users(second_ms: int) -> list:
+        return [("http", 0, orjson.dumps(http_event(second_ms + 100 + i, user=f"u{i}")))
+                for i in range(5)]
+    now = int(time.time() * 1000)
+    first = now - now % 1000
+    produce(kafka_bootstrap, topics, five_users(first))
+    burst = [("http", 0, orjson.dumps(http_event(YEAR_2286 - i * 1000, user=f"f{i % 7}")))
+             for i in range(60)]
+    produce(kafka_bootstrap, topics, burst)
+    sc.wait_until("the burst rejected", lambda: sc.metric(
+        "deid_sidecar_events_dropped_total", schema="http_requests",
+        reason="future_timestamp") == 60, timeout_s=30)
+    while int(time.time() * 1000) < first + 1000:     # the next window of the wall clock
+        time.sleep(0.05)
+    now = int(time.time() * 1000)
+    later = now - now % 1000
+    produce(kafka_bootstrap, topics, five_users(later))
+    records = read_central(kafka_bootstrap, topics.central, until=lambda r: len(r) >= 2,
+                           timeout_s=60, settle_s=1.0)
+    got = sorted((agg["window"]["start"], agg["measures"]["count"]) for _, agg in records)
+    assert got == [(iso(first), 5), (iso(later), 5)]
+    assert sc.metric("deid_sidecar_events_dropped_total", schema="http_requests",
+                     reason="late") == 0
+    assert sc.metric("deid_sidecar_watermarks_ignored_total") == 1
+    assert "ignored 1 committed closed_through mark(s) beyond the wall clock" in sc.log_text()
     assert sc.sigterm() == 0

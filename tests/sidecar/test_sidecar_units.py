@@ -42,7 +42,7 @@ from tests.sidecar.sidecar_support import SHIPPED_SCHEMAS, T0, http_event
 
 RUN_FLAGS = ("region", "bootstrap", "schemas", "group", "central_topic", "port", "topic_prefix",
              "idle", "commit_interval", "security_protocol", "sasl_mechanism", "sasl_username",
-             "sasl_password_file", "ssl_cafile")
+             "sasl_password_file", "ssl_cafile", "k_floor", "max_future")
 
 
 def args(**flags) -> argparse.Namespace:
@@ -64,6 +64,7 @@ def test_defaults_and_derived_ids():
     assert s.instance_id == "deidentify-eu" and s.transactional_id == "deidentify-eu.txn"
     assert s.security.protocol == "PLAINTEXT"
     assert s.schemas_dir.is_dir() and s.host == "0.0.0.0"
+    assert s.k_floor == 5 and s.max_future_ms == 300_000
     assert load_settings(args(region="eu"), env={"DEIDENTIFY_BIND": "127.0.0.1"}).host \
         == "127.0.0.1"
 
@@ -73,8 +74,10 @@ def test_every_flag_also_comes_from_the_environment():
            "DEIDENTIFY_SCHEMAS": str(SHIPPED_SCHEMAS), "DEIDENTIFY_GROUP": "g1",
            "DEIDENTIFY_CENTRAL_TOPIC": "central.x", "DEIDENTIFY_PORT": "9100",
            "DEIDENTIFY_TOPIC_PREFIX": "us.", "DEIDENTIFY_IDLE": "2s",
-           "DEIDENTIFY_COMMIT_INTERVAL": "250ms"}
+           "DEIDENTIFY_COMMIT_INTERVAL": "250ms", "DEIDENTIFY_K_FLOOR": "7",
+           "DEIDENTIFY_MAX_FUTURE": "90s"}
     s = load_settings(args(), env=env)
+    assert (s.k_floor, s.max_future_ms) == (7, 90_000)
     assert (s.region, s.bootstrap, s.group_id, s.central_topic, s.port, s.topic_prefix,
             s.idle_ms, s.commit_interval_ms) == ("us-east", "k1:9092,k2:9093", "g1",
                                                  "central.x", 9100, "us.", 2000, 250)
@@ -105,6 +108,13 @@ def test_flags_win_over_the_environment():
     ({"region": "eu", "topic_prefix": "eu/"}, {}, "--topic-prefix"),
     ({"region": "eu", "schemas": "/no/such/dir"}, {}, "--schemas (env DEIDENTIFY_SCHEMAS)"),
     ({"region": "eu"}, {"DEIDENTIFY_LOG_LEVEL": "LOUD"}, "DEIDENTIFY_LOG_LEVEL: 'LOUD'"),
+    ({"region": "eu", "k_floor": 4}, {}, "--k-floor (env DEIDENTIFY_K_FLOOR): 4 is not between "
+     "5 and 1000 (the floor can only be raised"),
+    ({"region": "eu"}, {"DEIDENTIFY_K_FLOOR": "1"}, "DEIDENTIFY_K_FLOOR): 1 is not between"),
+    ({"region": "eu"}, {"DEIDENTIFY_K_FLOOR": "five"}, "'five' is not a whole number"),
+    ({"region": "eu", "max_future": "1ms"}, {},
+     "--max-future (env DEIDENTIFY_MAX_FUTURE): must be between 1s and 24h"),
+    ({"region": "eu"}, {"DEIDENTIFY_MAX_FUTURE": "later"}, "'later' is not a duration"),
     ({"region": "eu"}, {"DEIDENTIFY_BIND": "a b"}, "DEIDENTIFY_BIND: 'a b'"),
     ({"region": "eu", "security_protocol": "TLS"}, {},
      "--security-protocol (env KAFKA_SECURITY_PROTOCOL): 'TLS' is not one of"),
@@ -202,6 +212,19 @@ def test_cli_run_exits_2_on_an_invalid_schema(tmp_path, capsys):
     assert cli.main(["run", "--region", "eu", "--schemas", str(tmp_path / "s")]) == 2
     err = capsys.readouterr().err
     assert f"{bad}:31: privacy 'k' is out of range" in err
+
+
+def test_cli_run_refuses_schemas_below_the_k_floor(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("DEIDENTIFY_K_FLOOR", raising=False)
+    shutil.copytree(SHIPPED_SCHEMAS, tmp_path / "s")
+    low = tmp_path / "s" / "webhook_deliveries.yaml"
+    low.write_text(low.read_text().replace("k: 5", "k: 4"))
+    assert cli.main(["run", "--region", "eu", "--schemas", str(tmp_path / "s")]) == 2
+    assert (f"{low}:31: privacy 'k' is 4, below this deployment's k floor of 5 (fix: write "
+            "k: 5 or more") in capsys.readouterr().err
+    assert cli.main(["run", "--region", "eu", "--k-floor", "4"]) == 2    # never lowered
+    assert "--k-floor (env DEIDENTIFY_K_FLOOR): 4 is not between 5 and 1000" \
+        in capsys.readouterr().err
 
 
 # --------------------------------------------------------------------------- errors
@@ -361,6 +384,31 @@ def test_reloader_swaps_valid_sets_and_refuses_invalid_ones(tmp_path, caplog):
     assert "schema reload ok: billing_totals v1, http_requests v2, webhook_deliveries v1" \
         in caplog.text
     assert "http_requests.yaml:31: privacy 'k' is out of range (fix:" in caplog.text
+
+
+def test_reloader_refuses_a_schema_below_the_k_floor(tmp_path, caplog):
+    directory = tmp_path / "schemas"
+    shutil.copytree(SHIPPED_SCHEMAS, directory)
+    for f in directory.glob("*.yaml"):                       # a deployment with floor 6
+        f.write_text(f.read_text().replace("k: 5", "k: 6"))
+    applied = []
+
+    async def apply(schemas):
+        applied.append(schemas.versions())
+
+    async def scenario():
+        r = SchemaReloader(directory, apply, poll_s=60, k_floor=6)
+        f = directory / "billing_totals.yaml"
+        text = f.read_text().replace("version: 1", "version: 2")
+        f.write_text(text.replace("k: 6", "k: 5"))         # a new version under the floor
+        first = await r.check()
+        f.write_text(text.replace("k: 6", "k: 7"))
+        return first, await r.check()
+    with caplog.at_level("INFO", logger="deidentify.sidecar.reload"):
+        assert asyncio.run(scenario()) == ("refused", "ok")
+    assert "billing_totals.yaml:22: privacy 'k' is 5, below this deployment's k floor of 6 " \
+        "(fix: write k: 6 or more" in caplog.text
+    assert applied == [{"billing_totals": 2, "http_requests": 1, "webhook_deliveries": 1}]
 
 
 # --------------------------------------------------------------------------- window hold

@@ -66,7 +66,7 @@ def broker(kafka_bootstrap, tmp_path):
 def test_broker_stop_and_restart_mid_stream_recovers_by_itself(broker, tmp_path):
     topics = new_topics("brokerrestart")
     asyncio.run(create_raw_topics(broker.bootstrap, topics))
-    schemas = schemas_with(tmp_path / "schemas", grace="2m", k=1)
+    schemas = schemas_with(tmp_path / "schemas", grace="2m")
     mix = make_mix(windows=10, jitter_ms=25_000)
     rounds = interleave(mix.records, 10)
     sc = SidecarProcess(broker.bootstrap, topics, tmp_path / "sidecar.log", schemas=schemas)
