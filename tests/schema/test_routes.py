@@ -35,7 +35,7 @@ dimensions:
 measures: {}
 privacy:
   subjects: [user.id]
-  k: 1
+  k: 5
 """
 
 OPENAPI = """\
