@@ -125,15 +125,45 @@ WORD_TO_NAME_RATIO = 0.05
 """A name whose lowercase English frequency exceeds this times its bearers' share is a word."""
 
 RARE_NAME_SHARE = 5e-6
-"""Share of people assumed for a name without a Census share (half its rounding unit)."""
+"""Share of people assumed for a name without a Census share, per language that lists it."""
 
 MIN_TOKEN_LEN = 2
+FAKER_MIN_LEN = 4
+"""Shortest name taken from Faker alone: shorter ones are mostly abbreviations (``dev``)."""
 CONCAT_PART_MIN_LEN = 3
-CONCAT_FIRST_MIN_LEVEL = 4
-"""Frequency class (1 rare .. 13 very common, in any one country) for concatenated first names."""
+CONCAT_MIN_LANGUAGES = 2
+"""A first name or surname from Faker alone is tried in a concatenation if this many
+languages list it (Census first names always are)..."""
+CONCAT_LONG_FIRST_LEN = 6
+"""... or, for a first name, if it is at least this long (``priyanka``)."""
+CONCAT_LAST_MIN_SHARE = 1e-5
+"""Census surnames borne by at least this share of people lead a last+first concatenation."""
+
+FAKER_LOCALES: tuple[str, ...] = (
+    # Latin script, by language: Azerbaijani .. Zulu.
+    "az_AZ", "cs_CZ", "da_DK", "de_AT", "de_CH", "de_DE", "de_LI", "de_LU",
+    "en", "en_GB", "en_IE", "en_IN", "en_KE", "en_NG", "en_NZ", "en_PK", "en_TH", "en_US",
+    "es", "es_AR", "es_CA", "es_CL", "es_CO", "es_ES", "es_MX", "et_EE", "fi_FI",
+    "fr_BE", "fr_CA", "fr_CH", "fr_DZ", "fr_FR", "fr_QC", "ga_IE", "ha_NG", "hr_HR", "hu_HU",
+    "id_ID", "ig_NG", "is_IS", "it_IT", "lt_LT", "lv_LV", "nl_BE", "nl_NL", "no_NO", "pl_PL",
+    "pt_BR", "pt_PT", "ro_RO", "sk_SK", "sl_SI", "sv_SE", "sw", "tr_TR", "tw_GH", "uz_UZ",
+    "vi_VN", "yo_NG", "zu_ZA",
+    # Their romanized lists only (the kanji, kana and hanzi lists are skipped).
+    "ja_JP", "zh_CN", "zh_TW",
+)
+"""Faker person providers whose name lists are read (see the module docstring)."""
+
+# Provider attributes holding first names or surnames: first_names, first_names_female,
+# last_names_male, first_romanized_names, unisex_last_names (pl_PL), last_names_est, ...
+# Not: first_kana_names, first_name_pairs, last_names_without_suffix (is_IS stems),
+# middle_names, prefixes.
+_FAKER_ATTR_RE = re.compile(
+    r"(?:(?:male|female|unisex)_)?(first|last)(?:_romanized)?_names"
+    r"(?:_(?:male|female|unisex|nonbinary|common|est|rus|female_only|male_only))?")
 
 _FOLD = str.maketrans({"ß": "ss", "ø": "o", "Ø": "O", "ł": "l", "Ł": "L", "đ": "d", "Đ": "D",
-                       "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE", "ı": "i", "þ": "th"})
+                       "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE", "ı": "i", "þ": "th",
+                       "ə": "e", "Ə": "E"})
 # A placeholder (``{id}``) is matched as one token so that it separates its neighbours.
 _TOKEN_RE = re.compile(r"\{[^}]*\}|[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
 _LOWER_TOKEN_RE = re.compile(r"\{[^}]*\}|[a-z]+")
@@ -151,13 +181,16 @@ class NameData:
     """The name sets, built once by :func:`load_name_data`.
 
     ``first`` and ``last`` hold name tokens only (names used more as names than as words);
-    ``concat_first`` the frequent first names tried at the start of a concatenation;
-    ``split_words`` the English words that would otherwise split like a concatenation.
+    ``concat_first`` the frequent first names tried in a concatenation (first+last or
+    last+first), ``concat_last`` the frequent surnames tried at the start of one (last+first;
+    any surname of ``last`` may end a first+last run); ``split_words`` the English words that
+    would otherwise split like a concatenation.
     """
 
     first: frozenset[str]
     last: frozenset[str]
     concat_first: frozenset[str]
+    concat_last: frozenset[str]
     split_words: frozenset[str]
     load_seconds: float
 
@@ -174,25 +207,52 @@ def _census(file: str) -> dict[str, float]:
     return shares
 
 
-def _nam_dict() -> dict[str, int]:
-    """gender-guesser's ``nam_dict.txt`` -> first name -> highest frequency class (1-13).
+def _name_keys(name: str) -> tuple[str, ...]:
+    """A Faker name as lookup keys: ``de Vries`` -> ``devries``, ``vries``; ``Zoë`` -> ``zoe``.
 
-    Fixed columns: a gender code, the name in columns 3-28 (a ``+`` joins the parts of Arabic,
-    Chinese and Korean names), a ``+`` in column 29 marks a duplicate spelled with expanded
-    umlauts (skipped), one hexadecimal frequency class per country from column 30.
+    The parts run together, and each part of at least :data:`FAKER_MIN_LEN` letters on its
+    own (so particles such as ``de``, ``van``, ``mac`` and suffixes such as ``ii`` are not
+    names by themselves). A name in another script, or with a letter that does not fold to
+    ASCII, gives nothing.
     """
-    path = importlib.resources.files("gender_guesser") / "data" / "nam_dict.txt"
-    levels: dict[str, int] = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if not line or line[0] in "#=" or len(line) < 31 or line[29] == "+":
-            continue
-        level = max((int(c, 16) for c in line[30:86] if c in "123456789ABCDEFabcdef"),
-                    default=1)
-        folded = _NON_LETTERS_RE.split(_fold(line[3:29].strip()).lower())
-        for name in (*folded, "".join(folded)):
-            if len(name) >= MIN_TOKEN_LEN and levels.get(name, 0) < level:
-                levels[name] = level
-    return levels
+    if name.isascii():
+        folded = name.lower()
+    else:
+        if any(c.isalpha() and not unicodedata.name(c, "").startswith("LATIN") for c in name):
+            return ()
+        folded = _fold(name).lower()
+        if sum(c.isalpha() for c in folded) < sum(c.isalpha() for c in name):
+            return ()
+    parts = [part for part in _NON_LETTERS_RE.split(folded) if part]
+    if len(parts) == 1:
+        return (parts[0],)
+    return ("".join(parts), *(part for part in parts if len(part) >= FAKER_MIN_LEN))
+
+
+def _faker_names() -> tuple[dict[str, int], dict[str, int]]:
+    """First names and surnames of :data:`FAKER_LOCALES` -> number of languages listing each.
+
+    Reads the class attributes of each locale's ``faker.providers.person`` provider as data;
+    no generator is built and nothing random runs. The language is the locale's prefix
+    (``de`` for ``de_AT``, ``de_CH``, ...), so that copies between locales count once.
+    """
+    languages: tuple[dict[str, set[str]], dict[str, set[str]]] = ({}, {})
+    for locale in FAKER_LOCALES:
+        provider = importlib.import_module(f"faker.providers.person.{locale}").Provider
+        language = locale.split("_")[0]
+        for attr in dir(provider):
+            match = _FAKER_ATTR_RE.fullmatch(attr)
+            values = getattr(provider, attr) if match else None
+            if not isinstance(values, tuple | list | dict):
+                continue  # a property (es_CL computes first_names from the two lists)
+            target = languages[match.group(1) == "last"]
+            for name in values:
+                for key in _name_keys(name):
+                    if len(key) >= FAKER_MIN_LEN:
+                        target.setdefault(key, set()).add(language)
+    first, last = languages
+    return ({n: len(langs) for n, langs in first.items()},
+            {n: len(langs) for n, langs in last.items()})
 
 
 def _english_counts() -> tuple[dict[str, int], int]:
@@ -210,34 +270,43 @@ def load_name_data() -> NameData:
     for name, share in _census("dist.male.first").items():
         census_first[name] = max(census_first.get(name, 0.0), share)
     census_last = _census("dist.all.last")
-    levels = _nam_dict()
+    faker_first, faker_last = _faker_names()
     counts, total = _english_counts()
     threshold = WORD_TO_NAME_RATIO * total
 
     def name_token(name: str) -> bool:
         if len(name) < MIN_TOKEN_LEN or not name.isalpha():
             return False
-        share = max(census_first.get(name, 0.0), census_last.get(name, 0.0), RARE_NAME_SHARE)
+        languages = max(faker_first.get(name, 0), faker_last.get(name, 0), 1)
+        share = max(census_first.get(name, 0.0), census_last.get(name, 0.0),
+                    RARE_NAME_SHARE * languages)
         return counts.get(name, 0) <= threshold * share
 
-    first = frozenset(n for n in census_first.keys() | levels.keys() if name_token(n))
-    last = frozenset(n for n in census_last if name_token(n))
+    first = frozenset(n for n in census_first.keys() | faker_first.keys() if name_token(n))
+    last = frozenset(n for n in census_last.keys() | faker_last.keys() if name_token(n))
     concat_first = frozenset(
         n for n in first
         if len(n) >= CONCAT_PART_MIN_LEN
-        and (n in census_first or levels.get(n, 0) >= CONCAT_FIRST_MIN_LEVEL))
+        and (n in census_first or faker_first.get(n, 0) >= CONCAT_MIN_LANGUAGES
+             or len(n) >= CONCAT_LONG_FIRST_LEN))
+    concat_last = frozenset(
+        n for n in last
+        if len(n) >= CONCAT_PART_MIN_LEN
+        and (census_last.get(n, 0.0) >= CONCAT_LAST_MIN_SHARE
+             or faker_last.get(n, 0) >= CONCAT_MIN_LANGUAGES))
     split_words = frozenset(
         word for word in counts
         if len(word) >= 2 * CONCAT_PART_MIN_LEN and word.isascii() and word.isalpha()
-        and _splits(word, concat_first, last))
+        and (_splits(word, concat_first, last) or _splits(word, concat_last, concat_first)))
     return NameData(first=first, last=last, concat_first=concat_first,
-                    split_words=split_words, load_seconds=time.process_time() - started)
+                    concat_last=concat_last, split_words=split_words,
+                    load_seconds=time.process_time() - started)
 
 
-def _splits(token: str, first: frozenset[str], last: frozenset[str]) -> bool:
-    """True when ``token`` is a first name followed by a surname, each >= 3 letters."""
+def _splits(token: str, head: frozenset[str], tail: frozenset[str]) -> bool:
+    """True when ``token`` is a name of ``head`` followed by one of ``tail``, each >= 3 letters."""
     for cut in range(CONCAT_PART_MIN_LEN, len(token) - CONCAT_PART_MIN_LEN + 1):
-        if token[:cut] in first and token[cut:] in last:
+        if token[:cut] in head and token[cut:] in tail:
             return True
     return False
 
@@ -261,13 +330,14 @@ class NameDetector:
     the text and looks tokens up in frozensets.
     """
 
-    __slots__ = ("_first", "_last", "_concat_first", "_split_words")
+    __slots__ = ("_first", "_last", "_concat_first", "_concat_last", "_split_words")
 
     def __init__(self, data: NameData | None = None) -> None:
         data = data if data is not None else load_name_data()
         self._first = data.first
         self._last = data.last
         self._concat_first = data.concat_first
+        self._concat_last = data.concat_last
         self._split_words = data.split_words
 
     def find(self, text: str) -> bool:
@@ -298,4 +368,5 @@ class NameDetector:
     def _concatenation(self, token: str) -> bool:
         if token in self._split_words or token in self._first or token in self._last:
             return False
-        return _splits(token, self._concat_first, self._last)
+        return (_splits(token, self._concat_first, self._last)
+                or _splits(token, self._concat_last, self._concat_first))
