@@ -109,6 +109,7 @@ import gzip
 import importlib.resources
 import json
 import re
+import sys
 import time
 import unicodedata
 from dataclasses import dataclass
@@ -153,6 +154,7 @@ FAKER_LOCALES: tuple[str, ...] = (
 )
 """Faker person providers whose name lists are read (see the module docstring)."""
 
+_FAKER_PERSON = "faker.providers.person"
 # Provider attributes holding first names or surnames: first_names, first_names_female,
 # last_names_male, first_romanized_names, unisex_last_names (pl_PL), last_names_est, ...
 # Not: first_kana_names, first_name_pairs, last_names_without_suffix (is_IS stems),
@@ -237,22 +239,42 @@ def _faker_names() -> tuple[dict[str, int], dict[str, int]]:
     (``de`` for ``de_AT``, ``de_CH``, ...), so that copies between locales count once.
     """
     languages: tuple[dict[str, set[str]], dict[str, set[str]]] = ({}, {})
-    for locale in FAKER_LOCALES:
-        provider = importlib.import_module(f"faker.providers.person.{locale}").Provider
-        language = locale.split("_")[0]
-        for attr in dir(provider):
-            match = _FAKER_ATTR_RE.fullmatch(attr)
-            values = getattr(provider, attr) if match else None
-            if not isinstance(values, tuple | list | dict):
-                continue  # a property (es_CL computes first_names from the two lists)
-            target = languages[match.group(1) == "last"]
-            for name in values:
-                for key in _name_keys(name):
-                    if len(key) >= FAKER_MIN_LEN:
-                        target.setdefault(key, set()).add(language)
+    imported_before = set(sys.modules)
+    try:
+        for locale in FAKER_LOCALES:
+            provider = importlib.import_module(f"{_FAKER_PERSON}.{locale}").Provider
+            _read_provider(provider, locale.split("_")[0], languages)
+    finally:
+        _forget_provider_modules(imported_before)
     first, last = languages
     return ({n: len(langs) for n, langs in first.items()},
             {n: len(langs) for n, langs in last.items()})
+
+
+def _read_provider(provider: type, language: str,
+                   languages: tuple[dict[str, set[str]], dict[str, set[str]]]) -> None:
+    for attr in dir(provider):
+        match = _FAKER_ATTR_RE.fullmatch(attr)
+        values = getattr(provider, attr) if match else None
+        if not isinstance(values, tuple | list | dict):
+            continue  # a property (es_CL computes first_names from the two lists)
+        target = languages[match.group(1) == "last"]
+        for name in values:
+            for key in _name_keys(name):
+                if len(key) >= FAKER_MIN_LEN:
+                    target.setdefault(key, set()).add(language)
+
+
+def _forget_provider_modules(imported_before: set[str]) -> None:
+    """Drop the person-provider modules this load imported, so that their lists (~13 MiB)
+    are freed; a module something else had imported stays."""
+    package = sys.modules.get(_FAKER_PERSON)
+    for module in set(sys.modules) - imported_before:
+        parent, _, child = module.rpartition(".")
+        if parent == _FAKER_PERSON:
+            del sys.modules[module]
+            if package is not None and getattr(package, child, None) is not None:
+                delattr(package, child)
 
 
 def _english_counts() -> tuple[dict[str, int], int]:
