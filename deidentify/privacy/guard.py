@@ -77,7 +77,7 @@ Detectors, in the order they run (cheap, specific detectors first; first hit win
     abbreviation-heavy names such as ``testRecvmsgIntoScatter``.
 ``person_name``
     A person's name in a compound form: first and last name side by side in either order
-    (``alice.smith``, ``priyanka_ashworth``, ``JohnSmith``, ``Alice%20Smith``,
+    (``alice.smith``, ``priya_ashworth``, ``JohnSmith``, ``Alice%20Smith``,
     ``/ashworth/ignatius/avatar.png``, ``john_smith_london``, ``jane-doe.dev``) or run
     together (``johnsmith``), from name lists of well-kept packages. Runs last, on every
     value of six characters or more. Rules, data, trade-offs and measured false-positive
