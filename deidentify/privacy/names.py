@@ -105,6 +105,7 @@ Invariants
 from __future__ import annotations
 
 import functools
+import gc
 import gzip
 import importlib.resources
 import json
@@ -275,6 +276,7 @@ def _forget_provider_modules(imported_before: set[str]) -> None:
             del sys.modules[module]
             if package is not None and getattr(package, child, None) is not None:
                 delattr(package, child)
+    gc.collect()  # provider classes sit in reference cycles (their MRO)
 
 
 def _english_counts() -> tuple[dict[str, int], int]:
@@ -319,17 +321,24 @@ def load_name_data() -> NameData:
     split_words = frozenset(
         word for word in counts
         if len(word) >= 2 * CONCAT_PART_MIN_LEN and word.isascii() and word.isalpha()
-        and (_splits(word, concat_first, last) or _splits(word, concat_last, concat_first)))
+        and _splits(word, concat_first, last, concat_last))
     return NameData(first=first, last=last, concat_first=concat_first,
                     concat_last=concat_last, split_words=split_words,
                     load_seconds=time.process_time() - started)
 
 
-def _splits(token: str, head: frozenset[str], tail: frozenset[str]) -> bool:
-    """True when ``token`` is a name of ``head`` followed by one of ``tail``, each >= 3 letters."""
+def _splits(token: str, first: frozenset[str], last: frozenset[str],
+            concat_last: frozenset[str]) -> bool:
+    """Is ``token`` a first name + a surname, or a ``concat_last`` surname + a first name?
+
+    Each part has at least 3 letters; ``first`` holds the frequent first names only.
+    """
     for cut in range(CONCAT_PART_MIN_LEN, len(token) - CONCAT_PART_MIN_LEN + 1):
-        if token[:cut] in head and token[cut:] in tail:
-            return True
+        head = token[:cut]
+        if head in first or head in concat_last:
+            tail = token[cut:]
+            if (head in first and tail in last) or (head in concat_last and tail in first):
+                return True
     return False
 
 
@@ -390,5 +399,4 @@ class NameDetector:
     def _concatenation(self, token: str) -> bool:
         if token in self._split_words or token in self._first or token in self._last:
             return False
-        return (_splits(token, self._concat_first, self._last)
-                or _splits(token, self._concat_last, self._concat_first))
+        return _splits(token, self._concat_first, self._last, self._concat_last)
