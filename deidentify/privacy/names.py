@@ -7,12 +7,12 @@ letters that splits into a first name and a surname.
 =========================================  ==============================================
 form                                       e.g.
 =========================================  ==============================================
-first.last, first_last, first-last         ``alice.smith``, ``priyanka_ashworth``
+first.last, first_last, first-last         ``alice.smith``, ``priya_ashworth``
 spaces, percent-encoded spaces             ``Alice Smith``, ``alice%20smith``, ``%2520``
 CamelCase                                  ``JohnSmith``, ``JaneDOE``
 last.first, across route segments          ``smith.john``, ``/ashworth/ignatius/avatar.png``
 digits or other words around               ``john.smith42``, ``john_smith_london``
-concatenated first+last                    ``johnsmith``, ``/v1/patients/janedoe/records``
+concatenated first+last, last+first        ``johnsmith``, ``larsvirtanen``, ``smithjohn``
 personal domains                           ``johnsmith.com``, ``jane-doe.dev``
 =========================================  ==============================================
 
@@ -27,9 +27,13 @@ names adjacent. Then:
 - **pair**: two neighbouring tokens where one is a first name and the other a surname, in
   either order, and *both* are name tokens (below);
 - **concatenation**: a token of at least 6 letters that is not an English word and splits
-  into a *frequent* first name (US Census 1990 first names, or level >= 4 in the
-  international list) of at least 3 letters followed by a surname of at least 3 letters.
-  Only first+last is tried: last+first runs (``smithjohn``) are not.
+  into a *frequent* first name followed by any surname (``johnsmith``), or a *frequent*
+  surname followed by a frequent first name (``smithjohn``), each part at least 3 letters.
+  A first name is frequent when it is a US Census first name, or Faker lists it for at
+  least ``CONCAT_MIN_LANGUAGES`` (2) languages, or it has at least 6 letters (``priyanka``);
+  a surname when at least 0.001 % of the US population bears it (``CONCAT_LAST_MIN_SHARE``)
+  or Faker lists it for 2 languages. Short names from one list alone split too many
+  identifiers: ``isol`` + ``ines`` in ``isolines``.
 
 A single name on its own (``/users/alice``, tenant ``tyrell``) never hits: one given name or
 one surname is shared by thousands of people, and most route words, tenants and company
@@ -38,30 +42,54 @@ of the central topic is the job of the route literal rules (layer 2) and k (laye
 
 Name data (loaded once per process, lazily, into frozensets)
 ------------------------------------------------------------
-- First names: the ``gender-guesser`` package's ``nam_dict.txt`` (Jörg Michael, 2008; about
-  44,000 first names from 54 countries, each with a frequency class per country) plus the
-  US Census 1990 first-name files (5,163 names) shipped by the ``names`` package.
-- Surnames: the US Census 1990 surname file (88,799 names covering 90 % of the US population,
-  with their share of it), from the ``names`` package.
+- US Census 1990 first-name files (5,163 names) and surname file (88,799 names covering 90 %
+  of the US population), each name with its share of the population, from the ``names``
+  package.
+- The person providers of ``faker`` (``faker/providers/person/<locale>``): the first names
+  and surnames of every locale written in Latin script (:data:`FAKER_LOCALES`: 60 locales
+  of 34 languages, from Azerbaijani to Zulu, Finnish, Swedish, Polish, Icelandic, Irish, and
+  Indian and Pakistani names written in English), plus the romanized lists of ``ja_JP``,
+  ``zh_CN`` and ``zh_TW``: 19,537 first names and 26,106 surnames after folding, 15,441
+  first names and 17,352 surnames that the Census lists lack (``lars``, ``virtanen``,
+  ``lindqvist``, ``jurgen``, ``kowalczyk``, ``hiroshi``). The provider classes are imported and their list
+  attributes read as data (nothing random runs), then the provider modules are dropped from
+  ``sys.modules`` so that their lists are freed. Why these locales: a name turns up in a URL,
+  a tenant id or a host in ASCII; lists in another script (Cyrillic, Greek, Arabic, Hebrew,
+  Indic, Georgian, Armenian, hangul, kanji, Thai) fold to nothing, and transliterating them
+  is ambiguous (``Дмитрий``: dmitry, dmitriy, dmitrij). A name with a letter that does not
+  fold to ASCII is dropped rather than kept mangled (``ə`` is folded to ``e`` first). A
+  name in several parts is kept run together and each part of 4+ letters on its own
+  (``de Vries`` -> ``devries``, ``vries``), so particles (``de``, ``van``, ``mac``) are not
+  names. Names of fewer than ``FAKER_MIN_LEN`` (4) letters are taken from the Census only:
+  Faker's short ones are mostly abbreviations in software (``Dev``: en_IN, ``Org``: et_EE,
+  ``Sys``: da_DK, ``Geo``, ``Tex``, ``Exa``: en) that the English word list below lacks.
+  Not read: Icelandic patronymic stems (``last_names_without_suffix``), middle names.
 - English words: the English word-count list of ``pyspellchecker`` (about 160,000 lowercase
   words with counts from a large English corpus). It is read at load time only and not kept.
 
-Licences: ``names`` MIT (Census data: public domain), ``pyspellchecker`` MIT,
-``gender-guesser`` GPL-3.0 with its data file under the GNU FDL 1.2. The data file is read as
-is (never modified, never imported as code); a redistribution of this project together with
-its dependencies must honour the GPL/FDL terms of that one package.
+Compared with the ``gender-guesser`` list used before (44,000 first names from 54
+countries), 32,106 first names are no longer known, mostly transliterations of names
+written in other scripts (``dmitry``, ``oleksandr``, ``giorgi``, ``panagiotis``), Vietnamese
+and Korean given-name syllables (``duc``, ``huy``, ``jun``) and Indian names that en_IN
+lacks (``priyanka``); 7,902 first names and 17,297 surnames are new.
+
+Licences: ``names`` MIT (Census data: public domain), ``faker`` MIT, ``pyspellchecker`` MIT.
+No list is copied into this repository; all three are read from the installed packages.
 
 Names that are also words
 -------------------------
 Many names are ordinary words (``page``, ``grant``, ``will``, ``mark``, ``read``, ``key``).
 A name token is a name that is used more as a name than as a word: its lowercase frequency
 in English text (pyspellchecker counts, which count ``john`` the noun, not ``John``) is at
-most ``WORD_TO_NAME_RATIO`` (0.1) times the share of people bearing it (Census share; 0.0005 %
-for a name too rare to have one). So ``john``, ``mark``, ``smith``, ``brown``, ``grant``,
-``rose``, ``doe`` and ``alice`` are name tokens, and ``will``, ``read``, ``key``, ``page``,
-``young``, ``black`` and ``stream`` are words. A pair needs *both* tokens to be name tokens,
-so ``mark-read`` and ``stream-key`` pass, and so, as an accepted miss, do ``will.smith`` and
-``john.young`` (about 45 of the 1,300 commonest Census first names and surnames count as
+most ``WORD_TO_NAME_RATIO`` (0.05) times the share of people bearing it. The share is the
+Census share, or for a name Faker alone lists ``RARE_NAME_SHARE`` (0.0005 %) per language
+listing it (a name given in more countries is borne by more people): ``lars`` (7 languages)
+and ``liam`` (8) are names, ``edit`` (4), ``tore`` (2), ``safari`` (1) and ``canals`` (1) are
+words. So ``john``, ``mark``, ``smith``, ``brown``, ``grant``, ``rose``, ``doe`` and
+``alice`` are name tokens, and ``will``, ``read``, ``key``, ``page``, ``young``, ``black``
+and ``stream`` are words. A pair needs *both* tokens to be name tokens, so ``mark-read`` and
+``stream-key`` pass, and so, as an accepted miss, do ``will.smith`` and ``john.young`` (6 of
+the 1,000 commonest Census first names and 58 of the 1,000 commonest surnames count as
 words). A token that is an English word (any count) is never split as a concatenation
 (``restart``, ``avatar``, ``markdown``).
 
@@ -72,26 +100,32 @@ False positives, counted per distinct string:
 - the shipped generator (``deidentify/generate.py``): 0 of the 26 literal segments of its
   route templates; 0 of the 49 distinct routes the ``route`` transform published from
   100,000 generated events that carry no generated person slug; 0 of the 62 hosts
-  (registrable domains), tenant ids and enum values. Recall on its own fake people: 508 of
-  the 553 distinct routes that keep a user slug such as ``alice.smith`` hit (91.9 %); the
-  misses are the slugs with ``niaj`` (invented), ``lars`` (a word to the English list) or the
-  Nordic surnames ``virtanen`` and ``lindqvist`` (not in the US Census list);
+  (registrable domains), tenant ids and enum values. Recall on its own fake people: 539 of
+  the 553 distinct routes that keep a user slug such as ``alice.smith`` hit (97.5 %; it was
+  91.9 % with gender-guesser's list); the misses are the slugs with ``niaj`` (invented) and
+  ``bartosz`` (Polish, not in pl_PL's list of 153 first names);
 - the request URIs of the AWS API models shipped by ``botocore`` (a public set of 6,140
-  REST routes of 400+ services): 1 of 3,599 distinct literal segments (0.03 %,
-  ``ungroup-resources``) and 1 of the 6,140 routes (0.02 %);
-- ``is_person_name_token``: 21 of the 1,847 distinct word tokens of those AWS segments are
+  REST routes of 400+ services): 0 of 3,599 distinct literal segments and 0 of the 6,140
+  routes (before: 1 and 1, ``ungroup-resources``);
+- ``is_person_name_token``: 19 of the 1,847 distinct word tokens of those AWS segments are
   name tokens (``mark``, ``max``, ``bill``, ``grant``, ``styles``, ``fields``, ``bridges``,
-  ``converse``, ``loader``, ``kafka`` and abbreviations such as ``app``, ``ip``, ``uri`` that
-  the English list lacks).
+  ``converse``, ``loader``, ``kafka`` and abbreviations such as ``app``, ``ip``, ``arn``
+  that the English list lacks; before: 21); 190 of the 10,000 most frequent English words
+  are name tokens (``white``, ``king``, ``green``, ``price``, ``cook``, ``mark``: all Census
+  names; the Faker lists add none).
 
-Cost: loading takes about 0.9 s of CPU, peaks at ~36 MiB while the lists are read and keeps
-~14 MiB (44,407 first names, 85,769 surnames, 14,280 of them tried in concatenations, 2,095
-English words kept whole). The shared machine's load changes timings by 2-4x between runs;
-in the quietest run :meth:`OutputGuard.scan` of a typical ``http_requests`` cell (``GET``,
-``/v1/customers/{id}/invoices``, ``200``) took 3.0 us without the name detector and 11.4 us
-with it, and the central check of all 34 strings of that aggregate 15 us and 48 us;
-:meth:`NameDetector.find` costs ~1 us for ``GET``, 1-2 us for ``acme-corp`` or
-``stripe.com``, 3-5 us for a three-segment route. The guard runs once per published cell,
+Cost: loading takes about 1.0 s of CPU (gender-guesser's list took 0.9 s; loaded alternately
+in one process, 0.9-1.0 s against 0.7 s), peaks at ~45 MiB while the lists are read and
+keeps ~20 MiB: 13.8 MiB of name sets (20,203 first names, 103,066 surnames, 15,982 and
+18,027 of them tried in concatenations, 1,861 English words kept whole; 13.7 MiB before)
+and ~5 MiB for the ``faker`` package and the standard-library modules it imports, which stay
+imported (the person-provider modules are dropped after reading). The shared machine's load
+changes timings by 2-4x between runs; in the quietest run :meth:`OutputGuard.scan` of a
+typical ``http_requests`` cell (``GET``, ``/v1/customers/{id}/invoices``, ``200``) took
+3.0 us without the name detector and 11.0 us with it, and the central check of all 34
+strings of that aggregate 7.9 us and 24 us; :meth:`NameDetector.find` costs ~1 us for
+``GET``, ``acme-corp`` or ``stripe.com``, 2-4 us for a three-segment route (the same as
+with gender-guesser's list, measured side by side). The guard runs once per published cell,
 not per event.
 
 Invariants
