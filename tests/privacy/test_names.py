@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from deidentify.generate import _ROUTES, _WEBHOOK_EVENTS, TENANTS
-from deidentify.privacy.guard import Detector, OutputGuard
 from deidentify.privacy import names
+from deidentify.privacy.guard import Detector, OutputGuard
 from deidentify.privacy.names import (
     CONCAT_PART_MIN_LEN,
     NameDetector,
