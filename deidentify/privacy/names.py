@@ -30,7 +30,7 @@ names adjacent. Then:
   into a *frequent* first name followed by any surname (``johnsmith``), or a *frequent*
   surname followed by a frequent first name (``smithjohn``), each part at least 3 letters.
   A first name is frequent when it is a US Census first name, or Faker lists it for at
-  least ``CONCAT_MIN_LANGUAGES`` (2) languages, or it has at least 6 letters (``priyanka``);
+  least ``CONCAT_MIN_LANGUAGES`` (2) languages, or it has at least 6 letters (``sibusiso``);
   a surname when at least 0.001 % of the US population bears it (``CONCAT_LAST_MIN_SHARE``)
   or Faker lists it for 2 languages. Short names from one list alone split too many
   identifiers: ``isol`` + ``ines`` in ``isolines``.
@@ -51,16 +51,16 @@ Name data (loaded once per process, lazily, into frozensets)
   Indian and Pakistani names written in English), plus the romanized lists of ``ja_JP``,
   ``zh_CN`` and ``zh_TW``: 19,537 first names and 26,106 surnames after folding, 15,441
   first names and 17,352 surnames that the Census lists lack (``lars``, ``virtanen``,
-  ``lindqvist``, ``jurgen``, ``kowalczyk``, ``hiroshi``). The provider classes are imported and their list
-  attributes read as data (nothing random runs), then the provider modules are dropped from
-  ``sys.modules`` so that their lists are freed. Why these locales: a name turns up in a URL,
-  a tenant id or a host in ASCII; lists in another script (Cyrillic, Greek, Arabic, Hebrew,
-  Indic, Georgian, Armenian, hangul, kanji, Thai) fold to nothing, and transliterating them
-  is ambiguous (``Дмитрий``: dmitry, dmitriy, dmitrij). A name with a letter that does not
-  fold to ASCII is dropped rather than kept mangled (``ə`` is folded to ``e`` first). A
-  name in several parts is kept run together and each part of 4+ letters on its own
-  (``de Vries`` -> ``devries``, ``vries``), so particles (``de``, ``van``, ``mac``) are not
-  names. Names of fewer than ``FAKER_MIN_LEN`` (4) letters are taken from the Census only:
+  ``lindqvist``, ``jurgen``, ``kowalczyk``, ``hiroshi``). The provider classes are imported
+  and their list attributes read as data (nothing random runs), then the provider modules
+  are dropped from ``sys.modules`` so that their lists are freed. Why these locales: a
+  name turns up in a URL, a tenant id or a host in ASCII; lists in another script
+  (Cyrillic, Greek, Arabic, Hebrew, Indic, Georgian, Armenian, hangul, kanji, Thai) fold to
+  nothing, and transliterating them is ambiguous (``Дмитрий``: dmitry, dmitriy, dmitrij). A
+  name with a letter that does not fold to ASCII is dropped rather than kept mangled (``ə``
+  is folded to ``e`` first). A name in several parts is kept run together and each part of
+  4+ letters on its own (``de Vries`` -> ``devries``, ``vries``), so particles (``de``,
+  ``van``, ``mac``) are not names. Names of fewer than ``FAKER_MIN_LEN`` (4) letters are taken from the Census only:
   Faker's short ones are mostly abbreviations in software (``Dev``: en_IN, ``Org``: et_EE,
   ``Sys``: da_DK, ``Geo``, ``Tex``, ``Exa``: en) that the English word list below lacks.
   Not read: Icelandic patronymic stems (``last_names_without_suffix``), middle names.
