@@ -12,6 +12,8 @@ Corpora
                of the webhook endpoints), tenant ids and enum values.
     aws        the REST request URIs of the AWS API models shipped by ``botocore`` (public),
                when ``--botocore-data`` or an importable botocore provides them.
+    english    the 10,000 most frequent words of pyspellchecker's English list (letters
+               only, 2+ letters): how many the word-versus-name rule lets in as name tokens.
 
 Cost: ``timeit`` of :meth:`OutputGuard.scan` on the dims of a typical ``http_requests`` cell,
 and of the central collector's scan of a whole aggregate, with the name detector and with it
@@ -95,6 +97,15 @@ def aws_corpus(data_dir: str, find) -> None:
           f"{_rate(len(name_tokens), len(tokens))} {name_tokens}")
 
 
+def english_words(top: int = 10_000) -> None:
+    counts, _ = names._english_counts()
+    words = [w for w, _ in sorted(counts.items(), key=lambda item: -item[1])
+             if w.isascii() and w.isalpha() and len(w) >= names.MIN_TOKEN_LEN][:top]
+    tokens = [w for w in words if names.is_person_name_token(w)]
+    print(f"the {len(words)} most frequent English words that are person-name tokens: "
+          f"{_rate(len(tokens), len(words))}; the 40 most frequent: {tokens[:40]}")
+
+
 def cost() -> None:
     dims = {"method": "GET", "route": "/v1/customers/{id}/invoices", "status": 200}
     aggregate = {
@@ -168,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
             data_dir = os.path.join(os.path.dirname(botocore.__file__), "data")
     if data_dir:
         aws_corpus(data_dir, find)
+    english_words()
     cost()
     return 0
 

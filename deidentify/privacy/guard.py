@@ -77,11 +77,11 @@ Detectors, in the order they run (cheap, specific detectors first; first hit win
     abbreviation-heavy names such as ``testRecvmsgIntoScatter``.
 ``person_name``
     A person's name in a compound form: first and last name side by side in either order
-    (``alice.smith``, ``priyanka_ashworth``, ``JohnSmith``, ``Alice%20Smith``,
+    (``alice.smith``, ``priya_ashworth``, ``JohnSmith``, ``Alice%20Smith``,
     ``/ashworth/ignatius/avatar.png``, ``john_smith_london``, ``jane-doe.dev``) or run
-    together (``johnsmith``), from name lists of well-kept packages. Runs last, on every
-    value of six characters or more. Rules, data, trade-offs and measured false-positive
-    rates: :mod:`deidentify.privacy.names`.
+    together (``johnsmith``, ``smithjohn``), from name lists of well-kept packages. Runs
+    last, on every value of six characters or more. Rules, data, trade-offs and measured
+    false-positive rates: :mod:`deidentify.privacy.names`.
 
 What it cannot catch
 --------------------
@@ -108,9 +108,10 @@ on the 2-core development machine (CPython 3.11, process time): ``GET`` 65 ns,
 ``2026-11-20T10:00:00Z`` 650 ns, ``checkout_session_completed`` 650 ns; hits cost more
 (email 0.5 us, IPv4 0.6 us, phone 1.8 us, JWT 2.3 us, IPv6 2.9 us, IBAN 3.0 us, card
 3.7 us, token 5.9 us) and are rare; ``scan`` of a three-dimension cell 1.8 us.
-The name detector loads its name sets once per process (about 1 s of CPU, ~14 MiB kept,
-shared by every guard) and adds 1-5 us per value of six characters or more: ``scan`` of a
-three-dimension cell went from 3.0 us to 11.4 us (figures in
+The name detector loads its name sets once per process (about 1 s of CPU, ~20 MiB kept with
+the ``faker`` package it reads them from, shared by every guard) and adds 1-5 us per value
+of six characters or more: ``scan`` of a three-dimension cell went from 3.0 us to 11.0 us
+(figures in
 :mod:`deidentify.privacy.names`).
 """
 

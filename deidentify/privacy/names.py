@@ -7,12 +7,12 @@ letters that splits into a first name and a surname.
 =========================================  ==============================================
 form                                       e.g.
 =========================================  ==============================================
-first.last, first_last, first-last         ``alice.smith``, ``priyanka_ashworth``
+first.last, first_last, first-last         ``alice.smith``, ``priya_ashworth``
 spaces, percent-encoded spaces             ``Alice Smith``, ``alice%20smith``, ``%2520``
 CamelCase                                  ``JohnSmith``, ``JaneDOE``
 last.first, across route segments          ``smith.john``, ``/ashworth/ignatius/avatar.png``
 digits or other words around               ``john.smith42``, ``john_smith_london``
-concatenated first+last                    ``johnsmith``, ``/v1/patients/janedoe/records``
+concatenated first+last, last+first        ``johnsmith``, ``larsvirtanen``, ``smithjohn``
 personal domains                           ``johnsmith.com``, ``jane-doe.dev``
 =========================================  ==============================================
 
@@ -27,9 +27,13 @@ names adjacent. Then:
 - **pair**: two neighbouring tokens where one is a first name and the other a surname, in
   either order, and *both* are name tokens (below);
 - **concatenation**: a token of at least 6 letters that is not an English word and splits
-  into a *frequent* first name (US Census 1990 first names, or level >= 4 in the
-  international list) of at least 3 letters followed by a surname of at least 3 letters.
-  Only first+last is tried: last+first runs (``smithjohn``) are not.
+  into a *frequent* first name followed by any surname (``johnsmith``), or a *frequent*
+  surname followed by a frequent first name (``smithjohn``), each part at least 3 letters.
+  A first name is frequent when it is a US Census first name, or Faker lists it for at
+  least ``CONCAT_MIN_LANGUAGES`` (2) languages, or it has at least 6 letters (``sibusiso``);
+  a surname when at least 0.001 % of the US population bears it (``CONCAT_LAST_MIN_SHARE``)
+  or Faker lists it for 2 languages. Short names from one list alone split too many
+  identifiers: ``isol`` + ``ines`` in ``isolines``.
 
 A single name on its own (``/users/alice``, tenant ``tyrell``) never hits: one given name or
 one surname is shared by thousands of people, and most route words, tenants and company
@@ -38,30 +42,54 @@ of the central topic is the job of the route literal rules (layer 2) and k (laye
 
 Name data (loaded once per process, lazily, into frozensets)
 ------------------------------------------------------------
-- First names: the ``gender-guesser`` package's ``nam_dict.txt`` (Jörg Michael, 2008; about
-  44,000 first names from 54 countries, each with a frequency class per country) plus the
-  US Census 1990 first-name files (5,163 names) shipped by the ``names`` package.
-- Surnames: the US Census 1990 surname file (88,799 names covering 90 % of the US population,
-  with their share of it), from the ``names`` package.
+- US Census 1990 first-name files (5,163 names) and surname file (88,799 names covering 90 %
+  of the US population), each name with its share of the population, from the ``names``
+  package.
+- The person providers of ``faker`` (``faker/providers/person/<locale>``): the first names
+  and surnames of every locale written in Latin script (:data:`FAKER_LOCALES`: 60 locales
+  of 34 languages, from Azerbaijani to Zulu, Finnish, Swedish, Polish, Icelandic, Irish, and
+  Indian and Pakistani names written in English), plus the romanized lists of ``ja_JP``,
+  ``zh_CN`` and ``zh_TW``: 19,537 first names and 26,106 surnames after folding, 15,441
+  first names and 17,352 surnames that the Census lists lack (``lars``, ``virtanen``,
+  ``lindqvist``, ``jurgen``, ``kowalczyk``, ``hiroshi``). The provider classes are imported
+  and their list attributes read as data (nothing random runs), then the provider modules
+  are dropped from ``sys.modules`` so that their lists are freed. Why these locales: a
+  name turns up in a URL, a tenant id or a host in ASCII; lists in another script
+  (Cyrillic, Greek, Arabic, Hebrew, Indic, Georgian, Armenian, hangul, kanji, Thai) fold to
+  nothing, and transliterating them is ambiguous (``Дмитрий``: dmitry, dmitriy, dmitrij). A
+  name with a letter that does not fold to ASCII is dropped rather than kept mangled (``ə``
+  is folded to ``e`` first). A name in several parts is kept run together and each part of
+  4+ letters on its own (``de Vries`` -> ``devries``, ``vries``), so particles (``de``,
+  ``van``, ``mac``) are not names. Names of fewer than ``FAKER_MIN_LEN`` (4) letters are taken from the Census only:
+  Faker's short ones are mostly abbreviations in software (``Dev``: en_IN, ``Org``: et_EE,
+  ``Sys``: da_DK, ``Geo``, ``Tex``, ``Exa``: en) that the English word list below lacks.
+  Not read: Icelandic patronymic stems (``last_names_without_suffix``), middle names.
 - English words: the English word-count list of ``pyspellchecker`` (about 160,000 lowercase
   words with counts from a large English corpus). It is read at load time only and not kept.
 
-Licences: ``names`` MIT (Census data: public domain), ``pyspellchecker`` MIT,
-``gender-guesser`` GPL-3.0 with its data file under the GNU FDL 1.2. The data file is read as
-is (never modified, never imported as code); a redistribution of this project together with
-its dependencies must honour the GPL/FDL terms of that one package.
+Compared with the ``gender-guesser`` list used before (44,000 first names from 54
+countries), 32,106 first names are no longer known, mostly transliterations of names
+written in other scripts (``dmitry``, ``oleksandr``, ``giorgi``, ``panagiotis``), Vietnamese
+and Korean given-name syllables (``duc``, ``huy``, ``jun``) and Indian names that en_IN
+lacks (``priyanka``); 7,902 first names and 17,297 surnames are new.
+
+Licences: ``names`` MIT (Census data: public domain), ``faker`` MIT, ``pyspellchecker`` MIT.
+No list is copied into this repository; all three are read from the installed packages.
 
 Names that are also words
 -------------------------
 Many names are ordinary words (``page``, ``grant``, ``will``, ``mark``, ``read``, ``key``).
 A name token is a name that is used more as a name than as a word: its lowercase frequency
 in English text (pyspellchecker counts, which count ``john`` the noun, not ``John``) is at
-most ``WORD_TO_NAME_RATIO`` (0.1) times the share of people bearing it (Census share; 0.0005 %
-for a name too rare to have one). So ``john``, ``mark``, ``smith``, ``brown``, ``grant``,
-``rose``, ``doe`` and ``alice`` are name tokens, and ``will``, ``read``, ``key``, ``page``,
-``young``, ``black`` and ``stream`` are words. A pair needs *both* tokens to be name tokens,
-so ``mark-read`` and ``stream-key`` pass, and so, as an accepted miss, do ``will.smith`` and
-``john.young`` (about 45 of the 1,300 commonest Census first names and surnames count as
+most ``WORD_TO_NAME_RATIO`` (0.05) times the share of people bearing it. The share is the
+Census share, or for a name Faker alone lists ``RARE_NAME_SHARE`` (0.0005 %) per language
+listing it (a name given in more countries is borne by more people): ``lars`` (7 languages)
+and ``liam`` (8) are names, ``edit`` (4), ``tore`` (2), ``safari`` (1) and ``canals`` (1) are
+words. So ``john``, ``mark``, ``smith``, ``brown``, ``grant``, ``rose``, ``doe`` and
+``alice`` are name tokens, and ``will``, ``read``, ``key``, ``page``, ``young``, ``black``
+and ``stream`` are words. A pair needs *both* tokens to be name tokens, so ``mark-read`` and
+``stream-key`` pass, and so, as an accepted miss, do ``will.smith`` and ``john.young`` (6 of
+the 1,000 commonest Census first names and 58 of the 1,000 commonest surnames count as
 words). A token that is an English word (any count) is never split as a concatenation
 (``restart``, ``avatar``, ``markdown``).
 
@@ -72,26 +100,32 @@ False positives, counted per distinct string:
 - the shipped generator (``deidentify/generate.py``): 0 of the 26 literal segments of its
   route templates; 0 of the 49 distinct routes the ``route`` transform published from
   100,000 generated events that carry no generated person slug; 0 of the 62 hosts
-  (registrable domains), tenant ids and enum values. Recall on its own fake people: 508 of
-  the 553 distinct routes that keep a user slug such as ``alice.smith`` hit (91.9 %); the
-  misses are the slugs with ``niaj`` (invented), ``lars`` (a word to the English list) or the
-  Nordic surnames ``virtanen`` and ``lindqvist`` (not in the US Census list);
+  (registrable domains), tenant ids and enum values. Recall on its own fake people: 539 of
+  the 553 distinct routes that keep a user slug such as ``alice.smith`` hit (97.5 %; it was
+  91.9 % with gender-guesser's list); the misses are the slugs with ``niaj`` (invented) and
+  ``bartosz`` (Polish, not in pl_PL's list of 153 first names);
 - the request URIs of the AWS API models shipped by ``botocore`` (a public set of 6,140
-  REST routes of 400+ services): 1 of 3,599 distinct literal segments (0.03 %,
-  ``ungroup-resources``) and 1 of the 6,140 routes (0.02 %);
-- ``is_person_name_token``: 21 of the 1,847 distinct word tokens of those AWS segments are
+  REST routes of 400+ services): 0 of 3,599 distinct literal segments and 0 of the 6,140
+  routes (before: 1 and 1, ``ungroup-resources``);
+- ``is_person_name_token``: 19 of the 1,847 distinct word tokens of those AWS segments are
   name tokens (``mark``, ``max``, ``bill``, ``grant``, ``styles``, ``fields``, ``bridges``,
-  ``converse``, ``loader``, ``kafka`` and abbreviations such as ``app``, ``ip``, ``uri`` that
-  the English list lacks).
+  ``converse``, ``loader``, ``kafka`` and abbreviations such as ``app``, ``ip``, ``arn``
+  that the English list lacks; before: 21); 190 of the 10,000 most frequent English words
+  are name tokens (``white``, ``king``, ``green``, ``price``, ``cook``, ``mark``: all Census
+  names; the Faker lists add none).
 
-Cost: loading takes about 0.9 s of CPU, peaks at ~36 MiB while the lists are read and keeps
-~14 MiB (44,407 first names, 85,769 surnames, 14,280 of them tried in concatenations, 2,095
-English words kept whole). The shared machine's load changes timings by 2-4x between runs;
-in the quietest run :meth:`OutputGuard.scan` of a typical ``http_requests`` cell (``GET``,
-``/v1/customers/{id}/invoices``, ``200``) took 3.0 us without the name detector and 11.4 us
-with it, and the central check of all 34 strings of that aggregate 15 us and 48 us;
-:meth:`NameDetector.find` costs ~1 us for ``GET``, 1-2 us for ``acme-corp`` or
-``stripe.com``, 3-5 us for a three-segment route. The guard runs once per published cell,
+Cost: loading takes about 1.0 s of CPU (gender-guesser's list took 0.9 s; loaded alternately
+in one process, 0.9-1.0 s against 0.7 s), peaks at ~45 MiB while the lists are read and
+keeps ~20 MiB: 13.8 MiB of name sets (20,203 first names, 103,066 surnames, 15,982 and
+18,027 of them tried in concatenations, 1,861 English words kept whole; 13.7 MiB before)
+and ~5 MiB for the ``faker`` package and the standard-library modules it imports, which stay
+imported (the person-provider modules are dropped after reading). The shared machine's load
+changes timings by 2-4x between runs; in the quietest run :meth:`OutputGuard.scan` of a
+typical ``http_requests`` cell (``GET``, ``/v1/customers/{id}/invoices``, ``200``) took
+3.0 us without the name detector and 11.0 us with it, and the central check of all 34
+strings of that aggregate 7.9 us and 24 us; :meth:`NameDetector.find` costs ~1 us for
+``GET``, ``acme-corp`` or ``stripe.com``, 2-4 us for a three-segment route (the same as
+with gender-guesser's list, measured side by side). The guard runs once per published cell,
 not per event.
 
 Invariants
@@ -105,10 +139,12 @@ Invariants
 from __future__ import annotations
 
 import functools
+import gc
 import gzip
 import importlib.resources
 import json
 import re
+import sys
 import time
 import unicodedata
 from dataclasses import dataclass
@@ -125,15 +161,46 @@ WORD_TO_NAME_RATIO = 0.05
 """A name whose lowercase English frequency exceeds this times its bearers' share is a word."""
 
 RARE_NAME_SHARE = 5e-6
-"""Share of people assumed for a name without a Census share (half its rounding unit)."""
+"""Share of people assumed for a name without a Census share, per language that lists it."""
 
 MIN_TOKEN_LEN = 2
+FAKER_MIN_LEN = 4
+"""Shortest name taken from Faker alone: shorter ones are mostly abbreviations (``dev``)."""
 CONCAT_PART_MIN_LEN = 3
-CONCAT_FIRST_MIN_LEVEL = 4
-"""Frequency class (1 rare .. 13 very common, in any one country) for concatenated first names."""
+CONCAT_MIN_LANGUAGES = 2
+"""A first name or surname from Faker alone is tried in a concatenation if this many
+languages list it (Census first names always are)..."""
+CONCAT_LONG_FIRST_LEN = 6
+"""... or, for a first name, if it is at least this long (``priyanka``)."""
+CONCAT_LAST_MIN_SHARE = 1e-5
+"""Census surnames borne by at least this share of people lead a last+first concatenation."""
+
+FAKER_LOCALES: tuple[str, ...] = (
+    # Latin script, by language: Azerbaijani .. Zulu.
+    "az_AZ", "cs_CZ", "da_DK", "de_AT", "de_CH", "de_DE", "de_LI", "de_LU",
+    "en", "en_GB", "en_IE", "en_IN", "en_KE", "en_NG", "en_NZ", "en_PK", "en_TH", "en_US",
+    "es", "es_AR", "es_CA", "es_CL", "es_CO", "es_ES", "es_MX", "et_EE", "fi_FI",
+    "fr_BE", "fr_CA", "fr_CH", "fr_DZ", "fr_FR", "fr_QC", "ga_IE", "ha_NG", "hr_HR", "hu_HU",
+    "id_ID", "ig_NG", "is_IS", "it_IT", "lt_LT", "lv_LV", "nl_BE", "nl_NL", "no_NO", "pl_PL",
+    "pt_BR", "pt_PT", "ro_RO", "sk_SK", "sl_SI", "sv_SE", "sw", "tr_TR", "tw_GH", "uz_UZ",
+    "vi_VN", "yo_NG", "zu_ZA",
+    # Their romanized lists only (the kanji, kana and hanzi lists are skipped).
+    "ja_JP", "zh_CN", "zh_TW",
+)
+"""Faker person providers whose name lists are read (see the module docstring)."""
+
+_FAKER_PERSON = "faker.providers.person"
+# Provider attributes holding first names or surnames: first_names, first_names_female,
+# last_names_male, first_romanized_names, unisex_last_names (pl_PL), last_names_est, ...
+# Not: first_kana_names, first_name_pairs, last_names_without_suffix (is_IS stems),
+# middle_names, prefixes.
+_FAKER_ATTR_RE = re.compile(
+    r"(?:(?:male|female|unisex)_)?(first|last)(?:_romanized)?_names"
+    r"(?:_(?:male|female|unisex|nonbinary|common|est|rus|female_only|male_only))?")
 
 _FOLD = str.maketrans({"ß": "ss", "ø": "o", "Ø": "O", "ł": "l", "Ł": "L", "đ": "d", "Đ": "D",
-                       "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE", "ı": "i", "þ": "th"})
+                       "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE", "ı": "i", "þ": "th",
+                       "ə": "e", "Ə": "E"})
 # A placeholder (``{id}``) is matched as one token so that it separates its neighbours.
 _TOKEN_RE = re.compile(r"\{[^}]*\}|[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
 _LOWER_TOKEN_RE = re.compile(r"\{[^}]*\}|[a-z]+")
@@ -151,13 +218,16 @@ class NameData:
     """The name sets, built once by :func:`load_name_data`.
 
     ``first`` and ``last`` hold name tokens only (names used more as names than as words);
-    ``concat_first`` the frequent first names tried at the start of a concatenation;
-    ``split_words`` the English words that would otherwise split like a concatenation.
+    ``concat_first`` the frequent first names tried in a concatenation (first+last or
+    last+first), ``concat_last`` the frequent surnames tried at the start of one (last+first;
+    any surname of ``last`` may end a first+last run); ``split_words`` the English words that
+    would otherwise split like a concatenation.
     """
 
     first: frozenset[str]
     last: frozenset[str]
     concat_first: frozenset[str]
+    concat_last: frozenset[str]
     split_words: frozenset[str]
     load_seconds: float
 
@@ -174,25 +244,73 @@ def _census(file: str) -> dict[str, float]:
     return shares
 
 
-def _nam_dict() -> dict[str, int]:
-    """gender-guesser's ``nam_dict.txt`` -> first name -> highest frequency class (1-13).
+def _name_keys(name: str) -> tuple[str, ...]:
+    """A Faker name as lookup keys: ``de Vries`` -> ``devries``, ``vries``; ``Zoë`` -> ``zoe``.
 
-    Fixed columns: a gender code, the name in columns 3-28 (a ``+`` joins the parts of Arabic,
-    Chinese and Korean names), a ``+`` in column 29 marks a duplicate spelled with expanded
-    umlauts (skipped), one hexadecimal frequency class per country from column 30.
+    The parts run together, and each part of at least :data:`FAKER_MIN_LEN` letters on its
+    own (so particles such as ``de``, ``van``, ``mac`` and suffixes such as ``ii`` are not
+    names by themselves). A name in another script, or with a letter that does not fold to
+    ASCII, gives nothing.
     """
-    path = importlib.resources.files("gender_guesser") / "data" / "nam_dict.txt"
-    levels: dict[str, int] = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if not line or line[0] in "#=" or len(line) < 31 or line[29] == "+":
-            continue
-        level = max((int(c, 16) for c in line[30:86] if c in "123456789ABCDEFabcdef"),
-                    default=1)
-        folded = _NON_LETTERS_RE.split(_fold(line[3:29].strip()).lower())
-        for name in (*folded, "".join(folded)):
-            if len(name) >= MIN_TOKEN_LEN and levels.get(name, 0) < level:
-                levels[name] = level
-    return levels
+    if name.isascii():
+        folded = name.lower()
+    else:
+        if any(c.isalpha() and not unicodedata.name(c, "").startswith("LATIN") for c in name):
+            return ()
+        folded = _fold(name).lower()
+        if sum(c.isalpha() for c in folded) < sum(c.isalpha() for c in name):
+            return ()
+    parts = [part for part in _NON_LETTERS_RE.split(folded) if part]
+    if len(parts) == 1:
+        return (parts[0],)
+    return ("".join(parts), *(part for part in parts if len(part) >= FAKER_MIN_LEN))
+
+
+def _faker_names() -> tuple[dict[str, int], dict[str, int]]:
+    """First names and surnames of :data:`FAKER_LOCALES` -> number of languages listing each.
+
+    Reads the class attributes of each locale's ``faker.providers.person`` provider as data;
+    no generator is built and nothing random runs. The language is the locale's prefix
+    (``de`` for ``de_AT``, ``de_CH``, ...), so that copies between locales count once.
+    """
+    languages: tuple[dict[str, set[str]], dict[str, set[str]]] = ({}, {})
+    imported_before = set(sys.modules)
+    try:
+        for locale in FAKER_LOCALES:
+            provider = importlib.import_module(f"{_FAKER_PERSON}.{locale}").Provider
+            _read_provider(provider, locale.split("_")[0], languages)
+    finally:
+        _forget_provider_modules(imported_before)
+    first, last = languages
+    return ({n: len(langs) for n, langs in first.items()},
+            {n: len(langs) for n, langs in last.items()})
+
+
+def _read_provider(provider: type, language: str,
+                   languages: tuple[dict[str, set[str]], dict[str, set[str]]]) -> None:
+    for attr in dir(provider):
+        match = _FAKER_ATTR_RE.fullmatch(attr)
+        values = getattr(provider, attr) if match else None
+        if not isinstance(values, tuple | list | dict):
+            continue  # a property (es_CL computes first_names from the two lists)
+        target = languages[match.group(1) == "last"]
+        for name in values:
+            for key in _name_keys(name):
+                if len(key) >= FAKER_MIN_LEN:
+                    target.setdefault(key, set()).add(language)
+
+
+def _forget_provider_modules(imported_before: set[str]) -> None:
+    """Drop the person-provider modules this load imported, so that their lists (~13 MiB)
+    are freed; a module something else had imported stays."""
+    package = sys.modules.get(_FAKER_PERSON)
+    for module in set(sys.modules) - imported_before:
+        parent, _, child = module.rpartition(".")
+        if parent == _FAKER_PERSON:
+            del sys.modules[module]
+            if package is not None and getattr(package, child, None) is not None:
+                delattr(package, child)
+    gc.collect()  # provider classes sit in reference cycles (their MRO)
 
 
 def _english_counts() -> tuple[dict[str, int], int]:
@@ -210,35 +328,51 @@ def load_name_data() -> NameData:
     for name, share in _census("dist.male.first").items():
         census_first[name] = max(census_first.get(name, 0.0), share)
     census_last = _census("dist.all.last")
-    levels = _nam_dict()
+    faker_first, faker_last = _faker_names()
     counts, total = _english_counts()
     threshold = WORD_TO_NAME_RATIO * total
 
     def name_token(name: str) -> bool:
         if len(name) < MIN_TOKEN_LEN or not name.isalpha():
             return False
-        share = max(census_first.get(name, 0.0), census_last.get(name, 0.0), RARE_NAME_SHARE)
+        languages = max(faker_first.get(name, 0), faker_last.get(name, 0), 1)
+        share = max(census_first.get(name, 0.0), census_last.get(name, 0.0),
+                    RARE_NAME_SHARE * languages)
         return counts.get(name, 0) <= threshold * share
 
-    first = frozenset(n for n in census_first.keys() | levels.keys() if name_token(n))
-    last = frozenset(n for n in census_last if name_token(n))
+    first = frozenset(n for n in census_first.keys() | faker_first.keys() if name_token(n))
+    last = frozenset(n for n in census_last.keys() | faker_last.keys() if name_token(n))
     concat_first = frozenset(
         n for n in first
         if len(n) >= CONCAT_PART_MIN_LEN
-        and (n in census_first or levels.get(n, 0) >= CONCAT_FIRST_MIN_LEVEL))
+        and (n in census_first or faker_first.get(n, 0) >= CONCAT_MIN_LANGUAGES
+             or len(n) >= CONCAT_LONG_FIRST_LEN))
+    concat_last = frozenset(
+        n for n in last
+        if len(n) >= CONCAT_PART_MIN_LEN
+        and (census_last.get(n, 0.0) >= CONCAT_LAST_MIN_SHARE
+             or faker_last.get(n, 0) >= CONCAT_MIN_LANGUAGES))
     split_words = frozenset(
         word for word in counts
         if len(word) >= 2 * CONCAT_PART_MIN_LEN and word.isascii() and word.isalpha()
-        and _splits(word, concat_first, last))
+        and _splits(word, concat_first, last, concat_last))
     return NameData(first=first, last=last, concat_first=concat_first,
-                    split_words=split_words, load_seconds=time.process_time() - started)
+                    concat_last=concat_last, split_words=split_words,
+                    load_seconds=time.process_time() - started)
 
 
-def _splits(token: str, first: frozenset[str], last: frozenset[str]) -> bool:
-    """True when ``token`` is a first name followed by a surname, each >= 3 letters."""
+def _splits(token: str, first: frozenset[str], last: frozenset[str],
+            concat_last: frozenset[str]) -> bool:
+    """Is ``token`` a first name + a surname, or a ``concat_last`` surname + a first name?
+
+    Each part has at least 3 letters; ``first`` holds the frequent first names only.
+    """
     for cut in range(CONCAT_PART_MIN_LEN, len(token) - CONCAT_PART_MIN_LEN + 1):
-        if token[:cut] in first and token[cut:] in last:
-            return True
+        head = token[:cut]
+        if head in first or head in concat_last:
+            tail = token[cut:]
+            if (head in first and tail in last) or (head in concat_last and tail in first):
+                return True
     return False
 
 
@@ -261,13 +395,14 @@ class NameDetector:
     the text and looks tokens up in frozensets.
     """
 
-    __slots__ = ("_first", "_last", "_concat_first", "_split_words")
+    __slots__ = ("_first", "_last", "_concat_first", "_concat_last", "_split_words")
 
     def __init__(self, data: NameData | None = None) -> None:
         data = data if data is not None else load_name_data()
         self._first = data.first
         self._last = data.last
         self._concat_first = data.concat_first
+        self._concat_last = data.concat_last
         self._split_words = data.split_words
 
     def find(self, text: str) -> bool:
@@ -298,4 +433,4 @@ class NameDetector:
     def _concatenation(self, token: str) -> bool:
         if token in self._split_words or token in self._first or token in self._last:
             return False
-        return _splits(token, self._concat_first, self._last)
+        return _splits(token, self._concat_first, self._last, self._concat_last)
