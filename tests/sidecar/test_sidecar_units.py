@@ -45,6 +45,15 @@ RUN_FLAGS = ("region", "bootstrap", "schemas", "group", "central_topic", "port",
              "sasl_password_file", "ssl_cafile", "k_floor", "max_future")
 
 
+def _k_line(schema_file: Path) -> int:
+    """The line of ``k:`` in a shipped schema (error messages point at it)."""
+    lines = schema_file.read_text().splitlines()
+    return next(i for i, line in enumerate(lines, 1) if line.strip().startswith("k:"))
+
+
+K_LINE = _k_line(SHIPPED_SCHEMAS / "http_requests.yaml")
+
+
 def args(**flags) -> argparse.Namespace:
     values = {name: None for name in RUN_FLAGS}
     values.update(flags)
@@ -211,7 +220,7 @@ def test_cli_run_exits_2_on_an_invalid_schema(tmp_path, capsys):
     bad.write_text(bad.read_text().replace("k: 5", "k: 0"))
     assert cli.main(["run", "--region", "eu", "--schemas", str(tmp_path / "s")]) == 2
     err = capsys.readouterr().err
-    assert f"{bad}:31: privacy 'k' is out of range" in err
+    assert f"{bad}:{K_LINE}: privacy 'k' is out of range" in err
 
 
 def test_cli_run_refuses_schemas_below_the_k_floor(tmp_path, capsys, monkeypatch):
@@ -220,7 +229,7 @@ def test_cli_run_refuses_schemas_below_the_k_floor(tmp_path, capsys, monkeypatch
     low = tmp_path / "s" / "webhook_deliveries.yaml"
     low.write_text(low.read_text().replace("k: 5", "k: 4"))
     assert cli.main(["run", "--region", "eu", "--schemas", str(tmp_path / "s")]) == 2
-    assert (f"{low}:31: privacy 'k' is 4, below this deployment's k floor of 5 (fix: write "
+    assert (f"{low}:{_k_line(low)}: privacy 'k' is 4, below this deployment's k floor of 5 (fix: write "
             "k: 5 or more") in capsys.readouterr().err
     assert cli.main(["run", "--region", "eu", "--k-floor", "4"]) == 2    # never lowered
     assert "--k-floor (env DEIDENTIFY_K_FLOOR): 4 is not between 5 and 1000" \
@@ -383,7 +392,7 @@ def test_reloader_swaps_valid_sets_and_refuses_invalid_ones(tmp_path, caplog):
     assert applied == [{"billing_totals": 1, "http_requests": 2, "webhook_deliveries": 1}] * 2
     assert "schema reload ok: billing_totals v1, http_requests v2, webhook_deliveries v1" \
         in caplog.text
-    assert "http_requests.yaml:31: privacy 'k' is out of range (fix:" in caplog.text
+    assert f"http_requests.yaml:{K_LINE}: privacy 'k' is out of range (fix:" in caplog.text
 
 
 def test_reloader_refuses_a_schema_below_the_k_floor(tmp_path, caplog):
