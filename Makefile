@@ -29,8 +29,10 @@ test: $(STAMP)
 test-unit: $(STAMP)
 	$(BIN)/python -m pytest -m "not kafka" $(PYTEST_ARGS)
 
+## lint: ruff (incl. unused noqa) over everything, mypy over the pure core
 lint: $(STAMP)
 	$(BIN)/ruff check deidentify tests benchmarks
+	$(BIN)/mypy
 
 ## kafka: start the local KRaft broker in the background (reuses a running one)
 kafka:

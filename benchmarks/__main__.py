@@ -117,7 +117,7 @@ def broker_answers(bootstrap: str) -> bool:
     try:
         AdminClient({"bootstrap.servers": bootstrap, "log_level": 3}).list_topics(timeout=10)
         return True
-    except Exception:  # noqa: BLE001 - any failure means "no broker"
+    except Exception:
         return False
 
 
@@ -269,7 +269,7 @@ def cleanup_kafka(bootstrap: str, run_id: str) -> None:
         n = delete_topics(bootstrap, names)
         g = delete_groups(bootstrap, marker)
         log(f"deleted {n} benchmark topic(s) and {g} consumer group(s)")
-    except Exception as exc:  # noqa: BLE001 - cleanup is best effort, and says so
+    except Exception as exc:
         log(f"could not delete the benchmark topics ({type(exc).__name__}); "
             f"they start with bench.{run_id}.")
 

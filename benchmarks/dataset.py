@@ -184,7 +184,7 @@ def create_topics(bootstrap: str, names: list[str], partitions: int,
     for name, fut in futures.items():
         try:
             fut.result(timeout_s)
-        except Exception as exc:  # noqa: BLE001 - an existing topic is fine, the rest is not
+        except Exception as exc:
             code = getattr(exc.args[0], "name", lambda: "")() if exc.args else ""
             if code != "TOPIC_ALREADY_EXISTS":
                 raise RuntimeError(f"creating topic {name} failed ({type(exc).__name__})") \
@@ -203,7 +203,7 @@ def delete_topics(bootstrap: str, names: list[str], timeout_s: float = 30.0) -> 
         try:
             fut.result(timeout_s)
             deleted += 1
-        except Exception:  # noqa: BLE001 - unknown topic, or already gone
+        except Exception:
             pass
     return deleted
 
@@ -221,7 +221,7 @@ def delete_groups(bootstrap: str, contains: str, timeout_s: float = 15.0) -> int
         try:
             fut.result(timeout_s)
             deleted += 1
-        except Exception:  # noqa: BLE001 - a group that is still shutting down stays
+        except Exception:
             pass
     return deleted
 

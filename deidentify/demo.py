@@ -190,7 +190,7 @@ async def broker_answers(bootstrap: str, timeout_s: float = 5.0) -> bool:
     try:
         await asyncio.wait_for(client.bootstrap(), timeout_s)
         return bool(client.cluster.brokers())
-    except Exception:  # noqa: BLE001 - any failure means "does not answer"
+    except Exception:
         return False
     finally:
         await client.close()
@@ -236,7 +236,7 @@ async def _delete_topics(run: DemoRun) -> None:
             groups = [f"deidentify-demo-{run.run_id}-{r}" for r, _p, _s in REGIONS]
             groups.append(f"deidentify-demo-{run.run_id}-central")
             await asyncio.wait_for(admin.delete_consumer_groups(groups), 15)
-    except Exception as exc:  # noqa: BLE001 - cleanup is best effort
+    except Exception as exc:
         say(f"could not delete this run's topics ({type(exc).__name__}); they start with "
             f"{run.prefix}")
     finally:
@@ -279,7 +279,7 @@ def _start_children(run: DemoRun) -> None:
 
 def _get(url: str, timeout_s: float = 3.0) -> tuple[int, bytes]:
     try:
-        with urllib.request.urlopen(url, timeout=timeout_s) as res:  # noqa: S310 - loopback
+        with urllib.request.urlopen(url, timeout=timeout_s) as res:
             return res.status, res.read()
     except urllib.error.HTTPError as exc:
         return exc.code, b""
@@ -524,7 +524,7 @@ async def _run(run: DemoRun) -> int:
     except DeidentifyError as exc:
         say(f"error: {exc}")
         result = EXIT_USAGE if isinstance(exc, SettingsError) else EXIT_FAILED
-    except Exception as exc:  # noqa: BLE001 - report by type, clean up, exit 1
+    except Exception as exc:
         say(f"error: {type(exc).__name__}: {exc}")
         result = EXIT_FAILED
     finally:

@@ -243,7 +243,7 @@ def write_jsonl(path: str, schemas: Sequence[Schema], n: int, *, seed: int = 0,
     import sys
     gen = SchemaEventGenerator(schemas, seed=seed, start_ms=start_ms,
                                events_per_second=events_per_second)
-    out = sys.stdout.buffer if path == "-" else open(path, "wb")  # noqa: SIM115
+    out = sys.stdout.buffer if path == "-" else open(path, "wb")
     try:
         for _schema, _key, value in gen.records(n):
             out.write(value + b"\n")

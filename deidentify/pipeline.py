@@ -37,7 +37,7 @@ import re
 import time
 from collections.abc import Callable, Hashable, Iterable
 from datetime import UTC, datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -96,7 +96,7 @@ def scan_measure_numbers(guard: OutputGuard, measures: object) -> Detector | Non
     and floats) that have 12+ digits, read as their integral decimal digits: a sum of
     4242424242424242 is a card number before it is a sum. Shared with the central
     re-validation, so a cell the sidecar publishes is never a central guard hit."""
-    stack = [measures]
+    stack: list[Any] = [measures]
     while stack:
         item = stack.pop()
         t = type(item)
@@ -283,8 +283,9 @@ class Pipeline:
                     continue
                 value = {"schema": name, "schema_version": cs.version, "region": self.region,
                          "window": win, "dims": dims_obj, "measures": measures}
-                key = orjson.dumps([name, cs.version, self.region, win["start"], list(dims)])
-                out.append(Aggregate(key, value))
+                kafka_key = orjson.dumps([name, cs.version, self.region, win["start"],
+                                          list(dims)])
+                out.append(Aggregate(kafka_key, value))
                 published += 1
             self.published[name] = self.published.get(name, 0) + published
         return out

@@ -28,7 +28,7 @@ def _iter_lines(stream: BinaryIO):
 def run_preview(schemas: SchemaSet, path: str, *, region: str, out: BinaryIO,
                 err: TextIO) -> int:
     try:
-        stream = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115
+        stream = sys.stdin.buffer if path == "-" else open(path, "rb")
     except OSError as exc:
         print(f"deidentify: cannot read {path}: {exc.strerror or type(exc).__name__}",
               file=err)

@@ -138,12 +138,14 @@ class WindowAggregator:
             if start + size <= self._closed_through.get(cs.name, -1):
                 return "late"
             key = (cs.name, cs.version, start)
-            win = self._windows.get(key)
-            if win is None:
+            found = self._windows.get(key)
+            if found is None:
                 win = OpenWindow(cs, start, start + size, start + size + cs.grace_ms,
                                  cs.schema.privacy.k,
                                  dim_values=[set() for _ in cs.dimension_names])
                 self._windows[key] = win
+            else:
+                win = found
             self._hot[cs] = (start, win)
         if offset >= 0 and partition not in win.first_offsets:
             win.first_offsets[partition] = offset
@@ -299,15 +301,15 @@ def initial_measure(measure) -> object:
 
 def make_updater(cs: CompiledSchema) -> Callable[[list, tuple], None]:
     """Compile the measure updates of one schema into a single closure."""
-    steps = []
+    steps: list[tuple[int, int, tuple[float, ...]]] = []
     for i, measure in enumerate(cs.measures):
         idx = FIRST_MEASURE + i
         if measure.type == "histogram":
             steps.append((idx, 1, measure.buckets))
         elif measure.type == "sum":
-            steps.append((idx, 0, None))
+            steps.append((idx, 0, ()))
         else:
-            steps.append((idx, 2, None))
+            steps.append((idx, 2, ()))
     steps_t = tuple(steps)
 
     def update(cell: list, values: tuple) -> None:

@@ -315,7 +315,7 @@ class AggregateValidator:
             return Accepted(self._check(obj))
         except _Reject as rej:
             return Rejected(rej.reason)
-        except Exception:  # noqa: BLE001 - fail closed on anything unforeseen, keep nothing
+        except Exception:
             return Rejected(INVALID_MEASURE)
 
     # ----------------------------------------------------------------------- checks

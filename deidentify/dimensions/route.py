@@ -222,14 +222,6 @@ def _is_token_chunk(chunk: str) -> bool:
 
 
 def _classify(seg: str, max_len: int) -> str | None:
-    """The placeholder replacing ``seg`` (decoded, original case), or None to keep it."""
-    if "@" in seg and _EMAIL_RE.fullmatch(seg):
-        return "{email}"
-    if seg.startswith("eyJ") and _JWT_RE.fullmatch(seg):
-        return "{token}"
-
-
-def _classify(seg: str, max_len: int) -> str | None:
     """The placeholder replacing ``seg`` (decoded, original case), or None to keep it.
 
     None only means "not an identifier"; whether a kept segment is *known* is the

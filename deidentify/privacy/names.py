@@ -291,7 +291,7 @@ def _read_provider(provider: type, language: str,
     for attr in dir(provider):
         match = _FAKER_ATTR_RE.fullmatch(attr)
         values = getattr(provider, attr) if match else None
-        if not isinstance(values, tuple | list | dict):
+        if match is None or not isinstance(values, tuple | list | dict):
             continue  # a property (es_CL computes first_names from the two lists)
         target = languages[match.group(1) == "last"]
         for name in values:

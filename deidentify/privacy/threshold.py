@@ -21,6 +21,7 @@ does not count as reached: it is rolled up, never published on a weaker proof.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from deidentify.schema.model import OTHER
 from deidentify.window import COUNT, FIRST_MEASURE, SUBJECTS, ClosedWindow, initial_measure
@@ -37,7 +38,7 @@ class ThresholdResult:
 
 def distinct_lower_bound(subjects: set | int) -> int:
     """Distinct subjects a cell is known to have: its set's size, or the k it reached."""
-    return subjects if type(subjects) is int else len(subjects)
+    return subjects if isinstance(subjects, int) else len(subjects)
 
 
 def merge_cell(into: list, cell: list, measure_types: tuple[str, ...]) -> None:
@@ -73,7 +74,7 @@ class SubjectThreshold:
         n_dims = len(window.schema.dimension_names)
         other_key = tuple(OTHER for _ in range(n_dims))
         measure_types = tuple(m.type for m in window.schema.measures)
-        rollup = [0, set()] + [initial_measure(m) for m in window.schema.measures]
+        rollup: list[Any] = [0, set()] + [initial_measure(m) for m in window.schema.measures]
         publishable = []
         rolled_cells = rolled_events = 0
         for dims, cell in window.cells.items():

@@ -49,9 +49,9 @@ def lint(schema: Schema) -> list[Finding]:
     if privacy.k < SAFE_K:
         out.append(Finding(schema.file, None, f"k is {privacy.k}; below {SAFE_K} a published "
                            "cell can describe a handful of people"))
-    for dim, cap in privacy.caps:
+    for dim_name, cap in privacy.caps:
         if cap > DEFAULT_DIMENSION_CAP:
-            out.append(Finding(schema.file, None, f"cap of dimension '{dim}' is {cap}, above "
+            out.append(Finding(schema.file, None, f"cap of dimension '{dim_name}' is {cap}, above "
                                f"the safe default {DEFAULT_DIMENSION_CAP}"))
     if privacy.max_cells > DEFAULT_MAX_CELLS:
         out.append(Finding(schema.file, None, f"max_cells is {privacy.max_cells}, above the "

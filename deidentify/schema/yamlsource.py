@@ -55,7 +55,7 @@ def line_of(container: Any, key: Any, default: int | None = None) -> int | None:
 _SCALAR_CONSTRUCTOR = yaml.SafeLoader(stream="")
 
 
-def _scalar(node: yaml.ScalarNode, file: str) -> Any:
+def _scalar(node: yaml.Node, file: str) -> Any:
     try:
         return _SCALAR_CONSTRUCTOR.construct_object(node, deep=True)
     except yaml.YAMLError as exc:

@@ -300,7 +300,7 @@ class BatchLoop:
             try:
                 stop = client.close() if name == "admin" else client.stop()
                 await asyncio.wait_for(stop, CLIENT_STOP_TIMEOUT_S)
-            except (Exception, asyncio.CancelledError) as exc:  # noqa: BLE001 - best effort
+            except (Exception, asyncio.CancelledError) as exc:
                 log.warning("stopping the %s failed: error=%s", name, type(exc).__name__)
 
     # ----------------------------------------------------------------- transactions
@@ -426,7 +426,7 @@ class BatchLoop:
                 end = consumer.last_stable_offset(tp)
                 if end is None or end < 0:
                     end = consumer.highwater(tp)
-            except (AssertionError, Exception):  # noqa: BLE001 - no longer assigned
+            except (AssertionError, Exception):
                 self._unseen.pop(tp, None)
                 self._stuck.pop(tp, None)
                 continue
@@ -434,7 +434,7 @@ class BatchLoop:
             if end is not None:
                 try:
                     position = await asyncio.wait_for(consumer.position(tp), 1.0)
-                except (TimeoutError, Exception):  # noqa: BLE001 - unknown: keep holding
+                except (TimeoutError, Exception):
                     position = None
             if position is not None and position >= end:
                 self._stuck.pop(tp, None)         # nothing unread there
@@ -583,7 +583,7 @@ class BatchLoop:
             for tp in self._assigned:
                 try:
                     high = self._consumer.highwater(tp)
-                except (AssertionError, Exception):  # noqa: BLE001 - unassigned meanwhile
+                except (AssertionError, Exception):
                     continue
                 pos = self._positions.get(tp)
                 if high is None or pos is None:

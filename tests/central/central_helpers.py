@@ -146,7 +146,7 @@ def free_port() -> int:
 
 def http_get(url: str, timeout_s: float = 5.0) -> tuple[int, bytes]:
     try:
-        with urllib.request.urlopen(url, timeout=timeout_s) as res:  # noqa: S310 - loopback
+        with urllib.request.urlopen(url, timeout=timeout_s) as res:
             return res.status, res.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()

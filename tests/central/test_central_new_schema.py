@@ -70,7 +70,7 @@ def prometheus(tmp_path: Path, target_port: int) -> Iterator[tuple[str, subproce
         "  - job_name: deidentify-central\n"
         "    scrape_interval: 1s\n"
         f"    static_configs:\n      - targets: ['127.0.0.1:{target_port}']\n")
-    log = open(tmp_path / "prometheus.log", "wb")  # noqa: SIM115 - closed below
+    log = open(tmp_path / "prometheus.log", "wb")
     proc = subprocess.Popen(
         [binary, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
          f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],

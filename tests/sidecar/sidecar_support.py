@@ -295,7 +295,7 @@ class PacedProducer(threading.Thread):
                         raise TimeoutError("the paced producer was never resumed")
                 self.sent += produce(bootstrap, topics, chunk)
                 time.sleep(pause_s)
-        except BaseException as exc:  # noqa: BLE001 - reported by the test
+        except BaseException as exc:
             self.error = exc
 
     def wait_holding(self, timeout_s: float = 120.0) -> None:
@@ -453,7 +453,7 @@ class SidecarProcess:
         self._log = None
 
     def start(self) -> SidecarProcess:
-        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in wait()/kill()
+        self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(self.args, stdout=self._log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, env=self.env, cwd=ROOT)
         return self
