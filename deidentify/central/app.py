@@ -17,7 +17,11 @@ flag               environment variable                 default
 ``--topic``        ``DEIDENTIFY_CENTRAL_TOPIC``         ``telemetry.central.aggregates``
 ``--schemas``      ``DEIDENTIFY_SCHEMAS``               the shipped ``schemas/``
 ``--port``         ``DEIDENTIFY_PORT``                  ``8090``
-(none)             ``DEIDENTIFY_BIND``                  ``0.0.0.0`` (address of the web server)
+``--bind``         ``DEIDENTIFY_BIND``                  ``127.0.0.1`` (address of the web server)
+``--web-config``   ``DEIDENTIFY_WEB_CONFIG``            none (plain HTTP, no auth: loopback only)
+``--insecure-listen`` ``DEIDENTIFY_INSECURE_LISTEN``    off (non-loopback without auth refused)
+``--probe-port``   ``DEIDENTIFY_PROBE_PORT``            none (probes on ``--port`` only)
+``--access-log``   ``DEIDENTIFY_ACCESS_LOG``            none (logger ``deidentify.access``)
 (none)             ``DEIDENTIFY_CENTRAL_GROUP``         ``deidentify-central`` (consumer group
                                                         and faust app id)
 (none)             ``DEIDENTIFY_CENTRAL_RETENTION``     ``60`` windows per region and schema
@@ -85,6 +89,7 @@ from deidentify.metrics import (
 )
 from deidentify.privacy.guard import Detector
 from deidentify.schema import SchemaSet
+from deidentify.webconfig import WebSettings, web_settings
 
 __all__ = ["CentralCollector", "CentralSettings", "build_app", "load_settings", "main"]
 
@@ -93,7 +98,6 @@ log = logging.getLogger("deidentify.central")
 DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
 DEFAULT_TOPIC = "telemetry.central.aggregates"
 DEFAULT_PORT = 8090
-DEFAULT_BIND = "0.0.0.0"
 DEFAULT_GROUP = "deidentify-central"
 DEFAULT_RETENTION_WINDOWS = 60
 LAG_INTERVAL_S = 5.0
@@ -113,16 +117,20 @@ class CentralSettings:
     topic: str
     schemas_dir: str
     port: int
-    bind: str
+    web: WebSettings
     group: str
     retention_windows: int
     log_level: str
     security: Any = None          # deidentify.sidecar.settings.KafkaSecurity
 
+    @property
+    def bind(self) -> str:
+        return self.web.bind
+
     def describe(self) -> str:
         protocol = getattr(self.security, "protocol", "PLAINTEXT")
         return (f"topic {self.topic} on {self.bootstrap} ({protocol}), group {self.group}, "
-                f"schemas {self.schemas_dir}, http://{self.bind}:{self.port}/")
+                f"schemas {self.schemas_dir}, {self.web.describe(self.port)}")
 
 
 def load_settings(args: Any, env: dict[str, str] | None = None) -> CentralSettings:
@@ -153,7 +161,7 @@ def load_settings(args: Any, env: dict[str, str] | None = None) -> CentralSettin
         raise SettingsError("--port / DEIDENTIFY_PORT must be an integer 0..65535") from None
     if not 0 <= port <= 65535:
         raise SettingsError("--port / DEIDENTIFY_PORT must be an integer 0..65535")
-    bind = env.get("DEIDENTIFY_BIND", "") or DEFAULT_BIND
+    web = web_settings(args, env, access_log=True)
     group = env.get("DEIDENTIFY_CENTRAL_GROUP", "") or DEFAULT_GROUP
     if not KAFKA_NAME_RE.match(group):
         raise SettingsError("DEIDENTIFY_CENTRAL_GROUP must match [A-Za-z0-9._-]{1,200}")
@@ -171,7 +179,7 @@ def load_settings(args: Any, env: dict[str, str] | None = None) -> CentralSettin
     from deidentify.sidecar.settings import kafka_security
     security = kafka_security(argparse.Namespace(), env)
     return CentralSettings(bootstrap=bootstrap, topic=topic, schemas_dir=schemas_dir, port=port,
-                           bind=bind, group=group, retention_windows=retention, log_level=level,
+                           web=web, group=group, retention_windows=retention, log_level=level,
                            security=security)
 
 
@@ -459,7 +467,7 @@ def _web_service(collector: CentralCollector, settings: CentralSettings):
 
     server = DashboardServer(Views(summary=collector.summary, readiness=collector.readiness,
                                    registry=collector.metrics.registry),
-                             host=settings.bind, port=settings.port)
+                             port=settings.port, listen=settings.web)
 
     class DashboardService(Service):
         async def on_start(self) -> None:

@@ -27,7 +27,13 @@ flag                        environment variable           default
                                                            ``KAFKA_SASL_PASSWORD``
 ``--ssl-cafile``            ``KAFKA_SSL_CAFILE``           the system's trusted CAs
 (none)                      ``DEIDENTIFY_LOG_LEVEL``       ``INFO``
-(none)                      ``DEIDENTIFY_BIND``            ``0.0.0.0`` (health server address)
+``--bind``                  ``DEIDENTIFY_BIND``            ``127.0.0.1`` (health/metrics
+                                                           server address)
+``--web-config``            ``DEIDENTIFY_WEB_CONFIG``      none: plain HTTP, no auth, so
+                                                           loopback only (see webconfig)
+``--insecure-listen``       ``DEIDENTIFY_INSECURE_LISTEN`` off: a non-loopback ``--bind``
+                                                           without auth is refused
+``--probe-port``            ``DEIDENTIFY_PROBE_PORT``      none: probes on ``--port`` only
 ==========================  =============================  =================================
 
 Derived, not configurable: the static group member id is the group id, the transactional id
@@ -46,6 +52,7 @@ from typing import Any
 from deidentify.errors import SettingsError
 from deidentify.pipeline import REGION_RE
 from deidentify.schema.model import duration_ms
+from deidentify.webconfig import WebSettings, web_settings
 
 DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
 DEFAULT_CENTRAL_TOPIC = "telemetry.central.aggregates"
@@ -124,13 +131,18 @@ class SidecarSettings:
     commit_interval_ms: int = DEFAULT_COMMIT_INTERVAL_MS
     security: KafkaSecurity = field(default_factory=KafkaSecurity)
     log_level: str = "INFO"
-    host: str = "0.0.0.0"
+    web: WebSettings = field(default_factory=WebSettings)
     fetch_max_wait_ms: int = DEFAULT_FETCH_MAX_WAIT_MS
     max_batch_records: int = DEFAULT_MAX_BATCH_RECORDS
     reload_poll_ms: int = DEFAULT_RELOAD_POLL_MS
     shutdown_timeout_ms: int = DEFAULT_SHUTDOWN_TIMEOUT_MS
     transaction_timeout_ms: int = DEFAULT_TRANSACTION_TIMEOUT_MS
     exactly_once: bool = True
+
+    @property
+    def host(self) -> str:
+        """Address of the health/metrics server (``--bind``)."""
+        return self.web.bind
 
     @property
     def instance_id(self) -> str:
@@ -347,12 +359,10 @@ def load_settings(args: Any, env: Mapping[str, str] | None = None) -> SidecarSet
         raise SettingsError(f"DEIDENTIFY_LOG_LEVEL: '{log_level}' is not one of "
                             f"{', '.join(LOG_LEVELS)}")
 
-    host = env.get("DEIDENTIFY_BIND") or "0.0.0.0"
-    if not re.match(r"^[A-Za-z0-9.:_-]{1,253}$", host):
-        raise SettingsError(f"DEIDENTIFY_BIND: '{host}' is not a host name or address")
+    web = web_settings(args, env)
 
     return SidecarSettings(region=region, bootstrap=bootstrap, schemas_dir=schemas_dir,
                            group_id=group, central_topic=central, port=port,
                            topic_prefix=prefix, idle_ms=idle_ms, commit_interval_ms=commit_ms,
-                           security=_security(src), log_level=log_level, host=host,
+                           security=_security(src), log_level=log_level, web=web,
                            exactly_once=not alo)

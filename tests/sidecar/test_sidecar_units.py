@@ -63,9 +63,8 @@ def test_defaults_and_derived_ids():
     assert s.topic_prefix == "" and s.raw_topic("telemetry.raw.x") == "telemetry.raw.x"
     assert s.instance_id == "deidentify-eu" and s.transactional_id == "deidentify-eu.txn"
     assert s.security.protocol == "PLAINTEXT"
-    assert s.schemas_dir.is_dir() and s.host == "0.0.0.0"
-    assert load_settings(args(region="eu"), env={"DEIDENTIFY_BIND": "127.0.0.1"}).host \
-        == "127.0.0.1"
+    assert s.schemas_dir.is_dir() and s.host == "127.0.0.1"     # loopback by default
+    assert load_settings(args(region="eu"), env={"DEIDENTIFY_BIND": "::1"}).host == "::1"
 
 
 def test_every_flag_also_comes_from_the_environment():
@@ -105,7 +104,9 @@ def test_flags_win_over_the_environment():
     ({"region": "eu", "topic_prefix": "eu/"}, {}, "--topic-prefix"),
     ({"region": "eu", "schemas": "/no/such/dir"}, {}, "--schemas (env DEIDENTIFY_SCHEMAS)"),
     ({"region": "eu"}, {"DEIDENTIFY_LOG_LEVEL": "LOUD"}, "DEIDENTIFY_LOG_LEVEL: 'LOUD'"),
-    ({"region": "eu"}, {"DEIDENTIFY_BIND": "a b"}, "DEIDENTIFY_BIND: 'a b'"),
+    ({"region": "eu"}, {"DEIDENTIFY_BIND": "a b"}, "--bind (env DEIDENTIFY_BIND): 'a b'"),
+    ({"region": "eu"}, {"DEIDENTIFY_BIND": "0.0.0.0"},
+     "refusing to listen on 0.0.0.0 without authentication"),
     ({"region": "eu", "security_protocol": "TLS"}, {},
      "--security-protocol (env KAFKA_SECURITY_PROTOCOL): 'TLS' is not one of"),
     ({"region": "eu", "security_protocol": "SASL_SSL"}, {},
