@@ -460,8 +460,10 @@ class WebAccess:
     """The live web configuration of one process: reload, TLS context, authentication."""
 
     def __init__(self, settings: WebSettings, *, access_log: logging.Logger | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 reload_check_s: float = RELOAD_CHECK_S) -> None:
         self.settings = settings
+        self.reload_check_s = reload_check_s
         self.config = settings.web_config
         self.ssl_context = server_context(self.config)
         self.access_log = access_log
@@ -492,7 +494,7 @@ class WebAccess:
     def maybe_reload(self) -> None:
         """Reload when the file (or its certificate) changed; at most once a second."""
         now = self.clock()
-        if self.config.file is None or now - self._checked < RELOAD_CHECK_S:
+        if self.config.file is None or now - self._checked < self.reload_check_s:
             return
         self._checked = now
         if self._stat() != self._mtime:
