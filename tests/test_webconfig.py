@@ -350,3 +350,26 @@ def test_the_file_is_reloaded_without_restart(tmp_path: Path, caplog) -> None:
     assert broken == 200
     assert "web config not reloaded, the previous one stays in force" in caplog.text
     assert f"{tls.config}:2:" in caplog.text
+
+
+@pytest.mark.parametrize("command", [["run", "--region", "eu"], ["central"]])
+def test_both_processes_refuse_a_non_loopback_address_without_auth(command, tmp_path) -> None:
+    """No broker needed: the refusal comes before any connection."""
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DEIDENTIFY_", "KAFKA_"))}
+    result = subprocess.run([sys.executable, "-m", "deidentify.cli", *command,
+                             "--bind", "0.0.0.0", "--port", "0"],
+                            capture_output=True, text=True, timeout=60, env=env,
+                            stdin=subprocess.DEVNULL)
+    assert result.returncode == 2, result.stderr
+    assert "refusing to listen on 0.0.0.0 without authentication" in result.stderr
+    assert "--web-config" in result.stderr
+    bad = write(tmp_path, "basic_auth_users:\n  a: not-a-hash\n")
+    result = subprocess.run([sys.executable, "-m", "deidentify.cli", *command,
+                             "--web-config", str(bad)],
+                            capture_output=True, text=True, timeout=60, env=env,
+                            stdin=subprocess.DEVNULL)
+    assert result.returncode == 2, result.stderr
+    assert f"{bad}:2: the password of user 'a' is not a bcrypt hash" in result.stderr

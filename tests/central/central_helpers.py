@@ -8,6 +8,7 @@ real ones with one thing changed, so each forged case fails exactly one check.
 from __future__ import annotations
 
 import asyncio
+import base64
 import copy
 import os
 import signal
@@ -26,6 +27,7 @@ import orjson
 from deidentify.generate import TelemetryGenerator
 from deidentify.pipeline import Aggregate, Pipeline
 from deidentify.schema import load_schemas
+from tests.tls_helpers import WebTls
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMAS_DIR = ROOT / "schemas"
@@ -144,9 +146,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def http_get(url: str, timeout_s: float = 5.0) -> tuple[int, bytes]:
+def http_get(url: str, timeout_s: float = 5.0, *, context=None,
+             headers: dict | None = None) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, headers=headers or {})
     try:
-        with urllib.request.urlopen(url, timeout=timeout_s) as res:  # noqa: S310 - loopback
+        with urllib.request.urlopen(request, timeout=timeout_s,  # noqa: S310 - loopback
+                                    context=context) as res:
             return res.status, res.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()
@@ -172,13 +177,22 @@ class CentralProcess:
     group: str
     log_path: Path
     env: dict = field(default_factory=dict)
+    web: WebTls | None = None          # TLS + basic auth when set
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.web else 'http'}://127.0.0.1:{self.port}"
+
+    def get(self, path: str, timeout_s: float = 5.0, *, auth: bool = True) -> tuple[int, bytes]:
+        """GET ``path`` over TLS with the basic-auth user when the collector has a web config."""
+        if self.web is None:
+            return http_get(self.url + path, timeout_s)
+        token = base64.b64encode(f"{self.web.user}:{self.web.password}".encode()).decode()
+        return http_get(self.url + path, timeout_s, context=self.web.client_context(),
+                        headers={"Authorization": f"Basic {token}"} if auth else None)
 
     def metrics(self) -> str:
-        status, body = http_get(self.url + "/metrics")
+        status, body = self.get("/metrics")
         assert status == 200
         return body.decode()
 
@@ -218,11 +232,14 @@ class CentralProcess:
 
 
 def start_central(bootstrap: str, topic: str, tmp_path: Path, *, extra_env: dict | None = None,
-                  ready_timeout_s: float = 60.0, wait_ready: bool = True) -> CentralProcess:
+                  ready_timeout_s: float = 60.0, wait_ready: bool = True,
+                  web: WebTls | None = None) -> CentralProcess:
     port = free_port()
     group = f"g-{topic}"
     env = dict(os.environ, DEIDENTIFY_CENTRAL_GROUP=group, DEIDENTIFY_BIND="127.0.0.1",
                DEIDENTIFY_LOG_LEVEL="INFO")
+    if web is not None:
+        env["DEIDENTIFY_WEB_CONFIG"] = str(web.config)
     env.update(extra_env or {})
     log_path = tmp_path / f"central-{port}.log"
     with open(log_path, "wb") as log:
@@ -230,7 +247,7 @@ def start_central(bootstrap: str, topic: str, tmp_path: Path, *, extra_env: dict
                                  "--schemas", str(SCHEMAS_DIR), "--port", str(port)],
                                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 env=env)
-    central = CentralProcess(proc, port, topic, group, log_path, env)
+    central = CentralProcess(proc, port, topic, group, log_path, env, web)
     if wait_ready:
         central.wait_ready(ready_timeout_s)
     return central
@@ -243,7 +260,7 @@ def _wait_ready(central: CentralProcess, ready_timeout_s: float) -> None:
         if proc.poll() is not None:
             raise AssertionError(f"collector exited with {proc.returncode}:\n{central.log()}")
         try:
-            status, _ = http_get(central.url + "/readyz", 2.0)
+            status, _ = central.get("/readyz", 2.0, auth=False)
             if status == 200:
                 return
         except OSError:

@@ -46,8 +46,38 @@ def test_aborted_transactions_are_never_read(loaded_central) -> None:
     text = loaded_central.central.metrics()
     assert loaded_central.aborted
     assert 'region="ap"' not in text
-    status, body = http_get(loaded_central.central.url + "/api/summary")
+    status, body = loaded_central.central.get("/api/summary")
     assert status == 200 and set(orjson.loads(body)["regions"]) == {"eu", "us"}
+
+
+def test_internal_data_needs_credentials_and_reads_are_logged(loaded_central) -> None:
+    central = loaded_central.central
+    assert central.url.startswith("https://")
+    for path in ("/", "/api/summary", "/metrics", "/static/app.js"):
+        status, body = central.get(path, auth=False)
+        assert status == 401, path
+        assert b"eu" not in body and b"deid_" not in body
+    for path in ("/livez", "/readyz"):
+        assert central.get(path, auth=False)[0] == 200, path
+    status, _ = central.get("/api/summary?tenant=acme-query-value")
+    assert status == 200
+    log = central.log()
+    assert f"user={central.web.user} method=GET path=/api/summary status=200" in log
+    assert "user=- method=GET path=/metrics status=401" in log
+    assert "acme-query-value" not in log
+    assert "listen=https://127.0.0.1:" in log and "auth=basic" in log
+
+
+def test_collector_listens_on_loopback_by_default(kafka_bootstrap, tmp_path) -> None:
+    from tests.test_webconfig import listening_address
+    topic = f"t-central-bind-{uuid.uuid4().hex[:8]}"
+    create_topic(kafka_bootstrap, topic, partitions=1)
+    central = start_central(kafka_bootstrap, topic, tmp_path, extra_env={"DEIDENTIFY_BIND": ""})
+    try:
+        assert listening_address(central.port) == "127.0.0.1"
+        assert f"listen=http://127.0.0.1:{central.port}/ auth=none" in central.log()
+    finally:
+        assert central.stop() == 0
 
 
 def test_lag_is_exported_and_drains(loaded_central) -> None:
@@ -86,7 +116,7 @@ def test_forged_aggregates_are_rejected_counted_and_never_echoed(kafka_bootstrap
                                   reason=reason) == n, reason
         assert metric_samples(text, "deid_central_guard_hits_total", detector="email") == 2
         assert metric_samples(text, "deid_central_guard_hits_total", detector="card_number") == 1
-        status, body = http_get(central.url + "/api/summary")
+        status, body = central.get("/api/summary")
         secrets = (SECRET_EMAIL, SECRET_CARD, SECRET_PATH, SECRET_UNDECLARED, "alice.github.io")
         for secret in secrets:
             assert secret not in text
