@@ -91,7 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--group", default=None,
                    help="consumer group (env DEIDENTIFY_GROUP; default deidentify-<region>)")
     p.add_argument("--central-topic", default=None,
-                   help="central aggregates topic (env DEIDENTIFY_CENTRAL_TOPIC; default "
+                   help="central aggregates topic; this sidecar publishes to "
+                        "<topic>.<region> (env DEIDENTIFY_CENTRAL_TOPIC; default "
                         "telemetry.central.aggregates)")
     p.add_argument("--port", type=int, default=None,
                    help="health and metrics port (env DEIDENTIFY_PORT; default 8080)")
@@ -130,7 +131,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("central", help="the central collector: aggregates -> dashboards")
     _add_bootstrap(p)
     p.add_argument("--topic", default=None,
-                   help="central aggregates topic (env DEIDENTIFY_CENTRAL_TOPIC)")
+                   help="central aggregates topic; each region's sidecar publishes to "
+                        "<topic>.<region> (env DEIDENTIFY_CENTRAL_TOPIC; default "
+                        "telemetry.central.aggregates)")
+    p.add_argument("--regions", default=None, metavar="LIST",
+                   help="the regions to read, comma-separated, e.g. eu,us: topics "
+                        "<topic>.<region>; the region of an aggregate must match its topic "
+                        "(env DEIDENTIFY_REGIONS; required)"),
     _add_schemas(p)
     p.add_argument("--port", type=int, default=None,
                    help="dashboard and metrics port (env DEIDENTIFY_PORT; default 8090)")

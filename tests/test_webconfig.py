@@ -352,7 +352,7 @@ def test_the_file_is_reloaded_without_restart(tmp_path: Path, caplog) -> None:
     assert f"{tls.config}:2:" in caplog.text
 
 
-@pytest.mark.parametrize("command", [["run", "--region", "eu"], ["central"]])
+@pytest.mark.parametrize("command", [["run", "--region", "eu"], ["central", "--regions", "eu"]])
 def test_both_processes_refuse_a_non_loopback_address_without_auth(command, tmp_path) -> None:
     """No broker needed: the refusal comes before any connection."""
     import subprocess

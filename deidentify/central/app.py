@@ -2,7 +2,7 @@
 
 ::
 
-    central topic ──► faust agent (read_committed) ──► CentralCollector.handle(bytes)
+    <topic>.<region> ──► faust agent (read_committed) ──► CentralCollector.handle(bytes, region)
                                                           │  AggregateValidator  (layer 6)
                                                           │  CentralState.merge  (idempotent)
                                                           ▼  CentralMetrics
@@ -15,6 +15,8 @@ flag               environment variable                 default
 =================  ===================================  ====================================
 ``--bootstrap``    ``KAFKA_BOOTSTRAP``                  ``127.0.0.1:9092``
 ``--topic``        ``DEIDENTIFY_CENTRAL_TOPIC``         ``telemetry.central.aggregates``
+``--regions``      ``DEIDENTIFY_REGIONS``               (required) e.g. ``eu,us``: reads
+                                                        ``<topic>.<region>`` of each
 ``--schemas``      ``DEIDENTIFY_SCHEMAS``               the shipped ``schemas/``
 ``--port``         ``DEIDENTIFY_PORT``                  ``8090``
 ``--bind``         ``DEIDENTIFY_BIND``                  ``127.0.0.1`` (address of the web server)
@@ -55,6 +57,12 @@ Faust decisions
   so the dashboard refills as new windows arrive (Prometheus keeps the long history).
   Run one collector per consumer group: each instance sees only its partitions.
 
+Region bound to identity: each region's sidecar publishes to its own topic
+``<topic>.<region>`` (Kafka ACLs let only that region's principal write it); the collector
+reads the configured regions' topics, takes the region from the topic and refuses an
+aggregate that claims another one (``region_mismatch``). Regions outside ``--regions`` are
+never read, so invented regions cannot take the state's room.
+
 Never logs an aggregate's content: rejections are counted by reason, nothing else.
 """
 
@@ -75,6 +83,7 @@ from typing import Any
 from deidentify.central.state import IGNORE_REASONS, CentralState, MergeOutcome, summary
 from deidentify.central.validate import (
     CENTRAL_REJECT_REASONS,
+    REGION_MISMATCH,
     Accepted,
     AggregateValidator,
     Rejected,
@@ -87,6 +96,7 @@ from deidentify.metrics import (
     CentralMetrics,
     central_metrics,
 )
+from deidentify.pipeline import REGION_RE
 from deidentify.privacy.guard import Detector
 from deidentify.schema import SchemaSet
 from deidentify.webconfig import WebSettings, web_settings
@@ -115,6 +125,7 @@ HOST_PORT_RE = re.compile(r"^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9._-]+):(\d{1,5})$")
 class CentralSettings:
     bootstrap: str
     topic: str
+    regions: tuple[str, ...]
     schemas_dir: str
     port: int
     web: WebSettings
@@ -124,12 +135,17 @@ class CentralSettings:
     security: Any = None          # deidentify.sidecar.settings.KafkaSecurity
 
     @property
+    def topics(self) -> dict[str, str]:
+        """Topic -> the region it belongs to: ``<topic>.<region>`` per configured region."""
+        return {f"{self.topic}.{region}": region for region in self.regions}
+
+    @property
     def bind(self) -> str:
         return self.web.bind
 
     def describe(self) -> str:
         protocol = getattr(self.security, "protocol", "PLAINTEXT")
-        return (f"topic {self.topic} on {self.bootstrap} ({protocol}), group {self.group}, "
+        return (f"topics {','.join(self.topics)} on {self.bootstrap} ({protocol}), group {self.group}, "
                 f"schemas {self.schemas_dir}, {self.web.describe(self.port)}")
 
 
@@ -150,6 +166,18 @@ def load_settings(args: Any, env: dict[str, str] | None = None) -> CentralSettin
     topic = str(pick(getattr(args, "topic", None), "DEIDENTIFY_CENTRAL_TOPIC", DEFAULT_TOPIC))
     if not KAFKA_NAME_RE.match(topic):
         raise SettingsError("--topic / DEIDENTIFY_CENTRAL_TOPIC must match [A-Za-z0-9._-]{1,200}")
+    regions_raw = str(pick(getattr(args, "regions", None), "DEIDENTIFY_REGIONS", ""))
+    regions = tuple(dict.fromkeys(r.strip() for r in regions_raw.split(",") if r.strip()))
+    if not regions:
+        raise SettingsError(f"--regions / DEIDENTIFY_REGIONS is required: the regions whose "
+                            f"topics {topic}.<region> to read (e.g. --regions eu,us)")
+    for region in regions:
+        if not REGION_RE.match(region):
+            raise SettingsError(f"--regions / DEIDENTIFY_REGIONS: '{region}' must match "
+                                "^[a-z][a-z0-9-]{0,31}$ (e.g. eu, us-east)")
+        if not KAFKA_NAME_RE.match(f"{topic}.{region}"):
+            raise SettingsError(f"--topic / DEIDENTIFY_CENTRAL_TOPIC: '{topic}.{region}' is "
+                                "too long for a topic name")
     schemas_dir = getattr(args, "schemas", None) or env.get("DEIDENTIFY_SCHEMAS") or ""
     if not schemas_dir:
         from deidentify.schema import default_schema_dir
@@ -178,7 +206,8 @@ def load_settings(args: Any, env: dict[str, str] | None = None) -> CentralSettin
     # Same variables and checks as the sidecar (no flags here: the CLI has none for central).
     from deidentify.sidecar.settings import kafka_security
     security = kafka_security(argparse.Namespace(), env)
-    return CentralSettings(bootstrap=bootstrap, topic=topic, schemas_dir=schemas_dir, port=port,
+    return CentralSettings(bootstrap=bootstrap, topic=topic, regions=regions,
+                           schemas_dir=schemas_dir, port=port,
                            web=web, group=group, retention_windows=retention, log_level=level,
                            security=security)
 
@@ -227,7 +256,7 @@ class CentralCollector:
 
     def __init__(self, schemas: SchemaSet, *, retention_windows: int = DEFAULT_RETENTION_WINDOWS,
                  metrics: CentralMetrics | None = None, validator: AggregateValidator | None = None,
-                 clock=time.time) -> None:
+                 clock=time.time, max_regions: int | None = None) -> None:
         self.schemas = schemas
         self.metrics = metrics or central_metrics(
             latency_buckets=_histogram_bounds(schemas, "http_requests", "latency_ms",
@@ -236,7 +265,8 @@ class CentralCollector:
                                                        "duration_ms",
                                                        WEBHOOK_DURATION_MS_BUCKETS))
         self.validator = validator or AggregateValidator(schemas)
-        self.state = CentralState(retention_windows=retention_windows)
+        self.state = CentralState(retention_windows=retention_windows) if max_regions is None \
+            else CentralState(retention_windows=retention_windows, max_regions=max_regions)
         self.clock = clock
         self.accepted = 0
         self.rejected: dict[str, int] = dict.fromkeys(CENTRAL_REJECT_REASONS, 0)
@@ -258,9 +288,13 @@ class CentralCollector:
 
     # ------------------------------------------------------------------ per message
 
-    def handle(self, value: bytes | None) -> Accepted | Rejected:
+    def handle(self, value: bytes | None, region: str | None = None) -> Accepted | Rejected:
+        """``region``: the region of the topic the message came from (None: not checked)."""
         self.last_message_at = self.clock()
         result = self.validator.validate(value)
+        if region is not None and isinstance(result, Accepted) \
+                and result.aggregate.region != region:
+            result = Rejected(REGION_MISMATCH)
         if isinstance(result, Rejected):
             self.rejected[result.reason] = self.rejected.get(result.reason, 0) + 1
             self.metrics.aggregates_rejected.labels(result.reason).inc()
@@ -417,13 +451,16 @@ def build_app(settings: CentralSettings, collector: CentralCollector, datadir: s
         consumer_metadata_max_age_ms=METADATA_MAX_AGE_MS,
         stream_wait_empty=False,
     )
-    topic = app.topic(settings.topic, key_type=bytes, value_type=bytes, key_serializer="raw",
+    regions = settings.topics
+    topic = app.topic(*regions, key_type=bytes, value_type=bytes, key_serializer="raw",
                       value_serializer="raw", allow_empty=True)
 
     @app.agent(topic, name="deidentify-central-aggregates")
     async def consume(stream):
         async for event in stream.events():
-            collector.handle(event.message.value)
+            message = event.message
+            # a topic outside the configured set cannot happen; "" would fail closed anyway
+            collector.handle(message.value, region=regions.get(message.topic, ""))
 
     @app.timer(interval=LAG_INTERVAL_S)
     async def measure_lag() -> None:
@@ -509,7 +546,8 @@ def main(args: Any) -> int:
         print(f"deidentify central: {exc}", file=sys.stderr)
         return 2
     _configure_logging(settings.log_level)
-    collector = CentralCollector(schemas, retention_windows=settings.retention_windows)
+    collector = CentralCollector(schemas, retention_windows=settings.retention_windows,
+                                 max_regions=len(settings.regions))
     datadir = tempfile.mkdtemp(prefix="deidentify-central-")
     try:
         app = build_app(settings, collector, datadir, credentials)

@@ -202,8 +202,8 @@ async def ensure_topics(admin: AIOKafkaAdminClient, settings: SidecarSettings,
     brokers = len(cluster.get("brokers", ())) or 1
     replication = min(MAX_REPLICATION_FACTOR, brokers)
     new: list[NewTopic] = []
-    if settings.central_topic not in existing:
-        new.append(NewTopic(settings.central_topic, CENTRAL_TOPIC_PARTITIONS, replication,
+    if settings.publish_topic not in existing:
+        new.append(NewTopic(settings.publish_topic, CENTRAL_TOPIC_PARTITIONS, replication,
                             topic_configs=dict(CENTRAL_TOPIC_CONFIG)))
     for topic in raw_topics:
         if topic not in existing:

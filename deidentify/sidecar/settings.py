@@ -15,6 +15,7 @@ flag                        environment variable           default
 ``--schemas``               ``DEIDENTIFY_SCHEMAS``         the shipped ``schemas/``
 ``--group``                 ``DEIDENTIFY_GROUP``           ``deidentify-<region>``
 ``--central-topic``         ``DEIDENTIFY_CENTRAL_TOPIC``   ``telemetry.central.aggregates``
+                                                           (publishes to ``<it>.<region>``)
 ``--port``                  ``DEIDENTIFY_PORT``            ``8080`` (0: any free port)
 ``--topic-prefix``          ``DEIDENTIFY_TOPIC_PREFIX``    none
 ``--idle``                  ``DEIDENTIFY_IDLE``            ``30s``
@@ -37,7 +38,10 @@ flag                        environment variable           default
 ==========================  =============================  =================================
 
 Derived, not configurable: the static group member id is the group id, the transactional id
-is ``<group>.txn`` (one sidecar instance per region and group; see the README section).
+is ``<group>.txn`` (one sidecar instance per region and group; see the README section), and
+the topic the sidecar publishes to is ``<central topic>.<region>`` (e.g.
+``telemetry.central.aggregates.eu``): a region's own topic, so Kafka ACLs can let its
+principal write only there, and the collector takes the region from the topic.
 """
 
 from __future__ import annotations
@@ -153,6 +157,11 @@ class SidecarSettings:
     def transactional_id(self) -> str:
         return f"{self.group_id}.txn"
 
+    @property
+    def publish_topic(self) -> str:
+        """This region's own central topic: ``<central topic>.<region>``."""
+        return f"{self.central_topic}.{self.region}"
+
     def raw_topic(self, schema_topic: str) -> str:
         return self.topic_prefix + schema_topic
 
@@ -160,7 +169,7 @@ class SidecarSettings:
         """One log line of key=value pairs: names and numbers only, no secret."""
         sec = self.security
         return (f"region={self.region} bootstrap={self.bootstrap} group={self.group_id} "
-                f"central_topic={self.central_topic} topic_prefix={self.topic_prefix or '-'} "
+                f"central_topic={self.publish_topic} topic_prefix={self.topic_prefix or '-'} "
                 f"schemas={self.schemas_dir} port={self.port} idle_ms={self.idle_ms} "
                 f"commit_interval_ms={self.commit_interval_ms} "
                 f"guarantee={'exactly_once' if self.exactly_once else 'at_least_once'} "
@@ -320,7 +329,7 @@ def load_settings(args: Any, env: Mapping[str, str] | None = None) -> SidecarSet
         raise SettingsError(f"{_where('--group', 'DEIDENTIFY_GROUP')}: '{group}' may use only "
                             "letters, digits, '.', '_' and '-' (at most 200)")
     central = src.get("central_topic", "DEIDENTIFY_CENTRAL_TOPIC", DEFAULT_CENTRAL_TOPIC)
-    if not KAFKA_NAME_RE.match(central) or central in (".", ".."):
+    if not KAFKA_NAME_RE.match(central) or len(central) > 200 - 33 or central in (".", ".."):
         raise SettingsError(f"{_where('--central-topic', 'DEIDENTIFY_CENTRAL_TOPIC')}: "
                             f"'{central}' is not a legal topic name")
     prefix = src.get("topic_prefix", "DEIDENTIFY_TOPIC_PREFIX", "")

@@ -110,10 +110,33 @@ def forged_cases(aggs: list[Aggregate]) -> dict[str, tuple[dict, str]]:
 # ---------------------------------------------------------------------------- Kafka
 
 
+def region_topic(base: str, value: bytes, default: str = "eu") -> str:
+    """``<base>.<region>``: the topic a sidecar of the aggregate's region publishes to
+    (``default`` for a value that names no usable region)."""
+    try:
+        region = orjson.loads(value).get("region")
+    except (orjson.JSONDecodeError, AttributeError):
+        region = None
+    return f"{base}.{region if isinstance(region, str) and region.isalnum() else default}"
+
+
+def create_region_topics(bootstrap: str, base: str, regions=("eu", "us"), *,
+                         partitions: int = 1) -> list[str]:
+    from tests.kafka_helpers import create_topic
+    topics = [f"{base}.{region}" for region in regions]
+    for topic in topics:
+        create_topic(bootstrap, topic, partitions=partitions)
+    return topics
+
+
 async def produce_transactionally(bootstrap: str, topic: str, batches: list[list[tuple[bytes, bytes]]],
                                   *, abort: list[list[tuple[bytes, bytes]]] = (),
-                                  txn_id: str) -> None:
-    """Each batch in one committed transaction; each ``abort`` batch in an aborted one."""
+                                  txn_id: str, exact_topic: bool = False) -> None:
+    """Each batch in one committed transaction; each ``abort`` batch in an aborted one.
+
+    ``topic`` is the central topic's base name: each record goes to the topic of the region
+    it names (:func:`region_topic`), as the sidecars do; ``exact_topic`` sends every record
+    to ``topic`` itself (a forger writing another region's topic)."""
     from aiokafka import AIOKafkaProducer
 
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, transactional_id=txn_id,
@@ -123,18 +146,22 @@ async def produce_transactionally(bootstrap: str, topic: str, batches: list[list
         for batch in abort:
             await producer.begin_transaction()
             for key, value in batch:
-                await producer.send(topic, key=key, value=value)
+                await producer.send(topic if exact_topic else region_topic(topic, value),
+                                    key=key, value=value)
             await producer.abort_transaction()
         for batch in batches:
             async with producer.transaction():
                 for key, value in batch:
-                    await producer.send(topic, key=key, value=value)
+                    await producer.send(topic if exact_topic else region_topic(topic, value),
+                                        key=key, value=value)
     finally:
         await producer.stop()
 
 
-def produce(bootstrap: str, topic: str, batches, *, abort=(), txn_id: str) -> None:
-    asyncio.run(produce_transactionally(bootstrap, topic, batches, abort=abort, txn_id=txn_id))
+def produce(bootstrap: str, topic: str, batches, *, abort=(), txn_id: str,
+            exact_topic: bool = False) -> None:
+    asyncio.run(produce_transactionally(bootstrap, topic, batches, abort=abort, txn_id=txn_id,
+                                        exact_topic=exact_topic))
 
 
 # ---------------------------------------------------------------------------- the collector
@@ -233,7 +260,7 @@ class CentralProcess:
 
 def start_central(bootstrap: str, topic: str, tmp_path: Path, *, extra_env: dict | None = None,
                   ready_timeout_s: float = 60.0, wait_ready: bool = True,
-                  web: WebTls | None = None) -> CentralProcess:
+                  web: WebTls | None = None, regions=("eu", "us")) -> CentralProcess:
     port = free_port()
     group = f"g-{topic}"
     env = dict(os.environ, DEIDENTIFY_CENTRAL_GROUP=group, DEIDENTIFY_BIND="127.0.0.1",
@@ -244,7 +271,7 @@ def start_central(bootstrap: str, topic: str, tmp_path: Path, *, extra_env: dict
     log_path = tmp_path / f"central-{port}.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen([DEIDENTIFY, "central", "--bootstrap", bootstrap, "--topic", topic,
-                                 "--schemas", str(SCHEMAS_DIR), "--port", str(port)],
+                                 "--regions", ",".join(regions), "--schemas", str(SCHEMAS_DIR), "--port", str(port)],
                                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 env=env)
     central = CentralProcess(proc, port, topic, group, log_path, env, web)

@@ -13,6 +13,7 @@ from tests.central.central_helpers import (
     SECRET_EMAIL,
     SECRET_PATH,
     SECRET_UNDECLARED,
+    create_region_topics,
     forged_cases,
     http_get,
     metric_samples,
@@ -21,7 +22,6 @@ from tests.central.central_helpers import (
     start_central,
     total,
 )
-from tests.kafka_helpers import create_topic
 
 
 def test_collector_merges_real_aggregates_of_two_regions(loaded_central) -> None:
@@ -71,7 +71,7 @@ def test_internal_data_needs_credentials_and_reads_are_logged(loaded_central) ->
 def test_collector_listens_on_loopback_by_default(kafka_bootstrap, tmp_path) -> None:
     from tests.test_webconfig import listening_address
     topic = f"t-central-bind-{uuid.uuid4().hex[:8]}"
-    create_topic(kafka_bootstrap, topic, partitions=1)
+    create_region_topics(kafka_bootstrap, topic)
     central = start_central(kafka_bootstrap, topic, tmp_path, extra_env={"DEIDENTIFY_BIND": ""})
     try:
         assert listening_address(central.port) == "127.0.0.1"
@@ -95,7 +95,7 @@ def test_lag_is_exported_and_drains(loaded_central) -> None:
 
 def test_forged_aggregates_are_rejected_counted_and_never_echoed(kafka_bootstrap, tmp_path) -> None:
     topic = f"t-central-forged-{uuid.uuid4().hex[:8]}"
-    create_topic(kafka_bootstrap, topic, partitions=1)
+    create_region_topics(kafka_bootstrap, topic)
     # DEBUG on purpose: not even debug logging may echo a rejected aggregate
     central = start_central(kafka_bootstrap, topic, tmp_path,
                             extra_env={"DEIDENTIFY_LOG_LEVEL": "DEBUG"})
@@ -105,7 +105,12 @@ def test_forged_aggregates_are_rejected_counted_and_never_echoed(kafka_bootstrap
         records = [(b"forged", orjson.dumps(obj)) for obj, _reason in cases.values()]
         records.append((real[0].key, real[0].to_json()))
         produce(kafka_bootstrap, topic, [records], txn_id=f"txn-{topic}")
-        central.wait_for_metric("deid_central_aggregates_rejected_total", len(cases))
+        # a real eu aggregate written to the us topic claims a region its writer is not
+        produce(kafka_bootstrap, f"{topic}.us", [[(real[1].key, real[1].to_json())]],
+                txn_id=f"txn-{topic}-us", exact_topic=True)
+        central.wait_for_metric("deid_central_aggregates_rejected_total", len(cases) + 1)
+        central.wait_for_metric("deid_central_aggregates_rejected_total", 1,
+                                reason="region_mismatch")
         central.wait_for_metric("deid_central_aggregates_accepted_total", 1)
         text = central.metrics()
         expected: dict[str, int] = {}
@@ -137,7 +142,7 @@ def test_bad_settings_exit_2(tmp_path) -> None:
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert "KAFKA_BOOTSTRAP" in result.stderr
-    result = subprocess.run([DEIDENTIFY, "central", "--schemas", str(tmp_path)],
+    result = subprocess.run([DEIDENTIFY, "central", "--regions", "eu", "--schemas", str(tmp_path)],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "schema" in result.stderr
 
@@ -146,7 +151,7 @@ def test_bad_settings_exit_2(tmp_path) -> None:
 def test_collector_reads_over_sasl_ssl(kafka_bootstrap, sasl_ssl_endpoint, tmp_path) -> None:
     """KAFKA_SECURITY_PROTOCOL & co. work for central as for the sidecar; no secret logged."""
     topic = f"t-central-sasl-{uuid.uuid4().hex[:8]}"
-    create_topic(kafka_bootstrap, topic, partitions=1)
+    create_region_topics(kafka_bootstrap, topic)
     env = {"KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "KAFKA_SASL_MECHANISM": "SCRAM-SHA-256",
            "KAFKA_SASL_USERNAME": sasl_ssl_endpoint.username,
            "KAFKA_SASL_PASSWORD": sasl_ssl_endpoint.password,
@@ -171,10 +176,14 @@ def test_bad_security_settings_exit_2(tmp_path) -> None:
     from tests.central.central_helpers import DEIDENTIFY
     env = dict(os.environ, KAFKA_SECURITY_PROTOCOL="SASL_SSL", KAFKA_SASL_USERNAME="",
                KAFKA_SASL_PASSWORD="")
-    result = subprocess.run([DEIDENTIFY, "central"], capture_output=True, text=True,
-                            timeout=60, env=env)
+    result = subprocess.run([DEIDENTIFY, "central", "--regions", "eu"], capture_output=True,
+                            text=True, timeout=60, env=env)
     assert result.returncode == 2
     assert "KAFKA_SASL_USERNAME" in result.stderr
+    result = subprocess.run([DEIDENTIFY, "central"], capture_output=True, text=True,
+                            timeout=60, env=dict(os.environ, DEIDENTIFY_REGIONS=""))
+    assert result.returncode == 2
+    assert "--regions / DEIDENTIFY_REGIONS is required" in result.stderr
 
 
 def test_topic_created_after_the_collector_started(kafka_bootstrap, tmp_path) -> None:
@@ -185,13 +194,22 @@ def test_topic_created_after_the_collector_started(kafka_bootstrap, tmp_path) ->
 
     from tests.kafka_helpers import create_topic_async
     topic = f"t-central-late-{uuid.uuid4().hex[:8]}"
-    central = start_central(kafka_bootstrap, topic, tmp_path, wait_ready=False)
+    central = start_central(kafka_bootstrap, topic, tmp_path, wait_ready=False, regions=("us",))
     try:
-        time.sleep(4)
-        status, body = http_get(central.url + "/readyz")
-        assert status == 503 and b"partition_assignment" in body
+        # joined the group (which may take a while on a loaded machine), nothing assigned
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                status, body = http_get(central.url + "/readyz")
+            except OSError:           # the web server is not up yet
+                status, body = 503, b""
+            assert status == 503, body
+            if b"partition_assignment" in body:
+                break
+            assert time.monotonic() < deadline, body
+            time.sleep(0.5)
         try:   # a broker with auto.create.topics.enable may already have created it
-            asyncio.run(create_topic_async(kafka_bootstrap, topic, partitions=1))
+            asyncio.run(create_topic_async(kafka_bootstrap, f"{topic}.us", partitions=1))
         except TopicAlreadyExistsError:
             pass
         central.wait_ready(60)

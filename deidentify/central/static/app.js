@@ -196,7 +196,7 @@
 
   async function refresh() {
     try {
-      // location.origin, not a relative URL: a page opened as https://user:pw@host/ would
+      // location.origin, not a relative URL: a page opened with user:password@ in its URL would
       // make fetch() refuse a URL that inherits the credentials (the browser's auth cache
       // still sends them)
       const res = await fetch(new URL("/api/summary", location.origin),
