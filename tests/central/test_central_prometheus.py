@@ -150,3 +150,14 @@ def test_shipped_prometheus_config_is_valid() -> None:
                              str(ROOT / "deploy" / "prometheus.yml")],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_prometheus_accepts_our_web_config_files(tmp_path: Path) -> None:
+    """The files deidentify writes and reads are the format Prometheus's own tools check."""
+    promtool = need(PROMTOOL, "promtool")
+    from tests.tls_helpers import web_tls
+
+    web = web_tls(tmp_path)                 # TLS + a bcrypt user, via write_web_config
+    result = subprocess.run([promtool, "check", "web-config", str(web.config)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
