@@ -126,6 +126,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ssl-cafile", default=None, metavar="FILE",
                    help="CA certificate(s) to verify the brokers, PEM (env KAFKA_SSL_CAFILE; "
                         "default: the system's trusted CAs)")
+    p.add_argument("--ssl-certfile", default=None, metavar="FILE",
+                   help="client certificate for mTLS to the brokers, PEM (env "
+                        "KAFKA_SSL_CERTFILE; needs --ssl-keyfile)")
+    p.add_argument("--ssl-keyfile", default=None, metavar="FILE",
+                   help="the client certificate's private key, PEM, unencrypted (env "
+                        "KAFKA_SSL_KEYFILE)")
     _add_web(p)
 
     p = sub.add_parser("central", help="the central collector: aggregates -> dashboards")

@@ -34,6 +34,7 @@ flag               environment variable                 default
 (none)             ``KAFKA_SASL_USERNAME``              (required with SASL)
 (none)             ``KAFKA_SASL_PASSWORD_FILE``         or the password in ``KAFKA_SASL_PASSWORD``
 (none)             ``KAFKA_SSL_CAFILE``                 the system's trusted CAs
+(none)             ``KAFKA_SSL_CERTFILE``, ``_KEYFILE`` none (client certificate, mTLS)
 =================  ===================================  ====================================
 
 The Kafka security variables mean exactly what they mean for ``deidentify run`` (parsed by
@@ -222,10 +223,12 @@ def _faust_credentials(security: Any):
     context = None
     if security.uses_tls:
         try:
-            context = create_ssl_context(cafile=security.ssl_cafile)
+            context = create_ssl_context(cafile=security.ssl_cafile,
+                                         certfile=security.ssl_certfile,
+                                         keyfile=security.ssl_keyfile)
         except (OSError, ssl.SSLError) as exc:
-            raise SettingsError(f"KAFKA_SSL_CAFILE: cannot load {security.ssl_cafile} "
-                                f"({type(exc).__name__})") from None
+            raise SettingsError(f"KAFKA_SSL_CAFILE / KAFKA_SSL_CERTFILE / KAFKA_SSL_KEYFILE: "
+                                f"cannot load them ({type(exc).__name__})") from None
     if not security.uses_sasl:
         return faust.SSLCredentials(context)
     return faust.SASLCredentials(username=security.sasl_username,
@@ -546,6 +549,8 @@ def main(args: Any) -> int:
         print(f"deidentify central: {exc}", file=sys.stderr)
         return 2
     _configure_logging(settings.log_level)
+    for warning in getattr(settings.security, "warnings", ()):
+        log.warning("%s", warning)
     collector = CentralCollector(schemas, retention_windows=settings.retention_windows,
                                  max_regions=len(settings.regions))
     datadir = tempfile.mkdtemp(prefix="deidentify-central-")

@@ -321,6 +321,8 @@ def main(args: Any) -> int:
         print(f"deidentify run: {exc}", file=sys.stderr)
         return EXIT_USAGE
     configure_logging(settings.log_level)
+    for warning in settings.security.warnings:
+        log.warning("%s", warning)
     try:
         schemas = load_schemas(settings.schemas_dir)
         check_metadata_fits(schemas)

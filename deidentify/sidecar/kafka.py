@@ -70,10 +70,13 @@ def client_options(settings: SidecarSettings) -> dict:
 
 
 def ssl_context(settings: SidecarSettings) -> ssl.SSLContext:
+    sec = settings.security
     try:
-        return create_ssl_context(cafile=settings.security.ssl_cafile)
+        return create_ssl_context(cafile=sec.ssl_cafile, certfile=sec.ssl_certfile,
+                                  keyfile=sec.ssl_keyfile)
     except (OSError, ssl.SSLError) as exc:
-        raise RuntimeFailure(f"cannot load the CA file {settings.security.ssl_cafile} "
+        files = ", ".join(f for f in (sec.ssl_cafile, sec.ssl_certfile, sec.ssl_keyfile) if f)
+        raise RuntimeFailure(f"cannot load the TLS files {files or '(system CAs)'} "
                              f"({type(exc).__name__})") from exc
 
 

@@ -3,7 +3,10 @@
 Each option comes from a command-line flag, else from an environment variable, else from a
 named default. Settings are validated once, at start-up, into frozen dataclasses; an unusable
 value raises :class:`~deidentify.errors.SettingsError` whose message names the flag and the
-environment variable to fix. Secrets (the SASL password) come from an environment variable
+environment variable to fix. SASL PLAIN over a connection without TLS is refused (the
+password would cross the network in clear); a password or key file that other users may read
+is accepted with a warning (``KafkaSecurity.warnings``, logged at start) - refusing it would
+break the 0644 files that secret mounts often make. Secrets (the SASL password) come from an environment variable
 or a file, never from a flag, and are wrapped in :class:`Secret` so that no ``repr``, log line
 or error message can show them.
 
@@ -27,6 +30,10 @@ flag                        environment variable           default
 ``--sasl-password-file``    ``KAFKA_SASL_PASSWORD_FILE``   or the password itself in
                                                            ``KAFKA_SASL_PASSWORD``
 ``--ssl-cafile``            ``KAFKA_SSL_CAFILE``           the system's trusted CAs
+``--ssl-certfile``          ``KAFKA_SSL_CERTFILE``         none; with ``--ssl-keyfile``: a
+                                                           client certificate (mTLS), PEM
+``--ssl-keyfile``           ``KAFKA_SSL_KEYFILE``          none; its private key, PEM,
+                                                           unencrypted, not readable by others
 (none)                      ``DEIDENTIFY_LOG_LEVEL``       ``INFO``
 ``--bind``                  ``DEIDENTIFY_BIND``            ``127.0.0.1`` (health/metrics
                                                            server address)
@@ -112,6 +119,9 @@ class KafkaSecurity:
     sasl_username: str | None = None
     sasl_password: Secret | None = field(default=None, repr=False)
     ssl_cafile: str | None = None
+    ssl_certfile: str | None = None        # client certificate (mTLS)
+    ssl_keyfile: str | None = None
+    warnings: tuple[str, ...] = ()         # logged once at start; never a secret
 
     @property
     def uses_tls(self) -> bool:
@@ -176,7 +186,8 @@ class SidecarSettings:
                 f"security_protocol={sec.protocol} "
                 f"sasl_mechanism={sec.sasl_mechanism or '-'} "
                 f"sasl_username={'set' if sec.sasl_username else '-'} "
-                f"ssl_cafile={sec.ssl_cafile or '-'}")
+                f"ssl_cafile={sec.ssl_cafile or '-'} "
+                f"ssl_client_cert={'set' if sec.ssl_certfile else '-'}")
 
 
 # --------------------------------------------------------------------------- parsing
@@ -212,6 +223,18 @@ def _where(flag: str, env_name: str | None) -> str:
     return f"{flag} (env {env_name})" if env_name else flag
 
 
+def _readable_by_others(path: str, *, what: str) -> str | None:
+    """A warning when group or others may read ``path`` (None when only its owner may)."""
+    try:
+        mode = Path(path).stat().st_mode
+    except OSError:
+        return None
+    if mode & 0o044:
+        return (f"{what}: {path} is readable by other users (mode {mode & 0o777:o}); "
+                f"chmod 600 {path}")
+    return None
+
+
 def _read_secret_file(path: str, *, what: str) -> Secret:
     try:
         p = Path(path)
@@ -244,6 +267,23 @@ def _security(src: _Sources) -> KafkaSecurity:
         if not Path(cafile).is_file():
             raise SettingsError(f"{_where('--ssl-cafile', 'KAFKA_SSL_CAFILE')}: "
                                 f"{cafile}: no such file")
+    warnings: list[str] = []
+    cert_where = _where("--ssl-certfile", "KAFKA_SSL_CERTFILE")
+    key_where = _where("--ssl-keyfile", "KAFKA_SSL_KEYFILE")
+    certfile = src.get("ssl_certfile", "KAFKA_SSL_CERTFILE")
+    keyfile = src.get("ssl_keyfile", "KAFKA_SSL_KEYFILE")
+    if certfile is not None or keyfile is not None:
+        if protocol not in ("SSL", "SASL_SSL"):
+            raise SettingsError(f"a client certificate ({cert_where}) is set but {proto_where} "
+                                f"is {protocol}; use SSL (mTLS) or SASL_SSL")
+        if certfile is None or keyfile is None:
+            raise SettingsError(f"a client certificate needs both {cert_where} and {key_where}")
+        for path, where in ((certfile, cert_where), (keyfile, key_where)):
+            if not Path(path).is_file():
+                raise SettingsError(f"{where}: {path}: no such file")
+        note = _readable_by_others(keyfile, what=key_where)
+        if note:
+            warnings.append(note)
     mechanism = src.get("sasl_mechanism", "KAFKA_SASL_MECHANISM")
     username = src.get("sasl_username", "KAFKA_SASL_USERNAME")
     password_file = src.get("sasl_password_file", "KAFKA_SASL_PASSWORD_FILE")
@@ -254,12 +294,16 @@ def _security(src: _Sources) -> KafkaSecurity:
                                 "use SASL_SSL (or SASL_PLAINTEXT)")
         # KAFKA_SASL_USERNAME / KAFKA_SASL_PASSWORD may be set for the local broker script;
         # without a SASL protocol they are not ours to use.
-        return KafkaSecurity(protocol=protocol, ssl_cafile=cafile)
+        return KafkaSecurity(protocol=protocol, ssl_cafile=cafile, ssl_certfile=certfile,
+                             ssl_keyfile=keyfile, warnings=tuple(warnings))
     mech_where = _where("--sasl-mechanism", "KAFKA_SASL_MECHANISM")
     mechanism = str(mechanism or "SCRAM-SHA-512").upper()
     if mechanism not in SASL_MECHANISMS:
         raise SettingsError(f"{mech_where}: '{mechanism}' is not one of "
                             f"{', '.join(SASL_MECHANISMS)}")
+    if mechanism == "PLAIN" and protocol == "SASL_PLAINTEXT":
+        raise SettingsError(f"{mech_where} PLAIN over {proto_where} SASL_PLAINTEXT would send "
+                            "the password in clear; use SASL_SSL (or SCRAM-SHA-512)")
     if not username:
         raise SettingsError(f"{protocol} needs a user name: set "
                             f"{_where('--sasl-username', 'KAFKA_SASL_USERNAME')}")
@@ -268,15 +312,19 @@ def _security(src: _Sources) -> KafkaSecurity:
                             f"{_where('--sasl-password-file', 'KAFKA_SASL_PASSWORD_FILE')} are "
                             "set; keep one")
     if password_file is not None:
-        password = _read_secret_file(
-            password_file, what=_where("--sasl-password-file", "KAFKA_SASL_PASSWORD_FILE"))
+        where = _where("--sasl-password-file", "KAFKA_SASL_PASSWORD_FILE")
+        password = _read_secret_file(password_file, what=where)
+        note = _readable_by_others(password_file, what=where)
+        if note:
+            warnings.append(note)
     elif password_env is not None:
         password = Secret(password_env)
     else:
         raise SettingsError(f"{protocol} needs a password: set KAFKA_SASL_PASSWORD or "
                             f"{_where('--sasl-password-file', 'KAFKA_SASL_PASSWORD_FILE')}")
     return KafkaSecurity(protocol=protocol, sasl_mechanism=mechanism, sasl_username=username,
-                         sasl_password=password, ssl_cafile=cafile)
+                         sasl_password=password, ssl_cafile=cafile, ssl_certfile=certfile,
+                         ssl_keyfile=keyfile, warnings=tuple(warnings))
 
 
 def kafka_security(args: Any, env: Mapping[str, str]) -> KafkaSecurity:

@@ -417,3 +417,61 @@ def test_windows_wait_for_assigned_partitions_with_unread_records():
     loop2._unseen = {p1: time.monotonic() - 6}
     loop2._stuck.clear()
     assert len(asyncio.run(close())) == 1
+
+
+# --------------------------------------------------------------------------- Kafka hardening
+
+
+def test_sasl_plain_without_tls_is_refused():
+    with pytest.raises(SettingsError, match="PLAIN over .* SASL_PLAINTEXT would send the "
+                                            "password in clear; use SASL_SSL"):
+        load_settings(args(region="eu", security_protocol="SASL_PLAINTEXT",
+                           sasl_mechanism="PLAIN", sasl_username="u"),
+                      env={"KAFKA_SASL_PASSWORD": "pw"})
+    # SCRAM never sends the password itself; PLAIN over TLS is fine
+    for protocol, mechanism in (("SASL_PLAINTEXT", "SCRAM-SHA-512"), ("SASL_SSL", "PLAIN")):
+        s = load_settings(args(region="eu", security_protocol=protocol, sasl_mechanism=mechanism,
+                               sasl_username="u"), env={"KAFKA_SASL_PASSWORD": "pw"})
+        assert s.security.sasl_mechanism == mechanism
+
+
+def test_a_password_file_readable_by_others_is_reported(tmp_path):
+    secret = tmp_path / "password"
+    secret.write_text("hunter2-secret\n")
+    secret.chmod(0o644)
+    s = load_settings(args(region="eu", security_protocol="SASL_SSL", sasl_username="u",
+                           sasl_password_file=str(secret)), env={})
+    assert len(s.security.warnings) == 1
+    assert "is readable by other users (mode 644); chmod 600" in s.security.warnings[0]
+    assert "hunter2" not in s.security.warnings[0]
+    secret.chmod(0o600)
+    s = load_settings(args(region="eu", security_protocol="SASL_SSL", sasl_username="u",
+                           sasl_password_file=str(secret)), env={})
+    assert s.security.warnings == ()
+
+
+def test_client_certificate_options(tmp_path):
+    from tests.tls_helpers import issue, make_ca
+    ca = make_ca(tmp_path)
+    client = issue(tmp_path, ca, "sidecar-eu", client=True)
+    s = load_settings(args(region="eu", security_protocol="SSL", ssl_cafile=str(ca[0].cert),
+                           ssl_certfile=str(client.cert), ssl_keyfile=str(client.key)), env={})
+    assert (s.security.ssl_certfile, s.security.ssl_keyfile) == (str(client.cert),
+                                                                 str(client.key))
+    assert "ssl_client_cert=set" in s.describe()
+    from deidentify.sidecar.kafka import ssl_context
+    assert ssl_context(s) is not None          # the pair loads
+    env = {"KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "KAFKA_SASL_USERNAME": "u",
+           "KAFKA_SASL_PASSWORD": "pw", "KAFKA_SSL_CERTFILE": str(client.cert),
+           "KAFKA_SSL_KEYFILE": str(client.key)}
+    assert load_settings(args(region="eu"), env=env).security.ssl_certfile == str(client.cert)
+    for flags, words in (
+            ({"ssl_certfile": str(client.cert), "ssl_keyfile": str(client.key)},
+             "is PLAINTEXT; use SSL (mTLS) or SASL_SSL"),
+            ({"security_protocol": "SSL", "ssl_certfile": str(client.cert)},
+             "needs both --ssl-certfile (env KAFKA_SSL_CERTFILE) and --ssl-keyfile"),
+            ({"security_protocol": "SSL", "ssl_certfile": str(client.cert),
+              "ssl_keyfile": str(tmp_path / "none.key")}, "none.key: no such file")):
+        with pytest.raises(SettingsError) as info:
+            load_settings(args(region="eu", **flags), env={})
+        assert words in str(info.value)
