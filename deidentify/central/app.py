@@ -27,6 +27,9 @@ flag               environment variable                 default
 (none)             ``DEIDENTIFY_CENTRAL_GROUP``         ``deidentify-central`` (consumer group
                                                         and faust app id)
 (none)             ``DEIDENTIFY_CENTRAL_RETENTION``     ``60`` windows per region and schema
+(none)             ``DEIDENTIFY_CENTRAL_MAX_VALUES``    ``1000`` distinct values per region and
+                                                        dimension held at once (more: ignored,
+                                                        counted as ``label_overflow``)
 (none)             ``DEIDENTIFY_LOG_LEVEL``             ``WARNING``
 (none)             ``KAFKA_SECURITY_PROTOCOL``          ``PLAINTEXT`` (``SSL``, ``SASL_SSL``,
                                                         ``SASL_PLAINTEXT``)
@@ -78,10 +81,18 @@ import ssl
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
-from deidentify.central.state import IGNORE_REASONS, CentralState, MergeOutcome, summary
+from deidentify.central.series import RetainedLabels, label_names, remove_series
+from deidentify.central.state import (
+    DEFAULT_MAX_REGIONS,
+    DEFAULT_MAX_VALUES_PER_DIMENSION,
+    IGNORE_REASONS,
+    CentralState,
+    MergeOutcome,
+    summary,
+)
 from deidentify.central.validate import (
     CENTRAL_REJECT_REASONS,
     REGION_MISMATCH,
@@ -133,6 +144,7 @@ class CentralSettings:
     group: str
     retention_windows: int
     log_level: str
+    max_values_per_dimension: int = DEFAULT_MAX_VALUES_PER_DIMENSION
     security: Any = None          # deidentify.sidecar.settings.KafkaSecurity
 
     @property
@@ -201,6 +213,14 @@ def load_settings(args: Any, env: dict[str, str] | None = None) -> CentralSettin
         raise SettingsError("DEIDENTIFY_CENTRAL_RETENTION must be an integer >= 1") from None
     if retention < 1:
         raise SettingsError("DEIDENTIFY_CENTRAL_RETENTION must be an integer >= 1")
+    max_values_raw = env.get("DEIDENTIFY_CENTRAL_MAX_VALUES", "") or \
+        DEFAULT_MAX_VALUES_PER_DIMENSION
+    try:
+        max_values = int(max_values_raw)
+    except ValueError:
+        max_values = 0
+    if max_values < 1:
+        raise SettingsError("DEIDENTIFY_CENTRAL_MAX_VALUES must be an integer >= 1")
     level = (env.get("DEIDENTIFY_LOG_LEVEL", "") or "WARNING").upper()
     if level not in LOG_LEVELS:
         raise SettingsError(f"DEIDENTIFY_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
@@ -210,6 +230,7 @@ def load_settings(args: Any, env: dict[str, str] | None = None) -> CentralSettin
     return CentralSettings(bootstrap=bootstrap, topic=topic, regions=regions,
                            schemas_dir=schemas_dir, port=port,
                            web=web, group=group, retention_windows=retention, log_level=level,
+                           max_values_per_dimension=max_values,
                            security=security)
 
 
@@ -259,7 +280,8 @@ class CentralCollector:
 
     def __init__(self, schemas: SchemaSet, *, retention_windows: int = DEFAULT_RETENTION_WINDOWS,
                  metrics: CentralMetrics | None = None, validator: AggregateValidator | None = None,
-                 clock=time.time, max_regions: int | None = None) -> None:
+                 clock=time.time, max_regions: int | None = None,
+                 max_values_per_dimension: int = DEFAULT_MAX_VALUES_PER_DIMENSION) -> None:
         self.schemas = schemas
         self.metrics = metrics or central_metrics(
             latency_buckets=_histogram_bounds(schemas, "http_requests", "latency_ms",
@@ -268,8 +290,12 @@ class CentralCollector:
                                                        "duration_ms",
                                                        WEBHOOK_DURATION_MS_BUCKETS))
         self.validator = validator or AggregateValidator(schemas)
-        self.state = CentralState(retention_windows=retention_windows) if max_regions is None \
-            else CentralState(retention_windows=retention_windows, max_regions=max_regions)
+        self.state = CentralState(
+            retention_windows=retention_windows,
+            max_regions=DEFAULT_MAX_REGIONS if max_regions is None else max_regions,
+            max_values_per_dimension=max_values_per_dimension)
+        self._evictions_seen = 0
+        self._dimension_names = frozenset(n for s in schemas.schemas for n in s.dimension_names)
         self.clock = clock
         self.accepted = 0
         self.rejected: dict[str, int] = dict.fromkeys(CENTRAL_REJECT_REASONS, 0)
@@ -311,6 +337,8 @@ class CentralCollector:
         if outcome is MergeOutcome.MERGED:
             self.accepted += 1
             self._export(agg)
+            if self.state.evictions != self._evictions_seen:
+                self.remove_stale_series()
         else:
             self.ignored[outcome.value] += 1
             self.metrics.aggregates_ignored.labels(outcome.value).inc()
@@ -352,6 +380,19 @@ class CentralCollector:
             duration = measures.get("duration_ms")
             if duration is not None:
                 m.webhook_duration.add((region, host), duration["buckets"], duration["sum"])
+
+    def remove_stale_series(self) -> int:
+        """Drop the label sets no retained window holds (after windows were evicted)."""
+        self._evictions_seen = self.state.evictions
+        keep = RetainedLabels(self.state.retained_dims, self._dimension_names)
+        removed = 0
+        for item in fields(self.metrics):
+            metric = getattr(self.metrics, item.name)
+            if "region" in label_names(metric):
+                removed += remove_series(metric, keep)
+        if removed and self.metrics.series_removed is not None:
+            self.metrics.series_removed.inc(removed)
+        return removed
 
     # ------------------------------------------------------------------ health and views
 
@@ -552,7 +593,8 @@ def main(args: Any) -> int:
     for warning in getattr(settings.security, "warnings", ()):
         log.warning("%s", warning)
     collector = CentralCollector(schemas, retention_windows=settings.retention_windows,
-                                 max_regions=len(settings.regions))
+                                 max_regions=len(settings.regions),
+                                 max_values_per_dimension=settings.max_values_per_dimension)
     datadir = tempfile.mkdtemp(prefix="deidentify-central-")
     try:
         app = build_app(settings, collector, datadir, credentials)
