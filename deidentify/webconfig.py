@@ -692,6 +692,10 @@ class WebListener:
         except BaseException:
             await self.stop()
             raise
+        settings = self.access.settings
+        if settings.insecure_listen and not is_loopback(settings.bind) \
+                and not self.access.config.authenticates:
+            log.warning("serving without authentication on the network: %s", self.describe())
         return self.port
 
     async def stop(self) -> None:

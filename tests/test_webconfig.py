@@ -136,6 +136,20 @@ def test_insecure_listen_is_explicit_and_named_in_the_log_line() -> None:
     check_listen("0.0.0.0", settings.web_config, True)
 
 
+def test_an_insecure_listener_warns_when_it_starts(caplog) -> None:
+    settings = web_settings(None, {"DEIDENTIFY_BIND": "0.0.0.0",
+                                   "DEIDENTIFY_INSECURE_LISTEN": "true"})
+
+    async def scenario(port, _listener, _access):
+        return port
+
+    with caplog.at_level(logging.WARNING, logger="deidentify.web"):
+        port = serve(settings, scenario)
+    assert f"serving without authentication on the network: listen=http://0.0.0.0:{port}/" \
+        in caplog.text
+    assert "INSECURE(--insecure-listen" in caplog.text
+
+
 def test_auth_allows_non_loopback(tmp_path: Path) -> None:
     tls = web_tls(tmp_path)
     settings = web_settings(None, {"DEIDENTIFY_BIND": "0.0.0.0",
