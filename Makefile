@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export KAFKA_BOOTSTRAP ?= 127.0.0.1:9092
 
-.PHONY: setup demo test test-unit lint kafka kafka-stop kafka-status bench clean
+.PHONY: setup demo test test-unit lint kafka kafka-stop kafka-status bench clean compose-secrets
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,6 +44,10 @@ kafka-stop:
 
 kafka-status:
 	scripts/kafka.sh status
+
+## compose-secrets: the web config and passwords docker-compose.yml reads (deploy/secrets/)
+compose-secrets: $(STAMP)
+	PYTHON=$(BIN)/python scripts/compose-secrets.sh
 
 ## bench: the side-by-side benchmarks (installs the bench extra)
 bench: $(STAMP)

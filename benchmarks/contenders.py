@@ -223,7 +223,7 @@ def run_deidentify(ctx: RunContext, rep: int, partitions: int, *, e2e: bool = Fa
             if e2e_s is not None:
                 extra["e2e_s_from_start"] = round(e2e_s, 2)
                 extra["e2e_s_after_consumed"] = round(time.monotonic() - consumed_at, 2)
-                extra["central"] = count_central(ctx.bootstrap, central)
+                extra["central"] = count_central(ctx.bootstrap, f"{central}.eu")
     finally:
         sampler.sample()                      # the last VmHWM before it stops
         exit_ = child.stop(grace_s=20.0)

@@ -45,6 +45,28 @@ def _add_bootstrap(p: argparse.ArgumentParser) -> None:
                    help="Kafka bootstrap servers (env KAFKA_BOOTSTRAP; default 127.0.0.1:9092)")
 
 
+def _add_web(p: argparse.ArgumentParser, *, access_log: bool = False) -> None:
+    """Who may read the HTTP side (see deidentify/webconfig.py and README "Security model")."""
+    p.add_argument("--bind", default=None, metavar="ADDRESS",
+                   help="address of the HTTP server (env DEIDENTIFY_BIND; default 127.0.0.1); "
+                        "a non-loopback address needs authentication from --web-config")
+    p.add_argument("--web-config", default=None, metavar="FILE",
+                   help="Prometheus exporter web config: tls_server_config (TLS, client CA) "
+                        "and bcrypt basic_auth_users (env DEIDENTIFY_WEB_CONFIG; reloaded "
+                        "when it changes)")
+    p.add_argument("--insecure-listen", action="store_true", default=None,
+                   help="allow a non-loopback --bind without authentication, for a lab "
+                        "(env DEIDENTIFY_INSECURE_LISTEN=1); logged as INSECURE")
+    p.add_argument("--probe-port", type=int, default=None, metavar="PORT",
+                   help="also serve /livez and /readyz, unauthenticated plain HTTP, on this "
+                        "port (env DEIDENTIFY_PROBE_PORT; default: only on --port)")
+    if access_log:
+        p.add_argument("--access-log", default=None, metavar="FILE",
+                       help="append the dashboard/API access log to FILE, mode 0600 (env "
+                            "DEIDENTIFY_ACCESS_LOG; default: the process log, logger "
+                            "deidentify.access)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="deidentify",
@@ -70,7 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--group", default=None,
                    help="consumer group (env DEIDENTIFY_GROUP; default deidentify-<region>)")
     p.add_argument("--central-topic", default=None,
-                   help="central aggregates topic (env DEIDENTIFY_CENTRAL_TOPIC; default "
+                   help="central aggregates topic; this sidecar publishes to "
+                        "<topic>.<region> (env DEIDENTIFY_CENTRAL_TOPIC; default "
                         "telemetry.central.aggregates)")
     p.add_argument("--port", type=int, default=None,
                    help="health and metrics port (env DEIDENTIFY_PORT; default 8080)")
@@ -111,17 +134,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ssl-cafile", default=None, metavar="FILE",
                    help="CA certificate(s) to verify the brokers, PEM (env KAFKA_SSL_CAFILE; "
                         "default: the system's trusted CAs)")
+    p.add_argument("--ssl-certfile", default=None, metavar="FILE",
+                   help="client certificate for mTLS to the brokers, PEM (env "
+                        "KAFKA_SSL_CERTFILE; needs --ssl-keyfile)")
+    p.add_argument("--ssl-keyfile", default=None, metavar="FILE",
+                   help="the client certificate's private key, PEM, unencrypted (env "
+                        "KAFKA_SSL_KEYFILE)")
+    _add_web(p)
 
     p = sub.add_parser("central", help="the central collector: aggregates -> dashboards")
     _add_bootstrap(p)
     p.add_argument("--topic", default=None,
-                   help="central aggregates topic (env DEIDENTIFY_CENTRAL_TOPIC)")
+                   help="central aggregates topic; each region's sidecar publishes to "
+                        "<topic>.<region> (env DEIDENTIFY_CENTRAL_TOPIC; default "
+                        "telemetry.central.aggregates)")
+    p.add_argument("--regions", default=None, metavar="LIST",
+                   help="the regions to read, comma-separated, e.g. eu,us: topics "
+                        "<topic>.<region>; the region of an aggregate must match its topic "
+                        "(env DEIDENTIFY_REGIONS; required)"),
     _add_schemas(p)
     p.add_argument("--port", type=int, default=None,
                    help="dashboard and metrics port (env DEIDENTIFY_PORT; default 8090)")
     p.add_argument("--k-floor", type=int, default=None, metavar="K",
                    help="deployment-wide minimum k: a schema with a lower privacy.k is "
                         "refused (env DEIDENTIFY_K_FLOOR; default 5, can only be raised)")
+    _add_web(p, access_log=True)
 
     p = sub.add_parser("generate", help="produce synthetic raw telemetry full of fake PII")
     _add_bootstrap(p)

@@ -7,7 +7,7 @@
       ├─ generator eu ─► demo-<run>.eu.telemetry.raw.*  ─► deidentify run --region eu (:8081)─┐
       ├─ generator us ─► demo-<run>.us.telemetry.raw.*  ─► deidentify run --region us (:8082)─┤
       │                                                                                        ▼
-      └──────────────────────────────────── demo-<run>.central.aggregates ◄────────────────────┘
+      └────────────────────────── demo-<run>.central.aggregates.{eu,us} ◄──────────────────────┘
                                                    │
                                  deidentify central (:8090, dashboard) ─► live terminal view
 
@@ -18,9 +18,12 @@ What it does, in order
    started it and nobody else still uses it. A broker someone else runs is left alone.
 2. Creates this run's topics. Every run has its own names (``demo-<run>.``) and consumer
    groups, so runs never see each other's data; the topics are deleted again at the end.
-3. Starts the central collector and one sidecar per region as child processes (their own
-   process groups, so Ctrl-C reaches only the demo, which then stops them in order), with
-   logs in a temporary folder, and waits until each answers ``/readyz``.
+3. Writes a web config for this run (``web-config.yml`` in the run's temporary folder, mode
+   0600): one basic-auth user ``demo`` with a random password, printed once with the
+   dashboard URL. Starts the central collector and one sidecar per region as child
+   processes with it (their own process groups, so Ctrl-C reaches only the demo, which then
+   stops them in order), on 127.0.0.1, with logs in the same folder, and waits until each
+   answers ``/readyz``.
 4. Generates synthetic raw telemetry full of fake PII in this process, one producer per
    region. To show aggregates within a minute, each generator first *backfills* the last
    two minutes of event time as fast as it can (the sidecars close those windows at once),
@@ -40,8 +43,10 @@ value reaches the terminal.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -101,6 +106,17 @@ class DemoRun:
     topics: list[str] = field(default_factory=list)
     schemas_dir: str | None = None         # --schemas (default: the shipped schemas/)
     generic: tuple = ()                     # schemas with no dedicated generator
+    user: str = "demo"
+    password: str = field(default_factory=lambda: secrets.token_urlsafe(12), repr=False)
+
+    @property
+    def web_config(self) -> Path:
+        return self.logs / "web-config.yml"
+
+    @property
+    def authorization(self) -> dict[str, str]:
+        token = base64.b64encode(f"{self.user}:{self.password}".encode()).decode()
+        return {"Authorization": f"Basic {token}"}
 
     @property
     def prefix(self) -> str:
@@ -108,6 +124,7 @@ class DemoRun:
 
     @property
     def central_topic(self) -> str:
+        """The base name: each region's sidecar publishes to ``<it>.<region>``."""
         return f"{self.prefix}central.aggregates"
 
     def raw_topic(self, region: str, kind: str) -> str:
@@ -203,7 +220,7 @@ async def _create_topics(run: DemoRun) -> None:
     names = [run.raw_topic(region, kind) for region, _p, _s in REGIONS for kind in TOPICS]
     names += sorted({f"{run.prefix}{region}.{s.topic}" for region, _p, _s in REGIONS
                      for s in run.generic} - set(names))
-    names.append(run.central_topic)
+    names += [f"{run.central_topic}.{region}" for region, _p, _s in REGIONS]
     admin = AIOKafkaAdminClient(bootstrap_servers=run.bootstrap, request_timeout_ms=30_000)
     await admin.start()
     try:
@@ -262,8 +279,12 @@ def _start(run: DemoRun, name: str, args: list[str], port: int, extra_env: dict)
 
 def _start_children(run: DemoRun) -> None:
     schemas = ["--schemas", run.schemas_dir] if run.schemas_dir else []
+    from deidentify.webconfig import write_web_config
+    write_web_config(run.web_config, {run.user: run.password})
+    web = ["--web-config", str(run.web_config), "--bind", "127.0.0.1"]
     _start(run, "central", ["central", "--bootstrap", run.bootstrap, "--topic", run.central_topic,
-                            "--port", str(run.port), *schemas], run.port,
+                            "--regions", ",".join(r for r, _p, _s in REGIONS),
+                            "--port", str(run.port), *schemas, *web], run.port,
            {"DEIDENTIFY_CENTRAL_GROUP": f"deidentify-demo-{run.run_id}-central",
             "DEIDENTIFY_BIND": "127.0.0.1"})
     for region, port, _seed in REGIONS:
@@ -274,12 +295,13 @@ def _start_children(run: DemoRun) -> None:
                ["run", "--region", region, "--topic-prefix", f"{run.prefix}{region}.",
                 "--bootstrap", run.bootstrap, "--port", str(port), "--idle", "5s",
                 "--group", f"deidentify-demo-{run.run_id}-{region}",
-                "--central-topic", run.central_topic, *schemas], port, {})
+                "--central-topic", run.central_topic, *schemas, *web], port, {})
 
 
-def _get(url: str, timeout_s: float = 3.0) -> tuple[int, bytes]:
+def _get(url: str, timeout_s: float = 3.0, headers: dict | None = None) -> tuple[int, bytes]:
     try:
-        with urllib.request.urlopen(url, timeout=timeout_s) as res:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}),
+                                    timeout=timeout_s) as res:
             return res.status, res.read()
     except urllib.error.HTTPError as exc:
         return exc.code, b""
@@ -398,7 +420,8 @@ def _fmt(n: float | None, decimals: int = 0) -> str:
 
 def render_view(run: DemoRun, summary: dict | None, left_s: float | None, broker_note: str) -> str:
     """The terminal view: aggregates the central collector accepted, and counts."""
-    lines = [f"deidentify demo · dashboard {run.dashboard} · "
+    lines = [f"deidentify demo · dashboard {run.dashboard} (user {run.user}, password "
+             f"{run.password}) · "
              + ("Ctrl-C to stop" if left_s is None else f"stops in {left_s:.0f}s (Ctrl-C stops now)"),
              f"broker {run.bootstrap} ({broker_note}) · run {run.run_id} · logs {run.logs}",
              "generated (fake PII, never leaves the region): "
@@ -449,7 +472,8 @@ def _schema_line(name: str, view: dict | None) -> list[str]:
 async def _fetch_summary(run: DemoRun) -> dict | None:
     loop = asyncio.get_running_loop()
     try:
-        status, body = await loop.run_in_executor(None, _get, run.dashboard + "api/summary", 3.0)
+        status, body = await loop.run_in_executor(None, _get, run.dashboard + "api/summary", 3.0,
+                                                  run.authorization)
     except OSError:
         return None
     return orjson.loads(body) if status == 200 else None
@@ -506,7 +530,8 @@ async def _run(run: DemoRun) -> int:
             raise SettingsError(f"port {run.port} is busy: pass --port with a free port")
         _start_children(run)
         await _wait_ready(run, stop)
-        say(f"dashboard: {run.dashboard}")
+        say(f"dashboard: {run.dashboard} (log in as user '{run.user}' with password "
+            f"'{run.password}'; this run's web config: {run.web_config})")
         deadline = None if run.duration_s is None else time.monotonic() + run.duration_s
         if deadline is not None:
             loop.call_later(run.duration_s, stop.set)

@@ -6,6 +6,7 @@
     ├── ConfigError                 bad configuration: the process must not start with it
     │   ├── SchemaError             an allowlist schema is invalid (carries file, line, fix)
     │   └── SettingsError           a flag, environment variable or secret file is unusable
+    │       └── WebConfigError      the --web-config file is unusable (carries file, line, fix)
     └── RuntimeFailure              the runtime cannot go on (translated Kafka/faust errors)
         ├── BrokerUnavailable       no broker answered (retriable = True)
         ├── AuthenticationFailed    the broker refused our credentials (retriable = False)
@@ -59,6 +60,27 @@ class SchemaError(ConfigError):
 
 class SettingsError(ConfigError):
     """A command-line flag, environment variable or secret file is unusable."""
+
+
+class WebConfigError(SettingsError):
+    """The web configuration file (``--web-config``) is unusable; formatted like SchemaError."""
+
+    def __init__(self, message: str, *, file: str | None = None, line: int | None = None,
+                 fix: str | None = None) -> None:
+        self.message = message
+        self.file = file
+        self.line = line
+        self.fix = fix
+        super().__init__(self.__str__())
+
+    def __str__(self) -> str:
+        where = self.file or "<web config>"
+        if self.line is not None:
+            where = f"{where}:{self.line}"
+        text = f"{where}: {self.message}"
+        if self.fix:
+            text += f" (fix: {self.fix})"
+        return text
 
 
 class RuntimeFailure(DeidentifyError):

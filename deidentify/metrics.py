@@ -144,9 +144,9 @@ class MergedHistogram:
                 counts[i] += n
         entry[1] += total
 
-    def remove(self, labels: tuple[str, ...]) -> None:
-        """Forget one label set (no error when it is not there)."""
-        self._series.pop(labels, None)
+    def remove(self, *labels: str) -> None:
+        """Drop one label set (prometheus_client's ``remove``); KeyError if absent."""
+        del self._series[tuple(labels)]
 
     def describe(self):
         return [HistogramMetricFamily(self.name, self.documentation, labels=self.labelnames)]
@@ -180,7 +180,9 @@ class CentralMetrics:
     Health series: ``deid_central_aggregates_accepted_total{region,schema}``,
     ``deid_central_aggregates_rejected_total{reason}``,
     ``deid_central_guard_hits_total{detector}``,
-    ``deid_central_aggregates_ignored_total{reason}`` (duplicate | expired | over_capacity),
+    ``deid_central_aggregates_ignored_total{reason}`` (duplicate | expired | over_capacity |
+    label_overflow), ``deid_central_series_removed_total`` (label sets dropped once no
+    retained window held them),
     ``deid_central_consumer_lag{partition}``,
     ``deid_central_last_window_end_timestamp_seconds{region,schema}``,
     ``deid_central_cells_retained``, ``deid_central_ready``.
@@ -196,6 +198,7 @@ class CentralMetrics:
     last_window_end: Gauge
     cells_retained: Gauge
     ready: Gauge
+    series_removed: Counter | None = None
 
 
 def central_metrics(registry: CollectorRegistry | None = None) -> CentralMetrics:
@@ -228,4 +231,7 @@ def central_metrics(registry: CollectorRegistry | None = None) -> CentralMetrics
                              "Cells held in the collector's bounded state", registry=r),
         ready=Gauge("deid_central_ready", "1 when the collector is consuming (see /readyz)",
                     registry=r),
+        series_removed=Counter("deid_central_series_removed",
+                               "Label sets removed because no retained window holds them "
+                               "any more", registry=r),
     )

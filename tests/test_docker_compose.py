@@ -60,7 +60,7 @@ def test_every_command_is_accepted_by_the_real_parser(name: str) -> None:
     if args.command in SUBCOMMANDS_WITH_PORT:
         assert args.port is not None
         published = [str(p) for p in SERVICES[name].get("ports", [])]
-        assert f"{args.port}:{args.port}" in published
+        assert f"127.0.0.1:{args.port}:{args.port}" in published
         probe = SERVICES[name]["healthcheck"]["test"]
         assert probe[-1] == str(args.port) and "/readyz" in " ".join(probe)
 
@@ -85,7 +85,9 @@ def test_init_creates_every_topic_the_services_use() -> None:
     for kind in ("http_request", "billing_charge", "webhook_delivery"):
         assert raw_topic(kind, "eu") in script
     central = parse(deidentify_services()["central"])
-    assert central.topic in script
+    assert central.regions == "eu,us"
+    for region in ("eu", "us"):          # each region's own central topic
+        assert f"{central.topic}.{region}" in script.replace(";", " ").split()
 
 
 def test_prometheus_targets_match_the_services_ports() -> None:
@@ -116,3 +118,86 @@ def test_prometheus_and_grafana_mount_the_shipped_files() -> None:
         assert (ROOT / path).exists()
     assert (ROOT / "Dockerfile").is_file()
     assert "ENTRYPOINT [\"deidentify\"]" in (ROOT / "Dockerfile").read_text()
+
+
+# --------------------------------------------------------------------------- hardening
+
+SECRETS = COMPOSE.get("secrets", {})
+
+
+def test_every_port_is_published_on_loopback_only() -> None:
+    published = [(name, str(p)) for name, svc in SERVICES.items() for p in svc.get("ports", [])]
+    assert published
+    for name, port in published:
+        assert port.startswith("127.0.0.1:"), f"{name} publishes {port} on every interface"
+
+
+@pytest.mark.parametrize("name", sorted(SERVICES))
+def test_every_service_is_hardened(name: str) -> None:
+    service = SERVICES[name]
+    assert "no-new-privileges:true" in service.get("security_opt", []), name
+    assert service.get("cap_drop") == ["ALL"], name
+    assert "cap_add" not in service, name
+    assert service.get("mem_limit"), f"{name} has no memory limit"
+    assert not service.get("privileged"), name
+    if name not in ("kafka", "kafka-init"):        # the apache/kafka image writes its config
+        assert service.get("read_only") is True, f"{name} has a writable root file system"
+
+
+def test_http_surfaces_need_the_web_config() -> None:
+    for name, command in deidentify_services().items():
+        args = parse(command)
+        if args.command not in SUBCOMMANDS_WITH_PORT:
+            continue
+        env = SERVICES[name]["environment"]
+        assert env["DEIDENTIFY_WEB_CONFIG"] == "/run/secrets/web-config.yml", name
+        assert "web-config.yml" in SERVICES[name]["secrets"], name
+        assert not args.insecure_listen and "DEIDENTIFY_INSECURE_LISTEN" not in env, name
+    assert SECRETS["web-config.yml"]["file"] == "./deploy/secrets/web-config.yml"
+    prom = SERVICES["prometheus"]
+    assert "--web.config.file=/run/secrets/web-config.yml" in prom["command"]
+    for job in PROMETHEUS["scrape_configs"]:
+        auth = job["basic_auth"]
+        assert auth["username"] == "prometheus"
+        assert auth["password_file"] == "/run/secrets/prometheus-password"
+    assert "prometheus-password" in prom["secrets"]
+
+
+def test_grafana_has_no_anonymous_access_and_a_secret_admin_password() -> None:
+    grafana = SERVICES["grafana"]
+    env = grafana["environment"]
+    assert env["GF_AUTH_ANONYMOUS_ENABLED"] == "false"
+    assert "GF_AUTH_ANONYMOUS_ORG_ROLE" not in env
+    assert "GF_SECURITY_ADMIN_PASSWORD" not in env
+    assert env["GF_SECURITY_ADMIN_PASSWORD__FILE"] == "/run/secrets/grafana-admin-password"
+    assert "grafana-admin-password" in grafana["secrets"]
+    assert SECRETS["grafana-admin-password"]["file"].startswith("./deploy/secrets/")
+    datasource = yaml.safe_load((ROOT / "deploy/grafana/provisioning/datasources/"
+                                 "prometheus.yml").read_text())["datasources"][0]
+    assert datasource["basicAuth"] is True
+    assert datasource["secureJsonData"]["basicAuthPassword"] == \
+        "$__file{/run/secrets/grafana-password}"
+
+
+def test_the_secrets_script_makes_every_secret_compose_reads(tmp_path) -> None:
+    import shutil
+    import subprocess
+    import sys
+
+    copy = tmp_path / "repo"
+    (copy / "scripts").mkdir(parents=True)
+    shutil.copy(ROOT / "scripts" / "compose-secrets.sh", copy / "scripts")
+    result = subprocess.run(["bash", str(copy / "scripts" / "compose-secrets.sh")],
+                            env={"PYTHON": sys.executable, "PATH": "/usr/bin:/bin"},
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    folder = copy / "deploy" / "secrets"
+    for secret in SECRETS.values():
+        assert (copy / secret["file"]).is_file(), secret["file"]
+    assert folder.stat().st_mode & 0o077 == 0             # only the owner on the host
+    from deidentify.webconfig import load_web_config
+    config = load_web_config(folder / "web-config.yml")
+    assert set(config.users) == {"prometheus", "grafana", "viewer"}
+    import bcrypt
+    password = (folder / "prometheus-password").read_text().strip()
+    assert bcrypt.checkpw(password.encode(), config.users["prometheus"])

@@ -2,7 +2,7 @@
 
 ::
 
-    central topic ──► faust agent (read_committed) ──► CentralCollector.handle(bytes)
+    <topic>.<region> ──► faust agent (read_committed) ──► CentralCollector.handle(bytes, region)
                                                           │  AggregateValidator  (layer 6)
                                                           │  CentralState.merge  (idempotent)
                                                           ▼  CentralMetrics
@@ -15,13 +15,22 @@ flag               environment variable                 default
 =================  ===================================  ====================================
 ``--bootstrap``    ``KAFKA_BOOTSTRAP``                  ``127.0.0.1:9092``
 ``--topic``        ``DEIDENTIFY_CENTRAL_TOPIC``         ``telemetry.central.aggregates``
+``--regions``      ``DEIDENTIFY_REGIONS``               (required) e.g. ``eu,us``: reads
+                                                        ``<topic>.<region>`` of each
 ``--schemas``      ``DEIDENTIFY_SCHEMAS``               the shipped ``schemas/``
 ``--port``         ``DEIDENTIFY_PORT``                  ``8090``
 ``--k-floor``      ``DEIDENTIFY_K_FLOOR``               ``5`` (can only be raised: 5..1000)
-(none)             ``DEIDENTIFY_BIND``                  ``0.0.0.0`` (address of the web server)
+``--bind``         ``DEIDENTIFY_BIND``                  ``127.0.0.1`` (address of the web server)
+``--web-config``   ``DEIDENTIFY_WEB_CONFIG``            none (plain HTTP, no auth: loopback only)
+``--insecure-listen`` ``DEIDENTIFY_INSECURE_LISTEN``    off (non-loopback without auth refused)
+``--probe-port``   ``DEIDENTIFY_PROBE_PORT``            none (probes on ``--port`` only)
+``--access-log``   ``DEIDENTIFY_ACCESS_LOG``            none (logger ``deidentify.access``)
 (none)             ``DEIDENTIFY_CENTRAL_GROUP``         ``deidentify-central`` (consumer group
                                                         and faust app id)
 (none)             ``DEIDENTIFY_CENTRAL_RETENTION``     ``60`` windows per region and schema
+(none)             ``DEIDENTIFY_CENTRAL_MAX_VALUES``    ``1000`` distinct values per region and
+                                                        dimension held at once (more: ignored,
+                                                        counted as ``label_overflow``)
 (none)             ``DEIDENTIFY_LOG_LEVEL``             ``WARNING``
 (none)             ``KAFKA_SECURITY_PROTOCOL``          ``PLAINTEXT`` (``SSL``, ``SASL_SSL``,
                                                         ``SASL_PLAINTEXT``)
@@ -29,6 +38,7 @@ flag               environment variable                 default
 (none)             ``KAFKA_SASL_USERNAME``              (required with SASL)
 (none)             ``KAFKA_SASL_PASSWORD_FILE``         or the password in ``KAFKA_SASL_PASSWORD``
 (none)             ``KAFKA_SSL_CAFILE``                 the system's trusted CAs
+(none)             ``KAFKA_SSL_CERTFILE``, ``_KEYFILE`` none (client certificate, mTLS)
 =================  ===================================  ====================================
 
 The Kafka security variables mean exactly what they mean for ``deidentify run`` (parsed by
@@ -52,6 +62,12 @@ Faust decisions
   so the dashboard refills as new windows arrive (Prometheus keeps the long history).
   Run one collector per consumer group: each instance sees only its partitions.
 
+Region bound to identity: each region's sidecar publishes to its own topic
+``<topic>.<region>`` (Kafka ACLs let only that region's principal write it); the collector
+reads the configured regions' topics, takes the region from the topic and refuses an
+aggregate that claims another one (``region_mismatch``). Regions outside ``--regions`` are
+never read, so invented regions cannot take the state's room.
+
 Never logs an aggregate's content: rejections are counted by reason, nothing else.
 """
 
@@ -66,13 +82,22 @@ import ssl
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from deidentify.central.export import CentralExport
-from deidentify.central.state import IGNORE_REASONS, CentralState, MergeOutcome, summary
+from deidentify.central.series import RetainedLabels, label_names, remove_series
+from deidentify.central.state import (
+    DEFAULT_MAX_REGIONS,
+    DEFAULT_MAX_VALUES_PER_DIMENSION,
+    IGNORE_REASONS,
+    CentralState,
+    MergeOutcome,
+    summary,
+)
 from deidentify.central.validate import (
     CENTRAL_REJECT_REASONS,
+    REGION_MISMATCH,
     Accepted,
     AggregateValidator,
     Rejected,
@@ -80,8 +105,10 @@ from deidentify.central.validate import (
 )
 from deidentify.errors import ConfigError, SettingsError
 from deidentify.metrics import CentralMetrics, central_metrics
+from deidentify.pipeline import REGION_RE
 from deidentify.privacy.guard import Detector
 from deidentify.schema import DEFAULT_K_FLOOR, SchemaSet
+from deidentify.webconfig import WebSettings, web_settings
 
 __all__ = ["CentralCollector", "CentralSettings", "build_app", "load_settings", "main"]
 
@@ -90,7 +117,6 @@ log = logging.getLogger("deidentify.central")
 DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
 DEFAULT_TOPIC = "telemetry.central.aggregates"
 DEFAULT_PORT = 8090
-DEFAULT_BIND = "0.0.0.0"
 DEFAULT_GROUP = "deidentify-central"
 DEFAULT_RETENTION_WINDOWS = 60
 LAG_INTERVAL_S = 5.0
@@ -108,19 +134,30 @@ HOST_PORT_RE = re.compile(r"^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9._-]+):(\d{1,5})$")
 class CentralSettings:
     bootstrap: str
     topic: str
+    regions: tuple[str, ...]
     schemas_dir: str
     port: int
-    bind: str
+    web: WebSettings
     group: str
     retention_windows: int
     log_level: str
     k_floor: int = DEFAULT_K_FLOOR
+    max_values_per_dimension: int = DEFAULT_MAX_VALUES_PER_DIMENSION
     security: Any = None          # deidentify.sidecar.settings.KafkaSecurity
+
+    @property
+    def topics(self) -> dict[str, str]:
+        """Topic -> the region it belongs to: ``<topic>.<region>`` per configured region."""
+        return {f"{self.topic}.{region}": region for region in self.regions}
+
+    @property
+    def bind(self) -> str:
+        return self.web.bind
 
     def describe(self) -> str:
         protocol = getattr(self.security, "protocol", "PLAINTEXT")
-        return (f"topic {self.topic} on {self.bootstrap} ({protocol}), group {self.group}, "
-                f"schemas {self.schemas_dir}, http://{self.bind}:{self.port}/")
+        return (f"topics {','.join(self.topics)} on {self.bootstrap} ({protocol}), group {self.group}, "
+                f"schemas {self.schemas_dir}, {self.web.describe(self.port)}")
 
 
 def load_settings(args: Any, env: dict[str, str] | None = None) -> CentralSettings:
@@ -140,6 +177,18 @@ def load_settings(args: Any, env: dict[str, str] | None = None) -> CentralSettin
     topic = str(pick(getattr(args, "topic", None), "DEIDENTIFY_CENTRAL_TOPIC", DEFAULT_TOPIC))
     if not KAFKA_NAME_RE.match(topic):
         raise SettingsError("--topic / DEIDENTIFY_CENTRAL_TOPIC must match [A-Za-z0-9._-]{1,200}")
+    regions_raw = str(pick(getattr(args, "regions", None), "DEIDENTIFY_REGIONS", ""))
+    regions = tuple(dict.fromkeys(r.strip() for r in regions_raw.split(",") if r.strip()))
+    if not regions:
+        raise SettingsError(f"--regions / DEIDENTIFY_REGIONS is required: the regions whose "
+                            f"topics {topic}.<region> to read (e.g. --regions eu,us)")
+    for region in regions:
+        if not REGION_RE.match(region):
+            raise SettingsError(f"--regions / DEIDENTIFY_REGIONS: '{region}' must match "
+                                "^[a-z][a-z0-9-]{0,31}$ (e.g. eu, us-east)")
+        if not KAFKA_NAME_RE.match(f"{topic}.{region}"):
+            raise SettingsError(f"--topic / DEIDENTIFY_CENTRAL_TOPIC: '{topic}.{region}' is "
+                                "too long for a topic name")
     schemas_dir = getattr(args, "schemas", None) or env.get("DEIDENTIFY_SCHEMAS") or ""
     if not schemas_dir:
         from deidentify.schema import default_schema_dir
@@ -151,7 +200,7 @@ def load_settings(args: Any, env: dict[str, str] | None = None) -> CentralSettin
         raise SettingsError("--port / DEIDENTIFY_PORT must be an integer 0..65535") from None
     if not 0 <= port <= 65535:
         raise SettingsError("--port / DEIDENTIFY_PORT must be an integer 0..65535")
-    bind = env.get("DEIDENTIFY_BIND", "") or DEFAULT_BIND
+    web = web_settings(args, env, access_log=True)
     group = env.get("DEIDENTIFY_CENTRAL_GROUP", "") or DEFAULT_GROUP
     if not KAFKA_NAME_RE.match(group):
         raise SettingsError("DEIDENTIFY_CENTRAL_GROUP must match [A-Za-z0-9._-]{1,200}")
@@ -162,6 +211,14 @@ def load_settings(args: Any, env: dict[str, str] | None = None) -> CentralSettin
         raise SettingsError("DEIDENTIFY_CENTRAL_RETENTION must be an integer >= 1") from None
     if retention < 1:
         raise SettingsError("DEIDENTIFY_CENTRAL_RETENTION must be an integer >= 1")
+    max_values_raw = env.get("DEIDENTIFY_CENTRAL_MAX_VALUES", "") or \
+        DEFAULT_MAX_VALUES_PER_DIMENSION
+    try:
+        max_values = int(max_values_raw)
+    except ValueError:
+        max_values = 0
+    if max_values < 1:
+        raise SettingsError("DEIDENTIFY_CENTRAL_MAX_VALUES must be an integer >= 1")
     level = (env.get("DEIDENTIFY_LOG_LEVEL", "") or "WARNING").upper()
     if level not in LOG_LEVELS:
         raise SettingsError(f"DEIDENTIFY_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
@@ -169,8 +226,10 @@ def load_settings(args: Any, env: dict[str, str] | None = None) -> CentralSettin
     from deidentify.sidecar.settings import k_floor_setting, kafka_security
     security = kafka_security(argparse.Namespace(), env)
     k_floor = k_floor_setting(pick(getattr(args, "k_floor", None), "DEIDENTIFY_K_FLOOR", None))
-    return CentralSettings(bootstrap=bootstrap, topic=topic, schemas_dir=schemas_dir, port=port,
-                           bind=bind, group=group, retention_windows=retention, log_level=level,
+    return CentralSettings(bootstrap=bootstrap, topic=topic, regions=regions,
+                           schemas_dir=schemas_dir, port=port,
+                           web=web, group=group, retention_windows=retention, log_level=level,
+                           max_values_per_dimension=max_values,
                            security=security, k_floor=k_floor)
 
 
@@ -184,10 +243,12 @@ def _faust_credentials(security: Any):
     context = None
     if security.uses_tls:
         try:
-            context = create_ssl_context(cafile=security.ssl_cafile)
+            context = create_ssl_context(cafile=security.ssl_cafile,
+                                         certfile=security.ssl_certfile,
+                                         keyfile=security.ssl_keyfile)
         except (OSError, ssl.SSLError) as exc:
-            raise SettingsError(f"KAFKA_SSL_CAFILE: cannot load {security.ssl_cafile} "
-                                f"({type(exc).__name__})") from None
+            raise SettingsError(f"KAFKA_SSL_CAFILE / KAFKA_SSL_CERTFILE / KAFKA_SSL_KEYFILE: "
+                                f"cannot load them ({type(exc).__name__})") from None
     if not security.uses_sasl:
         return faust.SSLCredentials(context)
     return faust.SASLCredentials(username=security.sasl_username,
@@ -208,14 +269,20 @@ class CentralCollector:
 
     def __init__(self, schemas: SchemaSet, *, retention_windows: int = DEFAULT_RETENTION_WINDOWS,
                  metrics: CentralMetrics | None = None, validator: AggregateValidator | None = None,
-                 clock=time.time) -> None:
+                 clock=time.time, max_regions: int | None = None,
+                 max_values_per_dimension: int = DEFAULT_MAX_VALUES_PER_DIMENSION) -> None:
         self.schemas = schemas
         self.metrics = metrics or central_metrics()
         # Every schema's series, compiled once from the schema (deidentify.central.export).
         self.export = CentralExport(schemas.schemas, self.metrics.registry,
                                     retention_windows=retention_windows)
         self.validator = validator or AggregateValidator(schemas)
-        self.state = CentralState(retention_windows=retention_windows)
+        self.state = CentralState(
+            retention_windows=retention_windows,
+            max_regions=DEFAULT_MAX_REGIONS if max_regions is None else max_regions,
+            max_values_per_dimension=max_values_per_dimension)
+        self._evictions_seen = 0
+        self._dimension_names = frozenset(n for s in schemas.schemas for n in s.dimension_names)
         self.clock = clock
         self.accepted = 0
         self.rejected: dict[str, int] = dict.fromkeys(CENTRAL_REJECT_REASONS, 0)
@@ -237,9 +304,13 @@ class CentralCollector:
 
     # ------------------------------------------------------------------ per message
 
-    def handle(self, value: bytes | None) -> Accepted | Rejected:
+    def handle(self, value: bytes | None, region: str | None = None) -> Accepted | Rejected:
+        """``region``: the region of the topic the message came from (None: not checked)."""
         self.last_message_at = self.clock()
         result = self.validator.validate(value)
+        if region is not None and isinstance(result, Accepted) \
+                and result.aggregate.region != region:
+            result = Rejected(REGION_MISMATCH)
         if isinstance(result, Rejected):
             self.rejected[result.reason] = self.rejected.get(result.reason, 0) + 1
             self.metrics.aggregates_rejected.labels(result.reason).inc()
@@ -253,6 +324,8 @@ class CentralCollector:
         if outcome is MergeOutcome.MERGED:
             self.accepted += 1
             self._export(agg)
+            if self.state.evictions != self._evictions_seen:
+                self.remove_stale_series()
         else:
             self.ignored[outcome.value] += 1
             self.metrics.aggregates_ignored.labels(outcome.value).inc()
@@ -269,6 +342,19 @@ class CentralCollector:
             m.last_window_end.labels(region, name).set(agg.window_end_ms / 1000)
         m.cells_retained.set(self.state.cell_count())
         self.export.export(region, name, agg.window_start_ms, agg.dims, measures)
+
+    def remove_stale_series(self) -> int:
+        """Drop the label sets no retained window holds (after windows were evicted)."""
+        self._evictions_seen = self.state.evictions
+        keep = RetainedLabels(self.state.retained_dims, self._dimension_names)
+        removed = 0
+        for item in fields(self.metrics):
+            metric = getattr(self.metrics, item.name)
+            if "region" in label_names(metric):
+                removed += remove_series(metric, keep)
+        if removed and self.metrics.series_removed is not None:
+            self.metrics.series_removed.inc(removed)
+        return removed
 
     # ------------------------------------------------------------------ health and views
 
@@ -372,13 +458,16 @@ def build_app(settings: CentralSettings, collector: CentralCollector, datadir: s
         consumer_metadata_max_age_ms=METADATA_MAX_AGE_MS,
         stream_wait_empty=False,
     )
-    topic = app.topic(settings.topic, key_type=bytes, value_type=bytes, key_serializer="raw",
+    regions = settings.topics
+    topic = app.topic(*regions, key_type=bytes, value_type=bytes, key_serializer="raw",
                       value_serializer="raw", allow_empty=True)
 
     @app.agent(topic, name="deidentify-central-aggregates")
     async def consume(stream):
         async for event in stream.events():
-            collector.handle(event.message.value)
+            message = event.message
+            # a topic outside the configured set cannot happen; "" would fail closed anyway
+            collector.handle(message.value, region=regions.get(message.topic, ""))
 
     @app.timer(interval=LAG_INTERVAL_S)
     async def measure_lag() -> None:
@@ -422,7 +511,7 @@ def _web_service(collector: CentralCollector, settings: CentralSettings):
 
     server = DashboardServer(Views(summary=collector.summary, readiness=collector.readiness,
                                    registry=collector.metrics.registry),
-                             host=settings.bind, port=settings.port)
+                             port=settings.port, listen=settings.web)
 
     class DashboardService(Service):
         async def on_start(self) -> None:
@@ -460,11 +549,16 @@ def main(args: Any) -> int:
         settings = load_settings(args)
         schemas = load_schemas(settings.schemas_dir, k_floor=settings.k_floor)
         credentials = _faust_credentials(settings.security)
-        collector = CentralCollector(schemas, retention_windows=settings.retention_windows)
+        collector = CentralCollector(
+            schemas, retention_windows=settings.retention_windows,
+            max_regions=len(settings.regions),
+            max_values_per_dimension=settings.max_values_per_dimension)
     except ConfigError as exc:
         print(f"deidentify central: {exc}", file=sys.stderr)
         return 2
     _configure_logging(settings.log_level)
+    for warning in getattr(settings.security, "warnings", ()):
+        log.warning("%s", warning)
     datadir = tempfile.mkdtemp(prefix="deidentify-central-")
     try:
         app = build_app(settings, collector, datadir, credentials)

@@ -172,7 +172,10 @@ class SchemaExport:
                 except KeyError:
                     pass
             for _name, histogram in self.histograms:
-                histogram.remove(labels)
+                try:
+                    histogram.remove(*labels)
+                except KeyError:
+                    pass
         return len(stale)
 
     def unregister(self) -> None:

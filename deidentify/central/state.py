@@ -12,12 +12,18 @@ Invariants
 * Bounded: per (region, schema) at most ``retention_windows`` windows are kept (the newest
   by start); an aggregate for a window older than everything evicted is
   :data:`MergeOutcome.EXPIRED`, so a redelivery of an evicted window is not counted again.
-  At most ``max_regions`` regions and, per window, the schema's ``max_cells`` + 1 cells
-  (the sidecar never publishes more) are kept; beyond that :data:`MergeOutcome.OVER_CAPACITY`.
+  At most ``max_regions`` regions (the collector passes its configured ``--regions``) and,
+  per window, the schema's ``max_cells`` + 1 cells (the sidecar never publishes more) are
+  kept; beyond that :data:`MergeOutcome.OVER_CAPACITY`. Per region and dimension at most
+  ``max_values_per_dimension`` distinct values are held by retained windows at once; a cell
+  that would add one more is :data:`MergeOutcome.LABEL_OVERFLOW` (``__other__`` is always
+  let in), so forged or runaway values cannot grow the state or the Prometheus series (which
+  the collector removes once no retained window holds them, see
+  :mod:`deidentify.central.series`).
 * :meth:`CentralState.merge` returns an outcome; it never raises on a valid aggregate.
 
 Memory: regions x schemas x ``retention_windows`` x cells per window, each cell one small
-dict of measures: with 2 regions, 3 schemas, 60 windows and ~100 cells per window, ~36k
+dict of measures, plus one reference count per (region, dimension, value) held: with 2 regions, 3 schemas, 60 windows and ~100 cells per window, ~36k
 dicts (a few MiB); the hard ceiling is ``max_regions * schemas * retention_windows *
 (max_cells + 1)`` cells.
 
@@ -51,6 +57,8 @@ __all__ = [
 
 DEFAULT_RETENTION_WINDOWS = 60
 DEFAULT_MAX_REGIONS = 64
+DEFAULT_MAX_VALUES_PER_DIMENSION = 1000
+OTHER = "__other__"
 RECENT_WINDOWS = 5          # the dashboard's tables: "last 5 windows"
 TOP_N = 10                  # rows per table
 TOP_SERIES = 6              # lines per chart
@@ -64,6 +72,7 @@ class MergeOutcome(enum.Enum):
     DUPLICATE = "duplicate"
     EXPIRED = "expired"
     OVER_CAPACITY = "over_capacity"
+    LABEL_OVERFLOW = "label_overflow"   # a new value past max_values_per_dimension
 
 
 IGNORE_REASONS: tuple[str, ...] = tuple(o.value for o in MergeOutcome if o is not MergeOutcome.MERGED)
@@ -84,21 +93,30 @@ class _Series:
     dimension_names: tuple[str, ...]
     windows: dict[int, _Window] = field(default_factory=dict)
     evicted_through_ms: int = -1       # start of the newest evicted window
+    names_by_version: dict[int, tuple[str, ...]] = field(default_factory=dict)
+    region: str = ""
 
 
 class CentralState:
     """Validated aggregates merged per region, schema, window and cell."""
 
     def __init__(self, *, retention_windows: int = DEFAULT_RETENTION_WINDOWS,
-                 max_regions: int = DEFAULT_MAX_REGIONS) -> None:
+                 max_regions: int = DEFAULT_MAX_REGIONS,
+                 max_values_per_dimension: int = DEFAULT_MAX_VALUES_PER_DIMENSION) -> None:
         if retention_windows < 1:
             raise ValueError("retention_windows cannot be smaller than 1")
         if max_regions < 1:
             raise ValueError("max_regions cannot be smaller than 1")
+        if max_values_per_dimension < 1:
+            raise ValueError("max_values_per_dimension cannot be smaller than 1")
         self.retention_windows = retention_windows
         self.max_regions = max_regions
+        self.max_values_per_dimension = max_values_per_dimension
         self._series: dict[tuple[str, str], _Series] = {}
         self._regions: set[str] = set()
+        # (region, dimension name) -> value -> retained cells holding it
+        self._values: dict[tuple[str, str], dict[Any, int]] = {}
+        self.evictions = 0                 # windows evicted so far (the collector watches it)
 
     # ------------------------------------------------------------------------ writing
 
@@ -111,7 +129,8 @@ class CentralState:
         skey = (agg.region, schema.name)
         series = self._series.get(skey)
         if series is None:
-            series = self._series[skey] = _Series(schema.name, schema.dimension_names)
+            series = self._series[skey] = _Series(schema.name, schema.dimension_names,
+                                                   region=agg.region)
         start = agg.window_start_ms
         if start <= series.evicted_through_ms:
             return MergeOutcome.EXPIRED
@@ -128,15 +147,41 @@ class CentralState:
             return MergeOutcome.DUPLICATE
         if len(window.cells) > schema.privacy.max_cells:
             return MergeOutcome.OVER_CAPACITY
+        names = schema.dimension_names
+        if not self._values_fit(agg.region, names, agg.dims):
+            return MergeOutcome.LABEL_OVERFLOW
         window.cells[cell_key] = agg.measures
-        series.dimension_names = schema.dimension_names
+        series.dimension_names = names
+        series.names_by_version[schema.version] = names
+        self._count_values(agg.region, names, agg.dims, +1)
         return MergeOutcome.MERGED
+
+    def _values_fit(self, region: str, names: tuple[str, ...], dims: tuple) -> bool:
+        cap = self.max_values_per_dimension
+        for name, value in zip(names, dims, strict=True):
+            held = self._values.get((region, name))
+            if held is not None and value not in held and value != OTHER and len(held) >= cap:
+                return False
+        return True
+
+    def _count_values(self, region: str, names: tuple[str, ...], dims: tuple, step: int) -> None:
+        for name, value in zip(names, dims, strict=True):
+            held = self._values.setdefault((region, name), {})
+            n = held.get(value, 0) + step
+            if n > 0:
+                held[value] = n
+            else:
+                held.pop(value, None)
 
     def _evict(self, series: _Series) -> None:
         while len(series.windows) > self.retention_windows:
             oldest = min(series.windows)
-            del series.windows[oldest]
+            window = series.windows.pop(oldest)
             series.evicted_through_ms = max(series.evicted_through_ms, oldest)
+            for version, dims in window.cells:
+                names = series.names_by_version.get(version, series.dimension_names)
+                self._count_values(series.region, names, dims, -1)
+            self.evictions += 1
 
     # ------------------------------------------------------------------------ reading
 
@@ -160,6 +205,20 @@ class CentralState:
                      for (_version, dims), measures in win.cells.items()]
             out.append((win.start_ms, win.end_ms, cells))
         return out
+
+    def values_held(self, region: str, dimension: str) -> int:
+        """Distinct values of ``dimension`` that retained windows of ``region`` hold."""
+        return len(self._values.get((region, dimension), ()))
+
+    def retained_dims(self, region: str):
+        """Every retained cell's dims of ``region`` as a dict of strings (all schemas)."""
+        for (r, _name), series in self._series.items():
+            if r != region:
+                continue
+            for window in series.windows.values():
+                for version, dims in window.cells:
+                    names = series.names_by_version.get(version, series.dimension_names)
+                    yield {n: str(v) for n, v in zip(names, dims, strict=True)}
 
     def cell_count(self) -> int:
         return sum(len(w.cells) for s in self._series.values() for w in s.windows.values())

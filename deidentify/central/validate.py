@@ -35,6 +35,9 @@ Checks, in order (first failure wins)::
       bounds + "+Inf", non-negative integers
       summing to at most count                    -> invalid_buckets
     count >= the schema's k                       -> below_k
+    region == the region of the topic it came
+      from (checked by the collector, which knows
+      the topic: <central topic>.<region>)        -> region_mismatch
 
 Dimension grammars (``__other__`` is valid for every type, it is the roll-up value):
 
@@ -118,12 +121,14 @@ INVALID_BUCKETS = "invalid_buckets"
 BELOW_K = "below_k"
 OUT_OF_BOUNDS = "out_of_bounds"
 WINDOW_OUT_OF_HORIZON = "window_out_of_horizon"
+REGION_MISMATCH = "region_mismatch"
 
 CENTRAL_REJECT_REASONS: tuple[str, ...] = (
     TOO_LARGE, INVALID_JSON, NOT_AN_OBJECT, GUARD_HIT, MISSING_FIELD, UNKNOWN_FIELD,
     UNKNOWN_SCHEMA, UNKNOWN_VERSION, INVALID_REGION, INVALID_WINDOW, MISSING_DIMENSION,
     UNDECLARED_DIMENSION, INVALID_DIMENSION, MISSING_MEASURE, UNDECLARED_MEASURE,
     INVALID_MEASURE, INVALID_BUCKETS, BELOW_K, OUT_OF_BOUNDS, WINDOW_OUT_OF_HORIZON,
+    REGION_MISMATCH,
 )
 """Every reason an aggregate can be rejected for: the ``reason`` label's closed set."""
 

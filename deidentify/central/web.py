@@ -16,6 +16,13 @@ Content-Security-Policy (``'self'`` only, no inline script).
 
 Everything served comes from aggregates that passed central re-validation, and the page
 inserts every value as text (never as HTML).
+
+It is all Internal data: who may read it is decided by the web configuration
+(:mod:`deidentify.webconfig`, ``--web-config``): TLS, client certificates, bcrypt basic-auth
+users; without one the server listens on loopback only. ``/livez`` and ``/readyz`` are never
+authenticated and say only status. Every other request is written to the access log
+(logger ``deidentify.access``, or ``--access-log FILE``): user or certificate subject, route
+template, status; never a query string.
 """
 
 from __future__ import annotations
@@ -29,6 +36,8 @@ from typing import Any
 import orjson
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from deidentify.webconfig import WebAccess, WebListener, WebSettings, access_logger
 
 __all__ = ["DashboardServer", "STATIC_DIR", "build_web_app"]
 
@@ -117,31 +126,26 @@ def build_web_app(views: Views) -> web.Application:
 class DashboardServer:
     """Start/stop the HTTP side on ``host:port``; ``stop`` is safe to call twice."""
 
-    def __init__(self, views: Views, *, host: str, port: int) -> None:
+    def __init__(self, views: Views, *, host: str | None = None, port: int,
+                 listen: WebSettings | None = None) -> None:
+        if listen is None:
+            listen = WebSettings() if host is None else WebSettings(bind=host)
         self.views = views
-        self.host = host
-        self.port = port
-        self._runner: web.AppRunner | None = None
+        self.host = listen.bind
+        self.access = WebAccess(listen, access_log=access_logger(listen.access_log))
+        self.listener = WebListener(build_web_app(views), self.access, port=port)
         self.started = False
+
+    @property
+    def port(self) -> int:
+        return self.listener.port
 
     async def start(self) -> None:
-        runner = web.AppRunner(build_web_app(self.views), access_log=None,
-                               handle_signals=False)
-        await runner.setup()
-        site = web.TCPSite(runner, self.host, self.port, reuse_address=True)
-        try:
-            await site.start()
-        except OSError:
-            await runner.cleanup()
-            raise
-        self._runner = runner
+        await self.listener.start()
         self.started = True
-        shown = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
-        log.warning("dashboard on http://%s:%d/ (metrics /metrics, probes /livez /readyz)",
-                    shown, self.port)
+        log.warning("dashboard %s (metrics /metrics, probes /livez /readyz)",
+                    self.listener.describe())
 
     async def stop(self) -> None:
-        runner, self._runner = self._runner, None
         self.started = False
-        if runner is not None:
-            await runner.cleanup()
+        await self.listener.stop()

@@ -113,8 +113,8 @@ class Sidecar:
         self.schemas = schemas
         self.metrics = metrics or sidecar_metrics()
         self.health = HealthState(heartbeat=time.monotonic())
-        self.server = HealthServer(self.health, self.metrics, host=settings.host,
-                                   port=settings.port)
+        self.server = HealthServer(self.health, self.metrics, port=settings.port,
+                                   listen=settings.web)
         self.reloader = SchemaReloader(settings.schemas_dir, self.apply_schemas,
                                        poll_s=settings.reload_poll_ms / 1000,
                                        on_outcome=self._reload_outcome,
@@ -134,8 +134,9 @@ class Sidecar:
             loop.add_signal_handler(sig, self._on_stop_signal, sig)
         loop.add_signal_handler(signal.SIGHUP, self._on_hup)
         port = await self.server.start()
-        log.info("sidecar starting: %s health_port=%d schemas=[%s]", self.settings.describe(),
-                 port, describe(self.schemas))
+        log.info("sidecar starting: %s health_port=%d %s schemas=[%s]",
+                 self.settings.describe(), port, self.server.describe(),
+                 describe(self.schemas))
         self._tasks = [asyncio.create_task(self._heartbeat(), name="heartbeat"),
                        asyncio.create_task(self._probe(), name="probe")]
         self.reloader.start()
@@ -168,8 +169,9 @@ class Sidecar:
         self.stop()
 
     def _on_hup(self) -> None:
-        log.info("SIGHUP received: reloading schemas")
+        log.info("SIGHUP received: reloading schemas and the web config")
         self.reloader.request()
+        self.server.access.reload()
 
     # ----------------------------------------------------------------- sessions
 
@@ -320,6 +322,8 @@ def main(args: Any) -> int:
         print(f"deidentify run: {exc}", file=sys.stderr)
         return EXIT_USAGE
     configure_logging(settings.log_level)
+    for warning in settings.security.warnings:
+        log.warning("%s", warning)
     try:
         schemas = load_schemas(settings.schemas_dir, k_floor=settings.k_floor)
         check_metadata_fits(schemas)
@@ -335,7 +339,7 @@ def main(args: Any) -> int:
         print(f"deidentify run: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as exc:
-        print(f"deidentify run: cannot serve health on port {settings.port} "
+        print(f"deidentify run: cannot serve health on {settings.host} port {settings.port} "
               f"({exc.strerror or type(exc).__name__})", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:

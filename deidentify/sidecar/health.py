@@ -7,12 +7,13 @@
   no consumed progress has waited too long for its commit, and the producer is not fenced;
   otherwise 503 with ``{"ready": false, "reason": "..."}``. Reasons are fixed phrases.
 * ``/metrics`` — Prometheus text of the sidecar's own registry
-  (:func:`deidentify.metrics.sidecar_metrics`).
+  (:func:`deidentify.metrics.sidecar_metrics`). Internal data: authenticated as the web
+  configuration says (:mod:`deidentify.webconfig`, ``--web-config``); the probes never are,
+  and say only status.
 """
 
 from __future__ import annotations
 
-import socket
 import time
 from dataclasses import dataclass
 
@@ -21,6 +22,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from deidentify.metrics import SidecarMetrics
+from deidentify.webconfig import WebAccess, WebListener, WebSettings
 
 LIVENESS_STALE_S = 10.0
 BROKER_STALE_S = 15.0        # no sign of the broker for this long -> not ready
@@ -66,40 +68,33 @@ class HealthState:
 class HealthServer:
     """The sidecar's small HTTP server; ``start()``/``stop()``, double stop is safe."""
 
-    def __init__(self, state: HealthState, metrics: SidecarMetrics, *, host: str,
-                 port: int) -> None:
+    def __init__(self, state: HealthState, metrics: SidecarMetrics, *, host: str | None = None,
+                 port: int, listen: WebSettings | None = None) -> None:
         self.state = state
         self.metrics = metrics
-        self.host = host
-        self.port = port
-        self._runner: web.AppRunner | None = None
+        if listen is None:
+            listen = WebSettings() if host is None else WebSettings(bind=host)
+        self.access = WebAccess(listen)
+        self.host = listen.bind
         app = web.Application()
         app.router.add_get("/livez", self.livez)
         app.router.add_get("/readyz", self.readyz)
         app.router.add_get("/metrics", self.metrics_text)
-        self._app = app
+        self.listener = WebListener(app, self.access, port=port)
+
+    @property
+    def port(self) -> int:
+        return self.listener.port
 
     async def start(self) -> int:
         """Bind and serve; returns the bound port (useful with ``--port 0``)."""
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((self.host, self.port))
-        except OSError:
-            sock.close()
-            raise
-        runner = web.AppRunner(self._app, access_log=None, handle_signals=False)
-        await runner.setup()
-        await web.SockSite(runner, sock).start()
-        self._runner = runner
-        self.port = sock.getsockname()[1]
-        return self.port
+        return await self.listener.start()
 
     async def stop(self) -> None:
-        runner, self._runner = self._runner, None
-        if runner is not None:
-            await runner.cleanup()
+        await self.listener.stop()
+
+    def describe(self) -> str:
+        return self.listener.describe()
 
     async def livez(self, request: web.Request) -> web.Response:
         age = time.monotonic() - self.state.heartbeat

@@ -70,10 +70,13 @@ def client_options(settings: SidecarSettings) -> dict:
 
 
 def ssl_context(settings: SidecarSettings) -> ssl.SSLContext:
+    sec = settings.security
     try:
-        return create_ssl_context(cafile=settings.security.ssl_cafile)
+        return create_ssl_context(cafile=sec.ssl_cafile, certfile=sec.ssl_certfile,
+                                  keyfile=sec.ssl_keyfile)
     except (OSError, ssl.SSLError) as exc:
-        raise RuntimeFailure(f"cannot load the CA file {settings.security.ssl_cafile} "
+        files = ", ".join(f for f in (sec.ssl_cafile, sec.ssl_certfile, sec.ssl_keyfile) if f)
+        raise RuntimeFailure(f"cannot load the TLS files {files or '(system CAs)'} "
                              f"({type(exc).__name__})") from exc
 
 
@@ -202,8 +205,8 @@ async def ensure_topics(admin: AIOKafkaAdminClient, settings: SidecarSettings,
     brokers = len(cluster.get("brokers", ())) or 1
     replication = min(MAX_REPLICATION_FACTOR, brokers)
     new: list[NewTopic] = []
-    if settings.central_topic not in existing:
-        new.append(NewTopic(settings.central_topic, CENTRAL_TOPIC_PARTITIONS, replication,
+    if settings.publish_topic not in existing:
+        new.append(NewTopic(settings.publish_topic, CENTRAL_TOPIC_PARTITIONS, replication,
                             topic_configs=dict(CENTRAL_TOPIC_CONFIG)))
     for topic in raw_topics:
         if topic not in existing:

@@ -318,7 +318,7 @@ class BatchLoop:
         metadata = commit_metadata(self.pipeline.closed_through())
         commit = {tp: OffsetAndMetadata(off, metadata) for tp, off in offsets.items()}
         producer = self._producer
-        topic = self.settings.central_topic
+        topic = self.settings.publish_topic
         if aggregates:
             self._txn_number += 1
         started = time.perf_counter()
@@ -384,7 +384,7 @@ class BatchLoop:
         default and what the README documents.
         """
         producer = self._producer
-        topic = self.settings.central_topic
+        topic = self.settings.publish_topic
         with kafka.translated("publish"):
             for agg in aggregates:
                 sent.append(await producer.send(topic, agg.to_json(), key=agg.key))

@@ -3,7 +3,10 @@
 Each option comes from a command-line flag, else from an environment variable, else from a
 named default. Settings are validated once, at start-up, into frozen dataclasses; an unusable
 value raises :class:`~deidentify.errors.SettingsError` whose message names the flag and the
-environment variable to fix. Secrets (the SASL password) come from an environment variable
+environment variable to fix. SASL PLAIN over a connection without TLS is refused (the
+password would cross the network in clear); a password or key file that other users may read
+is accepted with a warning (``KafkaSecurity.warnings``, logged at start) - refusing it would
+break the 0644 files that secret mounts often make. Secrets (the SASL password) come from an environment variable
 or a file, never from a flag, and are wrapped in :class:`Secret` so that no ``repr``, log line
 or error message can show them.
 
@@ -15,6 +18,7 @@ flag                        environment variable           default
 ``--schemas``               ``DEIDENTIFY_SCHEMAS``         the shipped ``schemas/``
 ``--group``                 ``DEIDENTIFY_GROUP``           ``deidentify-<region>``
 ``--central-topic``         ``DEIDENTIFY_CENTRAL_TOPIC``   ``telemetry.central.aggregates``
+                                                           (publishes to ``<it>.<region>``)
 ``--port``                  ``DEIDENTIFY_PORT``            ``8080`` (0: any free port)
 ``--topic-prefix``          ``DEIDENTIFY_TOPIC_PREFIX``    none
 ``--idle``                  ``DEIDENTIFY_IDLE``            ``30s``
@@ -29,12 +33,25 @@ flag                        environment variable           default
 ``--sasl-password-file``    ``KAFKA_SASL_PASSWORD_FILE``   or the password itself in
                                                            ``KAFKA_SASL_PASSWORD``
 ``--ssl-cafile``            ``KAFKA_SSL_CAFILE``           the system's trusted CAs
+``--ssl-certfile``          ``KAFKA_SSL_CERTFILE``         none; with ``--ssl-keyfile``: a
+                                                           client certificate (mTLS), PEM
+``--ssl-keyfile``           ``KAFKA_SSL_KEYFILE``          none; its private key, PEM,
+                                                           unencrypted, not readable by others
 (none)                      ``DEIDENTIFY_LOG_LEVEL``       ``INFO``
-(none)                      ``DEIDENTIFY_BIND``            ``0.0.0.0`` (health server address)
+``--bind``                  ``DEIDENTIFY_BIND``            ``127.0.0.1`` (health/metrics
+                                                           server address)
+``--web-config``            ``DEIDENTIFY_WEB_CONFIG``      none: plain HTTP, no auth, so
+                                                           loopback only (see webconfig)
+``--insecure-listen``       ``DEIDENTIFY_INSECURE_LISTEN`` off: a non-loopback ``--bind``
+                                                           without auth is refused
+``--probe-port``            ``DEIDENTIFY_PROBE_PORT``      none: probes on ``--port`` only
 ==========================  =============================  =================================
 
 Derived, not configurable: the static group member id is the group id, the transactional id
-is ``<group>.txn`` (one sidecar instance per region and group; see the README section).
+is ``<group>.txn`` (one sidecar instance per region and group; see the README section), and
+the topic the sidecar publishes to is ``<central topic>.<region>`` (e.g.
+``telemetry.central.aggregates.eu``): a region's own topic, so Kafka ACLs can let its
+principal write only there, and the collector takes the region from the topic.
 """
 
 from __future__ import annotations
@@ -49,6 +66,7 @@ from typing import Any
 from deidentify.errors import SettingsError
 from deidentify.pipeline import REGION_RE
 from deidentify.schema.model import DEFAULT_K_FLOOR, duration_ms
+from deidentify.webconfig import WebSettings, web_settings
 
 DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
 DEFAULT_CENTRAL_TOPIC = "telemetry.central.aggregates"
@@ -106,6 +124,9 @@ class KafkaSecurity:
     sasl_username: str | None = None
     sasl_password: Secret | None = field(default=None, repr=False)
     ssl_cafile: str | None = None
+    ssl_certfile: str | None = None        # client certificate (mTLS)
+    ssl_keyfile: str | None = None
+    warnings: tuple[str, ...] = ()         # logged once at start; never a secret
 
     @property
     def uses_tls(self) -> bool:
@@ -129,7 +150,7 @@ class SidecarSettings:
     commit_interval_ms: int = DEFAULT_COMMIT_INTERVAL_MS
     security: KafkaSecurity = field(default_factory=KafkaSecurity)
     log_level: str = "INFO"
-    host: str = "0.0.0.0"
+    web: WebSettings = field(default_factory=WebSettings)
     fetch_max_wait_ms: int = DEFAULT_FETCH_MAX_WAIT_MS
     max_batch_records: int = DEFAULT_MAX_BATCH_RECORDS
     reload_poll_ms: int = DEFAULT_RELOAD_POLL_MS
@@ -140,6 +161,11 @@ class SidecarSettings:
     max_future_ms: int = DEFAULT_MAX_FUTURE_MS
 
     @property
+    def host(self) -> str:
+        """Address of the health/metrics server (``--bind``)."""
+        return self.web.bind
+
+    @property
     def instance_id(self) -> str:
         """Static group member id (KIP-345): one sidecar instance per region and group."""
         return self.group_id
@@ -148,6 +174,11 @@ class SidecarSettings:
     def transactional_id(self) -> str:
         return f"{self.group_id}.txn"
 
+    @property
+    def publish_topic(self) -> str:
+        """This region's own central topic: ``<central topic>.<region>``."""
+        return f"{self.central_topic}.{self.region}"
+
     def raw_topic(self, schema_topic: str) -> str:
         return self.topic_prefix + schema_topic
 
@@ -155,7 +186,7 @@ class SidecarSettings:
         """One log line of key=value pairs: names and numbers only, no secret."""
         sec = self.security
         return (f"region={self.region} bootstrap={self.bootstrap} group={self.group_id} "
-                f"central_topic={self.central_topic} topic_prefix={self.topic_prefix or '-'} "
+                f"central_topic={self.publish_topic} topic_prefix={self.topic_prefix or '-'} "
                 f"schemas={self.schemas_dir} port={self.port} idle_ms={self.idle_ms} "
                 f"commit_interval_ms={self.commit_interval_ms} "
                 f"k_floor={self.k_floor} max_future_ms={self.max_future_ms} "
@@ -163,7 +194,8 @@ class SidecarSettings:
                 f"security_protocol={sec.protocol} "
                 f"sasl_mechanism={sec.sasl_mechanism or '-'} "
                 f"sasl_username={'set' if sec.sasl_username else '-'} "
-                f"ssl_cafile={sec.ssl_cafile or '-'}")
+                f"ssl_cafile={sec.ssl_cafile or '-'} "
+                f"ssl_client_cert={'set' if sec.ssl_certfile else '-'}")
 
 
 # --------------------------------------------------------------------------- parsing
@@ -199,6 +231,18 @@ def _where(flag: str, env_name: str | None) -> str:
     return f"{flag} (env {env_name})" if env_name else flag
 
 
+def _readable_by_others(path: str, *, what: str) -> str | None:
+    """A warning when group or others may read ``path`` (None when only its owner may)."""
+    try:
+        mode = Path(path).stat().st_mode
+    except OSError:
+        return None
+    if mode & 0o044:
+        return (f"{what}: {path} is readable by other users (mode {mode & 0o777:o}); "
+                f"chmod 600 {path}")
+    return None
+
+
 def _read_secret_file(path: str, *, what: str) -> Secret:
     try:
         p = Path(path)
@@ -231,6 +275,23 @@ def _security(src: _Sources) -> KafkaSecurity:
         if not Path(cafile).is_file():
             raise SettingsError(f"{_where('--ssl-cafile', 'KAFKA_SSL_CAFILE')}: "
                                 f"{cafile}: no such file")
+    warnings: list[str] = []
+    cert_where = _where("--ssl-certfile", "KAFKA_SSL_CERTFILE")
+    key_where = _where("--ssl-keyfile", "KAFKA_SSL_KEYFILE")
+    certfile = src.get("ssl_certfile", "KAFKA_SSL_CERTFILE")
+    keyfile = src.get("ssl_keyfile", "KAFKA_SSL_KEYFILE")
+    if certfile is not None or keyfile is not None:
+        if protocol not in ("SSL", "SASL_SSL"):
+            raise SettingsError(f"a client certificate ({cert_where}) is set but {proto_where} "
+                                f"is {protocol}; use SSL (mTLS) or SASL_SSL")
+        if certfile is None or keyfile is None:
+            raise SettingsError(f"a client certificate needs both {cert_where} and {key_where}")
+        for path, where in ((certfile, cert_where), (keyfile, key_where)):
+            if not Path(path).is_file():
+                raise SettingsError(f"{where}: {path}: no such file")
+        note = _readable_by_others(keyfile, what=key_where)
+        if note:
+            warnings.append(note)
     mechanism = src.get("sasl_mechanism", "KAFKA_SASL_MECHANISM")
     username = src.get("sasl_username", "KAFKA_SASL_USERNAME")
     password_file = src.get("sasl_password_file", "KAFKA_SASL_PASSWORD_FILE")
@@ -241,12 +302,16 @@ def _security(src: _Sources) -> KafkaSecurity:
                                 "use SASL_SSL (or SASL_PLAINTEXT)")
         # KAFKA_SASL_USERNAME / KAFKA_SASL_PASSWORD may be set for the local broker script;
         # without a SASL protocol they are not ours to use.
-        return KafkaSecurity(protocol=protocol, ssl_cafile=cafile)
+        return KafkaSecurity(protocol=protocol, ssl_cafile=cafile, ssl_certfile=certfile,
+                             ssl_keyfile=keyfile, warnings=tuple(warnings))
     mech_where = _where("--sasl-mechanism", "KAFKA_SASL_MECHANISM")
     mechanism = str(mechanism or "SCRAM-SHA-512").upper()
     if mechanism not in SASL_MECHANISMS:
         raise SettingsError(f"{mech_where}: '{mechanism}' is not one of "
                             f"{', '.join(SASL_MECHANISMS)}")
+    if mechanism == "PLAIN" and protocol == "SASL_PLAINTEXT":
+        raise SettingsError(f"{mech_where} PLAIN over {proto_where} SASL_PLAINTEXT would send "
+                            "the password in clear; use SASL_SSL (or SCRAM-SHA-512)")
     if not username:
         raise SettingsError(f"{protocol} needs a user name: set "
                             f"{_where('--sasl-username', 'KAFKA_SASL_USERNAME')}")
@@ -255,15 +320,19 @@ def _security(src: _Sources) -> KafkaSecurity:
                             f"{_where('--sasl-password-file', 'KAFKA_SASL_PASSWORD_FILE')} are "
                             "set; keep one")
     if password_file is not None:
-        password = _read_secret_file(
-            password_file, what=_where("--sasl-password-file", "KAFKA_SASL_PASSWORD_FILE"))
+        where = _where("--sasl-password-file", "KAFKA_SASL_PASSWORD_FILE")
+        password = _read_secret_file(password_file, what=where)
+        note = _readable_by_others(password_file, what=where)
+        if note:
+            warnings.append(note)
     elif password_env is not None:
         password = Secret(password_env)
     else:
         raise SettingsError(f"{protocol} needs a password: set KAFKA_SASL_PASSWORD or "
                             f"{_where('--sasl-password-file', 'KAFKA_SASL_PASSWORD_FILE')}")
     return KafkaSecurity(protocol=protocol, sasl_mechanism=mechanism, sasl_username=username,
-                         sasl_password=password, ssl_cafile=cafile)
+                         sasl_password=password, ssl_cafile=cafile, ssl_certfile=certfile,
+                         ssl_keyfile=keyfile, warnings=tuple(warnings))
 
 
 def kafka_security(args: Any, env: Mapping[str, str]) -> KafkaSecurity:
@@ -333,7 +402,7 @@ def load_settings(args: Any, env: Mapping[str, str] | None = None) -> SidecarSet
         raise SettingsError(f"{_where('--group', 'DEIDENTIFY_GROUP')}: '{group}' may use only "
                             "letters, digits, '.', '_' and '-' (at most 200)")
     central = src.get("central_topic", "DEIDENTIFY_CENTRAL_TOPIC", DEFAULT_CENTRAL_TOPIC)
-    if not KAFKA_NAME_RE.match(central) or central in (".", ".."):
+    if not KAFKA_NAME_RE.match(central) or len(central) > 200 - 33 or central in (".", ".."):
         raise SettingsError(f"{_where('--central-topic', 'DEIDENTIFY_CENTRAL_TOPIC')}: "
                             f"'{central}' is not a legal topic name")
     prefix = src.get("topic_prefix", "DEIDENTIFY_TOPIC_PREFIX", "")
@@ -379,13 +448,11 @@ def load_settings(args: Any, env: Mapping[str, str] | None = None) -> SidecarSet
         raise SettingsError(f"DEIDENTIFY_LOG_LEVEL: '{log_level}' is not one of "
                             f"{', '.join(LOG_LEVELS)}")
 
-    host = env.get("DEIDENTIFY_BIND") or "0.0.0.0"
-    if not re.match(r"^[A-Za-z0-9.:_-]{1,253}$", host):
-        raise SettingsError(f"DEIDENTIFY_BIND: '{host}' is not a host name or address")
+    web = web_settings(args, env)
 
     return SidecarSettings(region=region, bootstrap=bootstrap, schemas_dir=schemas_dir,
                            group_id=group, central_topic=central, port=port,
                            topic_prefix=prefix, idle_ms=idle_ms, commit_interval_ms=commit_ms,
-                           security=_security(src), log_level=log_level, host=host,
+                           security=_security(src), log_level=log_level, web=web,
                            exactly_once=not alo, k_floor=k_floor,
                            max_future_ms=max_future_ms)

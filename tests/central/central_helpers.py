@@ -8,6 +8,7 @@ real ones with one thing changed, so each forged case fails exactly one check.
 from __future__ import annotations
 
 import asyncio
+import base64
 import copy
 import os
 import signal
@@ -26,6 +27,7 @@ import orjson
 from deidentify.generate import TelemetryGenerator
 from deidentify.pipeline import Aggregate, Pipeline
 from deidentify.schema import load_schemas
+from tests.tls_helpers import WebTls
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMAS_DIR = ROOT / "schemas"
@@ -108,10 +110,33 @@ def forged_cases(aggs: list[Aggregate]) -> dict[str, tuple[dict, str]]:
 # ---------------------------------------------------------------------------- Kafka
 
 
+def region_topic(base: str, value: bytes, default: str = "eu") -> str:
+    """``<base>.<region>``: the topic a sidecar of the aggregate's region publishes to
+    (``default`` for a value that names no usable region)."""
+    try:
+        region = orjson.loads(value).get("region")
+    except (orjson.JSONDecodeError, AttributeError):
+        region = None
+    return f"{base}.{region if isinstance(region, str) and region.isalnum() else default}"
+
+
+def create_region_topics(bootstrap: str, base: str, regions=("eu", "us"), *,
+                         partitions: int = 1) -> list[str]:
+    from tests.kafka_helpers import create_topic
+    topics = [f"{base}.{region}" for region in regions]
+    for topic in topics:
+        create_topic(bootstrap, topic, partitions=partitions)
+    return topics
+
+
 async def produce_transactionally(bootstrap: str, topic: str, batches: list[list[tuple[bytes, bytes]]],
                                   *, abort: list[list[tuple[bytes, bytes]]] = (),
-                                  txn_id: str) -> None:
-    """Each batch in one committed transaction; each ``abort`` batch in an aborted one."""
+                                  txn_id: str, exact_topic: bool = False) -> None:
+    """Each batch in one committed transaction; each ``abort`` batch in an aborted one.
+
+    ``topic`` is the central topic's base name: each record goes to the topic of the region
+    it names (:func:`region_topic`), as the sidecars do; ``exact_topic`` sends every record
+    to ``topic`` itself (a forger writing another region's topic)."""
     from aiokafka import AIOKafkaProducer
 
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, transactional_id=txn_id,
@@ -121,18 +146,22 @@ async def produce_transactionally(bootstrap: str, topic: str, batches: list[list
         for batch in abort:
             await producer.begin_transaction()
             for key, value in batch:
-                await producer.send(topic, key=key, value=value)
+                await producer.send(topic if exact_topic else region_topic(topic, value),
+                                    key=key, value=value)
             await producer.abort_transaction()
         for batch in batches:
             async with producer.transaction():
                 for key, value in batch:
-                    await producer.send(topic, key=key, value=value)
+                    await producer.send(topic if exact_topic else region_topic(topic, value),
+                                        key=key, value=value)
     finally:
         await producer.stop()
 
 
-def produce(bootstrap: str, topic: str, batches, *, abort=(), txn_id: str) -> None:
-    asyncio.run(produce_transactionally(bootstrap, topic, batches, abort=abort, txn_id=txn_id))
+def produce(bootstrap: str, topic: str, batches, *, abort=(), txn_id: str,
+            exact_topic: bool = False) -> None:
+    asyncio.run(produce_transactionally(bootstrap, topic, batches, abort=abort, txn_id=txn_id,
+                                        exact_topic=exact_topic))
 
 
 # ---------------------------------------------------------------------------- the collector
@@ -144,9 +173,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def http_get(url: str, timeout_s: float = 5.0) -> tuple[int, bytes]:
+def http_get(url: str, timeout_s: float = 5.0, *, context=None,
+             headers: dict | None = None) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, headers=headers or {})
     try:
-        with urllib.request.urlopen(url, timeout=timeout_s) as res:
+        with urllib.request.urlopen(request, timeout=timeout_s,
+                                    context=context) as res:
             return res.status, res.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()
@@ -172,13 +204,22 @@ class CentralProcess:
     group: str
     log_path: Path
     env: dict = field(default_factory=dict)
+    web: WebTls | None = None          # TLS + basic auth when set
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.web else 'http'}://127.0.0.1:{self.port}"
+
+    def get(self, path: str, timeout_s: float = 5.0, *, auth: bool = True) -> tuple[int, bytes]:
+        """GET ``path`` over TLS with the basic-auth user when the collector has a web config."""
+        if self.web is None:
+            return http_get(self.url + path, timeout_s)
+        token = base64.b64encode(f"{self.web.user}:{self.web.password}".encode()).decode()
+        return http_get(self.url + path, timeout_s, context=self.web.client_context(),
+                        headers={"Authorization": f"Basic {token}"} if auth else None)
 
     def metrics(self) -> str:
-        status, body = http_get(self.url + "/metrics")
+        status, body = self.get("/metrics")
         assert status == 200
         return body.decode()
 
@@ -219,19 +260,23 @@ class CentralProcess:
 
 def start_central(bootstrap: str, topic: str, tmp_path: Path, *, extra_env: dict | None = None,
                   ready_timeout_s: float = 60.0, wait_ready: bool = True,
-                  schemas_dir: Path = SCHEMAS_DIR) -> CentralProcess:
+                  schemas_dir: Path = SCHEMAS_DIR,
+                  web: WebTls | None = None, regions=("eu", "us")) -> CentralProcess:
     port = free_port()
     group = f"g-{topic}"
     env = dict(os.environ, DEIDENTIFY_CENTRAL_GROUP=group, DEIDENTIFY_BIND="127.0.0.1",
                DEIDENTIFY_LOG_LEVEL="INFO")
+    if web is not None:
+        env["DEIDENTIFY_WEB_CONFIG"] = str(web.config)
     env.update(extra_env or {})
     log_path = tmp_path / f"central-{port}.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen([DEIDENTIFY, "central", "--bootstrap", bootstrap, "--topic", topic,
-                                 "--schemas", str(schemas_dir), "--port", str(port)],
+                                 "--regions", ",".join(regions), "--schemas", str(schemas_dir),
+                                 "--port", str(port)],
                                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 env=env)
-    central = CentralProcess(proc, port, topic, group, log_path, env)
+    central = CentralProcess(proc, port, topic, group, log_path, env, web)
     if wait_ready:
         central.wait_ready(ready_timeout_s)
     return central
@@ -244,7 +289,7 @@ def _wait_ready(central: CentralProcess, ready_timeout_s: float) -> None:
         if proc.poll() is not None:
             raise AssertionError(f"collector exited with {proc.returncode}:\n{central.log()}")
         try:
-            status, _ = http_get(central.url + "/readyz", 2.0)
+            status, _ = central.get("/readyz", 2.0, auth=False)
             if status == 200:
                 return
         except OSError:

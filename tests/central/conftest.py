@@ -13,11 +13,12 @@ from deidentify.pipeline import Aggregate
 from tests.central.central_helpers import (
     CentralProcess,
     as_records,
+    create_region_topics,
     produce,
     real_aggregates,
     start_central,
 )
-from tests.kafka_helpers import create_topic
+from tests.tls_helpers import web_tls
 
 REDELIVERED = 25
 
@@ -32,8 +33,11 @@ class LoadedCentral:
 @pytest.fixture(scope="session")
 def loaded_central(kafka_bootstrap: str, tmp_path_factory) -> Iterator[LoadedCentral]:
     topic = f"t-central-{uuid.uuid4().hex[:8]}"
-    create_topic(kafka_bootstrap, topic, partitions=3)
-    central = start_central(kafka_bootstrap, topic, tmp_path_factory.mktemp("central"))
+    create_region_topics(kafka_bootstrap, topic, ("eu", "us", "ap"), partitions=3)
+    # TLS + basic auth: the Kafka, Prometheus and browser tests all read it as a user would
+    web = web_tls(tmp_path_factory.mktemp("central-web"))
+    central = start_central(kafka_bootstrap, topic, tmp_path_factory.mktemp("central"), web=web,
+                            regions=("eu", "us", "ap"))
     try:
         aggs = real_aggregates("eu", events=12_000) + real_aggregates("us", events=9_000, seed=2)
         aborted = real_aggregates("ap", events=3_000, seed=3)

@@ -1,5 +1,9 @@
 """The dashboard in a real headless Chromium against a running collector fed by Kafka.
 
+The collector serves HTTPS with basic auth (its web config); Chromium logs in with the
+credentials in the URL (kept by its HTTP auth cache for the page's own ``/api/summary``
+requests) and trusts the throw-away test CA via ``--ignore-certificate-errors``.
+
 Chromium is Debian's ``chromium`` package (CI installs it via .ci/run). Set
 ``DEIDENTIFY_SCREENSHOT_DIR`` to keep the screenshot somewhere after the run.
 """
@@ -15,8 +19,6 @@ from pathlib import Path
 
 import orjson
 import pytest
-
-from tests.central.central_helpers import http_get
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -48,12 +50,28 @@ def png_size(path: Path) -> tuple[int, int]:
     return struct.unpack(">II", head[16:24])
 
 
+def login_url(central) -> str:
+    web = central.web
+    assert web is not None, "the shared collector runs with a web config"
+    return f"https://{web.user}:{web.password}@127.0.0.1:{central.port}/"
+
+
+TLS_ARGS = ["--ignore-certificate-errors"]
+
+
+def test_dashboard_without_credentials_shows_nothing(loaded_central, tmp_path: Path) -> None:
+    central = loaded_central.central
+    dom = chromium([*TLS_ARGS, "--dump-dom"], tmp_path / "profile-anon", central.url + "/")
+    assert 'data-loaded="1"' not in dom and "data-region=" not in dom
+    assert "/v1/orders/{id}" not in dom
+
+
 def test_dashboard_renders_produced_data(loaded_central, tmp_path: Path) -> None:
     central = loaded_central.central
-    status, body = http_get(central.url + "/api/summary")
+    status, body = central.get("/api/summary")
     assert status == 200
     summary = orjson.loads(body)
-    dom = chromium(["--dump-dom"], tmp_path / "profile-dom", central.url + "/")
+    dom = chromium([*TLS_ARGS, "--dump-dom"], tmp_path / "profile-dom", login_url(central))
 
     assert 'data-loaded="1"' in dom, "the page never rendered /api/summary"
     assert 'data-regions="eu,us"' in dom
@@ -86,7 +104,7 @@ def test_dashboard_renders_produced_data(loaded_central, tmp_path: Path) -> None
     assert not re.search(r'(src|href)="(https?:)?//', dom)
 
     shot = tmp_path / "dashboard.png"
-    chromium([f"--screenshot={shot}"], tmp_path / "profile-shot", central.url + "/")
+    chromium([*TLS_ARGS, f"--screenshot={shot}"], tmp_path / "profile-shot", login_url(central))
     assert shot.stat().st_size > 50_000
     assert png_size(shot) == (1400, 1000)
     keep = os.environ.get("DEIDENTIFY_SCREENSHOT_DIR")

@@ -1,4 +1,5 @@
-"""A real Prometheus (Debian's ``prometheus`` package) scrapes the collector; PromQL agrees.
+"""A real Prometheus (Debian's ``prometheus`` package) scrapes the collector and a sidecar
+over TLS with basic auth (the same web config format as node_exporter's); PromQL agrees.
 
 Also checks that ``deploy/prometheus.yml`` is a config this Prometheus accepts (promtool).
 """
@@ -56,17 +57,52 @@ def wait_for_value(base: str, promql: str, expected: float, proc: subprocess.Pop
     raise TimeoutError(f"{promql} = {last}, expected {expected}")
 
 
-def test_prometheus_scrapes_the_collector(loaded_central, tmp_path: Path) -> None:
+def scrape_job(name: str, port: int, web, password_file: Path) -> str:
+    """One scrape job over TLS (our throw-away CA) with basic auth from a password file."""
+    return (f"  - job_name: {name}\n"
+            "    scrape_interval: 1s\n"
+            "    scheme: https\n"
+            f"    tls_config:\n      ca_file: {web.ca.cert}\n"
+            f"    basic_auth:\n      username: {web.user}\n"
+            f"      password_file: {password_file}\n"
+            f"    static_configs:\n      - targets: ['127.0.0.1:{port}']\n")
+
+
+def start_sidecar(bootstrap: str, web, tmp_path: Path):
+    """A real sidecar serving /metrics with the same web config (TLS + basic auth)."""
+    from tests.sidecar.sidecar_support import SidecarProcess, new_topics
+
+    sidecar = SidecarProcess(bootstrap, new_topics("prom"), tmp_path / "sidecar.log",
+                             extra_args=["--web-config", str(web.config)]).start()
+    try:
+        sidecar.wait_until("the health server over TLS", lambda: http_get(
+            f"https://127.0.0.1:{sidecar.port}/livez", 2.0,
+            context=web.client_context())[0] == 200, timeout_s=60)
+    except BaseException:
+        sidecar.ensure_stopped()
+        raise
+    return sidecar
+
+
+def test_prometheus_scrapes_the_collector(loaded_central, kafka_bootstrap, tmp_path: Path) -> None:
     binary = need(PROMETHEUS, "prometheus")
     central, aggs = loaded_central.central, loaded_central.aggregates
+    web = central.web
+    assert web is not None, "the shared collector runs with a web config"
+    password_file = tmp_path / "scrape-password"
+    password_file.write_text(web.password)
+    password_file.chmod(0o600)
+    sidecar = start_sidecar(kafka_bootstrap, web, tmp_path)
+    # without credentials the sidecar answers 401
+    assert http_get(f"https://127.0.0.1:{sidecar.port}/metrics", 5.0,
+                    context=web.client_context())[0] == 401
     port = free_port()
     config = tmp_path / "prometheus.yml"
     config.write_text(
         "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
         "scrape_configs:\n"
-        "  - job_name: deidentify-central\n"
-        "    scrape_interval: 1s\n"
-        f"    static_configs:\n      - targets: ['127.0.0.1:{central.port}']\n")
+        + scrape_job("deidentify-central", central.port, web, password_file)
+        + scrape_job("deidentify-sidecar", sidecar.port, web, password_file))
     log = open(tmp_path / "prometheus.log", "wb")
     proc = subprocess.Popen(
         [binary, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
@@ -85,6 +121,9 @@ def test_prometheus_scrapes_the_collector(loaded_central, tmp_path: Path) -> Non
         assert p99 and 0 < float(p99[0]["value"][1]) <= 10_000
         up = query(base, 'up{job="deidentify-central"}')
         assert up and up[0]["value"][1] == "1"
+        # the sidecar's own registry, scraped over TLS with basic auth too
+        wait_for_value(base, 'up{job="deidentify-sidecar"}', 1, proc)
+        assert query(base, 'deid_sidecar_windows_open{job="deidentify-sidecar"}')
         # every central query of the shipped Grafana dashboard finds series in a real scrape
         from tests.central.test_central_grafana import expressions
         deadline = time.monotonic() + 60
@@ -95,6 +134,7 @@ def test_prometheus_scrapes_the_collector(loaded_central, tmp_path: Path) -> Non
                 time.sleep(1)
         assert not pending, f"dashboard panels with no series: {sorted(pending.values())}"
     finally:
+        sidecar.ensure_stopped()
         proc.terminate()
         try:
             proc.wait(30)
@@ -108,5 +148,16 @@ def test_shipped_prometheus_config_is_valid() -> None:
     promtool = need(PROMTOOL, "promtool")
     result = subprocess.run([promtool, "check", "config", "--syntax-only",
                              str(ROOT / "deploy" / "prometheus.yml")],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_prometheus_accepts_our_web_config_files(tmp_path: Path) -> None:
+    """The files deidentify writes and reads are the format Prometheus's own tools check."""
+    promtool = need(PROMTOOL, "promtool")
+    from tests.tls_helpers import web_tls
+
+    web = web_tls(tmp_path)                 # TLS + a bcrypt user, via write_web_config
+    result = subprocess.run([promtool, "check", "web-config", str(web.config)],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr

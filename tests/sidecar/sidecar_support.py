@@ -225,8 +225,9 @@ def interleave(records: list[tuple[str, int, bytes | None]], chunks: int) -> lis
 @dataclass
 class Topics:
     prefix: str
-    central: str
+    central: str            # what the eu sidecar publishes to: <central_base>.eu
     group: str
+    central_base: str = ""  # what --central-topic gets
 
     def raw(self, key: str) -> str:
         return self.prefix + RAW[key]
@@ -234,7 +235,8 @@ class Topics:
 
 def new_topics(tag: str) -> Topics:
     prefix = unique(f"sc-{tag}-") + "."
-    return Topics(prefix=prefix, central=prefix + "central", group=prefix + "group")
+    return Topics(prefix=prefix, central=prefix + "central.eu", group=prefix + "group",
+                  central_base=prefix + "central")
 
 
 async def create_raw_topics(bootstrap: str, topics: Topics, **config: str) -> None:
@@ -429,7 +431,7 @@ class SidecarProcess:
         self.port = free_port()
         self.log_path = log_path
         settings = {"--region": region, "--bootstrap": bootstrap, "--schemas": str(schemas),
-                    "--group": topics.group, "--central-topic": topics.central,
+                    "--group": topics.group, "--central-topic": topics.central_base,
                     "--port": str(self.port), "--topic-prefix": topics.prefix,
                     "--idle": idle, "--commit-interval": "300ms"}
         env_names = {"--region": "DEIDENTIFY_REGION", "--bootstrap": "KAFKA_BOOTSTRAP",

@@ -72,10 +72,9 @@ def test_defaults_and_derived_ids():
     assert s.topic_prefix == "" and s.raw_topic("telemetry.raw.x") == "telemetry.raw.x"
     assert s.instance_id == "deidentify-eu" and s.transactional_id == "deidentify-eu.txn"
     assert s.security.protocol == "PLAINTEXT"
-    assert s.schemas_dir.is_dir() and s.host == "0.0.0.0"
+    assert s.schemas_dir.is_dir() and s.host == "127.0.0.1"     # loopback by default
+    assert load_settings(args(region="eu"), env={"DEIDENTIFY_BIND": "::1"}).host == "::1"
     assert s.k_floor == 5 and s.max_future_ms == 300_000
-    assert load_settings(args(region="eu"), env={"DEIDENTIFY_BIND": "127.0.0.1"}).host \
-        == "127.0.0.1"
 
 
 def test_every_flag_also_comes_from_the_environment():
@@ -124,7 +123,9 @@ def test_flags_win_over_the_environment():
     ({"region": "eu", "max_future": "1ms"}, {},
      "--max-future (env DEIDENTIFY_MAX_FUTURE): must be between 1s and 24h"),
     ({"region": "eu"}, {"DEIDENTIFY_MAX_FUTURE": "later"}, "'later' is not a duration"),
-    ({"region": "eu"}, {"DEIDENTIFY_BIND": "a b"}, "DEIDENTIFY_BIND: 'a b'"),
+    ({"region": "eu"}, {"DEIDENTIFY_BIND": "a b"}, "--bind (env DEIDENTIFY_BIND): 'a b'"),
+    ({"region": "eu"}, {"DEIDENTIFY_BIND": "0.0.0.0"},
+     "refusing to listen on 0.0.0.0 without authentication"),
     ({"region": "eu", "security_protocol": "TLS"}, {},
      "--security-protocol (env KAFKA_SECURITY_PROTOCOL): 'TLS' is not one of"),
     ({"region": "eu", "security_protocol": "SASL_SSL"}, {},
@@ -473,3 +474,61 @@ def test_windows_wait_for_assigned_partitions_with_unread_records():
     loop2._unseen = {p1: time.monotonic() - 6}
     loop2._stuck.clear()
     assert len(asyncio.run(close())) == 1
+
+
+# --------------------------------------------------------------------------- Kafka hardening
+
+
+def test_sasl_plain_without_tls_is_refused():
+    with pytest.raises(SettingsError, match="PLAIN over .* SASL_PLAINTEXT would send the "
+                                            "password in clear; use SASL_SSL"):
+        load_settings(args(region="eu", security_protocol="SASL_PLAINTEXT",
+                           sasl_mechanism="PLAIN", sasl_username="u"),
+                      env={"KAFKA_SASL_PASSWORD": "pw"})
+    # SCRAM never sends the password itself; PLAIN over TLS is fine
+    for protocol, mechanism in (("SASL_PLAINTEXT", "SCRAM-SHA-512"), ("SASL_SSL", "PLAIN")):
+        s = load_settings(args(region="eu", security_protocol=protocol, sasl_mechanism=mechanism,
+                               sasl_username="u"), env={"KAFKA_SASL_PASSWORD": "pw"})
+        assert s.security.sasl_mechanism == mechanism
+
+
+def test_a_password_file_readable_by_others_is_reported(tmp_path):
+    secret = tmp_path / "password"
+    secret.write_text("hunter2-secret\n")
+    secret.chmod(0o644)
+    s = load_settings(args(region="eu", security_protocol="SASL_SSL", sasl_username="u",
+                           sasl_password_file=str(secret)), env={})
+    assert len(s.security.warnings) == 1
+    assert "is readable by other users (mode 644); chmod 600" in s.security.warnings[0]
+    assert "hunter2" not in s.security.warnings[0]
+    secret.chmod(0o600)
+    s = load_settings(args(region="eu", security_protocol="SASL_SSL", sasl_username="u",
+                           sasl_password_file=str(secret)), env={})
+    assert s.security.warnings == ()
+
+
+def test_client_certificate_options(tmp_path):
+    from tests.tls_helpers import issue, make_ca
+    ca = make_ca(tmp_path)
+    client = issue(tmp_path, ca, "sidecar-eu", client=True)
+    s = load_settings(args(region="eu", security_protocol="SSL", ssl_cafile=str(ca[0].cert),
+                           ssl_certfile=str(client.cert), ssl_keyfile=str(client.key)), env={})
+    assert (s.security.ssl_certfile, s.security.ssl_keyfile) == (str(client.cert),
+                                                                 str(client.key))
+    assert "ssl_client_cert=set" in s.describe()
+    from deidentify.sidecar.kafka import ssl_context
+    assert ssl_context(s) is not None          # the pair loads
+    env = {"KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "KAFKA_SASL_USERNAME": "u",
+           "KAFKA_SASL_PASSWORD": "pw", "KAFKA_SSL_CERTFILE": str(client.cert),
+           "KAFKA_SSL_KEYFILE": str(client.key)}
+    assert load_settings(args(region="eu"), env=env).security.ssl_certfile == str(client.cert)
+    for flags, words in (
+            ({"ssl_certfile": str(client.cert), "ssl_keyfile": str(client.key)},
+             "is PLAINTEXT; use SSL (mTLS) or SASL_SSL"),
+            ({"security_protocol": "SSL", "ssl_certfile": str(client.cert)},
+             "needs both --ssl-certfile (env KAFKA_SSL_CERTFILE) and --ssl-keyfile"),
+            ({"security_protocol": "SSL", "ssl_certfile": str(client.cert),
+              "ssl_keyfile": str(tmp_path / "none.key")}, "none.key: no such file")):
+        with pytest.raises(SettingsError) as info:
+            load_settings(args(region="eu", **flags), env={})
+        assert words in str(info.value)

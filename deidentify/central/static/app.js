@@ -185,7 +185,11 @@
 
   async function refresh() {
     try {
-      const res = await fetch("/api/summary", { cache: "no-store" });
+      // location.origin, not a relative URL: a page opened with user:password@ in its URL would
+      // make fetch() refuse a URL that inherits the credentials (the browser's auth cache
+      // still sends them)
+      const res = await fetch(new URL("/api/summary", location.origin),
+                              { cache: "no-store", credentials: "same-origin" });
       if (!res.ok) throw new Error("HTTP " + res.status);
       render(await res.json());
       lastOk = Date.now();
