@@ -550,7 +550,7 @@ async def _run(run: DemoRun) -> int:
         say(f"error: {exc}")
         result = EXIT_USAGE if isinstance(exc, SettingsError) else EXIT_FAILED
     except Exception as exc:
-        say(f"error: {type(exc).__name__}: {exc}")
+        say(f"error: {type(exc).__name__} (message withheld)")
         result = EXIT_FAILED
     finally:
         stop.set()

@@ -104,6 +104,7 @@ from deidentify.central.validate import (
     ValidAggregate,
 )
 from deidentify.errors import ConfigError, SettingsError
+from deidentify.logsafe import ValueFreeFormatter
 from deidentify.metrics import CentralMetrics, central_metrics
 from deidentify.pipeline import REGION_RE
 from deidentify.privacy.guard import Detector
@@ -530,8 +531,9 @@ THIRD_PARTY_LOGGERS = ("aiokafka", "kafka", "faust.transport", "aiohttp.access")
 
 
 def _configure_logging(level: str) -> None:
-    logging.basicConfig(stream=sys.stderr, level=getattr(logging, level),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(ValueFreeFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=getattr(logging, level), handlers=[handler])
     _quiet_third_party(level)
 
 

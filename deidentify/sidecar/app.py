@@ -35,6 +35,7 @@ from deidentify.errors import (
     ProducerFenced,
     RuntimeFailure,
 )
+from deidentify.logsafe import ValueFreeFormatter, describe_exception
 from deidentify.metrics import SidecarMetrics, sidecar_metrics
 from deidentify.schema import SchemaSet, check_compatible, load_schemas
 from deidentify.sidecar.health import HealthServer, HealthState
@@ -94,7 +95,7 @@ def configure_logging(level: str) -> None:
     root = logging.getLogger()
     if not any(getattr(h, "_deidentify", False) for h in root.handlers):
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter(
+        handler.setFormatter(ValueFreeFormatter(
             "ts=%(asctime)s level=%(levelname)s logger=%(name)s msg=%(message)s"))
         handler.addFilter(RepeatFilter())
         handler._deidentify = True  # type: ignore[attr-defined]
@@ -206,8 +207,10 @@ class Sidecar:
                 if self._stopping.is_set():
                     return EXIT_FAILED
             except Exception as exc:
-                # A bug, not a Kafka condition: the traceback names code, never event values.
-                log.exception("unexpected error: %s", type(exc).__name__)
+                # A bug, not a Kafka condition: frames and class names, never the message
+                # (it may quote an event value).
+                log.error("unexpected error: %s\n%s", type(exc).__name__,
+                          describe_exception(exc))
                 await session.close()
                 return EXIT_FAILED
             finally:

@@ -146,12 +146,13 @@ def test_bad_settings_exit_2(tmp_path) -> None:
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "schema" in result.stderr
     # the k floor can only be raised, and a raised floor refuses the shipped k: 5 schemas
-    result = subprocess.run([DEIDENTIFY, "central", "--k-floor", "3"],
+    result = subprocess.run([DEIDENTIFY, "central", "--regions", "eu", "--k-floor", "3"],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert "--k-floor (env DEIDENTIFY_K_FLOOR): 3 is not between 5 and 1000" in result.stderr
     import os
-    result = subprocess.run([DEIDENTIFY, "central"], capture_output=True, text=True, timeout=60,
+    result = subprocess.run([DEIDENTIFY, "central", "--regions", "eu"], capture_output=True,
+                            text=True, timeout=60,
                             env={**os.environ, "DEIDENTIFY_K_FLOOR": "6"})
     assert result.returncode == 2
     assert ".yaml:22: privacy 'k' is 5, below this deployment's k floor of 6" in result.stderr
