@@ -177,9 +177,10 @@ def problems(uses: list[Use]) -> list[str]:
     return out
 
 
-def settings_table(text: str) -> list[tuple[list[str], list[str]]]:
-    """(flags, variables) of each row of the first ``| flag | environment variable |`` table."""
-    rows: list[tuple[list[str], list[str]]] = []
+def settings_table(text: str) -> list[tuple[list[str], list[str], str]]:
+    """(flags, variables, default cell) of each row of the first ``| flag | environment
+    variable | default |`` table."""
+    rows: list[tuple[list[str], list[str], str]] = []
     lines = text.splitlines()
     start = next(i for i, line in enumerate(lines)
                  if re.match(r"\|\s*flag\s*\|\s*environment variable\s*\|", line))
@@ -187,18 +188,18 @@ def settings_table(text: str) -> list[tuple[list[str], list[str]]]:
         if not line.startswith("|"):
             break
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        rows.append((FLAG.findall(cells[0]), ENV.findall(cells[1])))
+        rows.append((FLAG.findall(cells[0]), ENV.findall(cells[1]), cells[2]))
     return rows
 
 
 def table_problems(path: tuple[str, ...], text: str, page: str) -> list[str]:
     out = []
     rows = settings_table(text)
-    listed = {flag for flags, _ in rows for flag in flags}
+    listed = {flag for flags, _, _ in rows for flag in flags}
     for flag in sorted(flags_of(path) - {"--help"} - listed):
         out.append(f"{page}: the settings table has no row for {flag} "
                    f"(deidentify {' '.join(path)} --help lists it)")
-    for flags, variables in rows:
+    for flags, variables, default in rows:
         unknown = [flag for flag in flags if flag not in flags_of(path)]
         for flag in unknown:
             out.append(f"{page}: the settings table lists {flag}, which deidentify "
@@ -216,6 +217,11 @@ def table_problems(path: tuple[str, ...], text: str, page: str) -> list[str]:
             elif named[0] != variable:
                 out.append(f"{page}: {flag} is paired with {variable}; --help says env "
                            f"{named[0]}")
+            # a one-word default in --help ("default 30s") is the table's default
+            said = re.search(r"default:? ([\w.:<>-]+)(?:[;),]|$)", help_of(path, flag))
+            if said and said.group(1) not in default.replace("`", "").split():
+                out.append(f"{page}: {flag}: the table's default is '{default}', --help "
+                           f"says {said.group(1)}")
     return out
 
 
@@ -292,7 +298,7 @@ def test_the_settings_tables_match_help(command: tuple[str, ...]) -> None:
 def test_every_variable_in_the_settings_tables_is_read_by_the_code(
         command: tuple[str, ...]) -> None:
     page = SETTINGS_TABLES[command]
-    variables = {v for _, vs in settings_table(page.read_text(encoding="utf-8")) for v in vs}
+    variables = {v for _, vs, _ in settings_table(page.read_text(encoding="utf-8")) for v in vs}
     text = page.read_text(encoding="utf-8")
     table = text[text.index("| flag | environment variable"):]
     table = table[:table.index("\n\n")]
@@ -345,6 +351,9 @@ def test_the_checks_catch_a_drifting_settings_table() -> None:
     assert any("--idle-for" in p for p in table_problems(("run",), invented, "x.md"))
     wrong_env = text.replace("| `DEIDENTIFY_IDLE` |", "| `DEIDENTIFY_IDLENESS` |", 1)
     assert any("DEIDENTIFY_IDLE" in p for p in table_problems(("run",), wrong_env, "x.md"))
+    wrong_default = text.replace("| `DEIDENTIFY_IDLE` | `30s` |", "| `DEIDENTIFY_IDLE` | `60s` |", 1)
+    assert wrong_default != text
+    assert any("says 30s" in p for p in table_problems(("run",), wrong_default, "x.md"))
 
 
 def test_the_checks_catch_a_broken_link(tmp_path: Path) -> None:
