@@ -9,8 +9,8 @@ grafana`` are checked against their own parsers.
 * A bare ``--flag`` in an inline code span must exist in the page's command (docs/sidecar.md:
   ``run``, docs/central.md: ``central``) or, on other pages, in some ``deidentify`` command.
 * The settings tables of docs/sidecar.md and docs/central.md list every flag of ``deidentify
-  run`` and ``deidentify central``, each with the variable its ``--help`` names, and every
-  variable in them is one the settings code reads.
+  run`` and ``deidentify central``, each with the variable and the one-word default its
+  ``--help`` names, and every variable in them is one the settings code reads.
 * Every relative link resolves, anchors included; the README stays under 200 lines.
 
 ``test_the_checks_catch_*`` feed invented flags and links through the same functions, so a
