@@ -295,7 +295,7 @@ def cmd_dashboards(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     try:    # the same naming checks the collector makes at start-up
         from prometheus_client import CollectorRegistry
-        CentralExport(schemas.schemas, CollectorRegistry(), retention_windows=1)
+        CentralExport(schemas.schemas, CollectorRegistry())
     except SchemaError as exc:
         print(f"deidentify: invalid schema: {exc}", file=sys.stderr)
         return EXIT_USAGE

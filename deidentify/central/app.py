@@ -275,8 +275,7 @@ class CentralCollector:
         self.schemas = schemas
         self.metrics = metrics or central_metrics()
         # Every schema's series, compiled once from the schema (deidentify.central.export).
-        self.export = CentralExport(schemas.schemas, self.metrics.registry,
-                                    retention_windows=retention_windows)
+        self.export = CentralExport(schemas.schemas, self.metrics.registry)
         self.validator = validator or AggregateValidator(schemas)
         self.state = CentralState(
             retention_windows=retention_windows,
@@ -342,15 +341,15 @@ class CentralCollector:
             self.last_window_end_ms[(region, name)] = agg.window_end_ms
             m.last_window_end.labels(region, name).set(agg.window_end_ms / 1000)
         m.cells_retained.set(self.state.cell_count())
-        self.export.export(region, name, agg.window_start_ms, agg.dims, measures)
+        self.export.export(region, name, agg.dims, measures)
 
     def remove_stale_series(self) -> int:
         """Drop the label sets no retained window holds (after windows were evicted)."""
         self._evictions_seen = self.state.evictions
         keep = RetainedLabels(self.state.retained_dims, self._dimension_names)
         removed = 0
-        for item in fields(self.metrics):
-            metric = getattr(self.metrics, item.name)
+        metrics = [getattr(self.metrics, item.name) for item in fields(self.metrics)]
+        for metric in metrics + self.export.metrics():
             if "region" in label_names(metric):
                 removed += remove_series(metric, keep)
         if removed and self.metrics.series_removed is not None:

@@ -22,14 +22,13 @@ and the output guard); booleans are ``true``/``false``, a missing value is ``non
 
 Cardinality is bounded by the schema: per region at most ``privacy.max_cells`` + 1 label
 sets per schema (the caps and ``__other__`` roll-up bound the cells of a window), times the
-bucket count for a histogram. Label sets of windows that aged out of the collector's
-retention (``retention_windows`` window sizes behind the newest window of that region and
-schema) are removed by :meth:`SchemaExport.prune_aged_out`, so a route that stopped being
-requested stops being exported; a counter that reappears restarts from zero, which
-Prometheus' ``rate()``/``increase()`` treat as a counter reset.
+bucket count for a histogram. Label sets that no retained window holds any more are removed
+by the collector (:mod:`deidentify.central.series`, for every labelled metric alike), so a
+route that stopped being requested stops being exported; a counter that reappears restarts
+from zero, which Prometheus' ``rate()``/``increase()`` treat as a counter reset.
 
 Memory: one float per label set and counter, ``len(buckets) + 2`` numbers per histogram
-label set, and one int (newest window start) per label set for pruning.
+label set.
 
 A schema whose derived names collide (a measure called ``events``, or two measures whose
 names differ only by a ``_total``/``_bucket`` suffix) is refused with a
@@ -131,11 +130,8 @@ class SchemaExport:
                     names[m.name], f"{schema.name} {m.name} ({kind})", self.labelnames,
                     registry=registry)))
         self._registry = registry
-        self._newest_start: dict[tuple[str, ...], int] = {}   # label set -> newest window
-        self._horizon: dict[str, int] = {}                     # region -> newest window start
 
-    def export(self, region: str, window_start_ms: int, dims: tuple[Any, ...],
-               measures: dict[str, Any], retention_windows: int) -> None:
+    def export(self, region: str, dims: tuple[Any, ...], measures: dict[str, Any]) -> None:
         labels = (region, *(label_value(v) for v in dims))
         self.events.labels(*labels).inc(measures["count"])
         for name, counter in self.counters:
@@ -148,35 +144,11 @@ class SchemaExport:
             value = measures.get(name)
             if value is not None:
                 histogram.add(labels, value["buckets"], value["sum"])
-        if window_start_ms > self._newest_start.get(labels, -1):
-            self._newest_start[labels] = window_start_ms
-        if window_start_ms > self._horizon.get(region, -1):
-            self._horizon[region] = window_start_ms
-            self.prune_aged_out(region, retention_windows)
 
-    def prune_aged_out(self, region: str, retention_windows: int) -> int:
-        """Remove the label sets of ``region`` whose newest window is older than the
-        collector's retention; returns how many label sets were removed."""
-        newest = self._horizon.get(region)
-        if newest is None:
-            return 0
-        oldest_kept = newest - (retention_windows - 1) * self.schema.window.size_ms
-        stale = [labels for labels, start in self._newest_start.items()
-                 if labels[0] == region and start < oldest_kept]
-        for labels in stale:
-            del self._newest_start[labels]
-            self.events.remove(*labels)
-            for _name, counter in self.counters:
-                try:
-                    counter.remove(*labels)
-                except KeyError:
-                    pass
-            for _name, histogram in self.histograms:
-                try:
-                    histogram.remove(*labels)
-                except KeyError:
-                    pass
-        return len(stale)
+    def metrics(self) -> list[Any]:
+        """Every metric object of this schema (the collector removes stale label sets)."""
+        return [self.events, *(c for _n, c in self.counters),
+                *(h for _n, h in self.histograms)]
 
     def unregister(self) -> None:
         self._registry.unregister(self.events)
@@ -189,10 +161,8 @@ class SchemaExport:
 class CentralExport:
     """Every loaded schema's :class:`SchemaExport`, looked up by schema name."""
 
-    def __init__(self, schemas: Iterable[Schema], registry: CollectorRegistry, *,
-                 retention_windows: int) -> None:
+    def __init__(self, schemas: Iterable[Schema], registry: CollectorRegistry) -> None:
         self.registry = registry
-        self.retention_windows = retention_windows
         self.by_name: dict[str, SchemaExport] = {}
         self.swap_schemas(schemas)
 
@@ -218,11 +188,15 @@ class CentralExport:
             else:
                 self.by_name[name].schema = s
 
-    def export(self, region: str, schema_name: str, window_start_ms: int,
-               dims: tuple[Any, ...], measures: dict[str, Any]) -> None:
+    def metrics(self) -> list[Any]:
+        """Every metric object of every schema."""
+        return [m for export in self.by_name.values() for m in export.metrics()]
+
+    def export(self, region: str, schema_name: str, dims: tuple[Any, ...],
+               measures: dict[str, Any]) -> None:
         export = self.by_name.get(schema_name)
         if export is not None:
-            export.export(region, window_start_ms, dims, measures, self.retention_windows)
+            export.export(region, dims, measures)
 
 
 def _shape(schema: Schema) -> tuple:

@@ -14,8 +14,6 @@ from deidentify.schema import load_schemas
 from tests.central.central_helpers import SCHEMAS_DIR, metric_samples
 from tests.central.new_schema import write_login_schema
 
-MINUTE = 60_000
-T0 = 1_795_168_800_000
 
 
 def login_schemas(tmp_path: Path):
@@ -45,11 +43,11 @@ def test_names_follow_the_rule(tmp_path: Path) -> None:
 def test_a_new_schema_is_exported_with_its_dimensions_as_labels(tmp_path: Path) -> None:
     schemas = login_schemas(tmp_path)
     registry = CollectorRegistry()
-    export = CentralExport(schemas.schemas, registry, retention_windows=60)
-    export.export("eu", "login_attempts", T0, ("sso", "success"),
+    export = CentralExport(schemas.schemas, registry)
+    export.export("eu", "login_attempts", ("sso", "success"),
                   {"count": 7, "mfa_prompts": 3,
                    "latency_ms": {"sum": 400.0, "buckets": buckets(b50=5, b500=2)}})
-    export.export("eu", "login_attempts", T0 + MINUTE, ("sso", "success"),
+    export.export("eu", "login_attempts", ("sso", "success"),
                   {"count": 5, "mfa_prompts": 0,
                    "latency_ms": {"sum": 100.0, "buckets": buckets(b10=5)}})
     text = generate_latest(registry).decode()
@@ -66,29 +64,9 @@ def test_a_new_schema_is_exported_with_its_dimensions_as_labels(tmp_path: Path) 
     assert cumulative["10.0"] == 5 and cumulative["50.0"] == 10 and cumulative["+Inf"] == 12
 
 
-def test_label_sets_of_aged_out_windows_are_removed(tmp_path: Path) -> None:
-    schemas = login_schemas(tmp_path)
-    registry = CollectorRegistry()
-    export = CentralExport(schemas.schemas, registry, retention_windows=3)
-    one = {"count": 5, "mfa_prompts": 1, "latency_ms": {"sum": 1.0, "buckets": buckets(b10=5)}}
-    export.export("eu", "login_attempts", T0, ("password", "locked"), one)
-    export.export("us", "login_attempts", T0, ("password", "locked"), one)
-    for i in range(1, 4):
-        export.export("eu", "login_attempts", T0 + i * MINUTE, ("sso", "success"), one)
-    text = generate_latest(registry).decode()
-    # eu's (password, locked) was last seen 3 windows before eu's newest: gone
-    assert metric_samples(text, "deidentify_login_attempts_events_total", region="eu",
-                          outcome="locked") == 0
-    assert metric_samples(text, "deidentify_login_attempts_events_total", region="eu",
-                          outcome="success") == 15
-    # another region keeps its own horizon
-    assert metric_samples(text, "deidentify_login_attempts_events_total", region="us",
-                          outcome="locked") == 5
-
-
 def test_the_shipped_schemas_export_without_naming_them() -> None:
     schemas = load_schemas(SCHEMAS_DIR)
-    export = CentralExport(schemas.schemas, CollectorRegistry(), retention_windows=60)
+    export = CentralExport(schemas.schemas, CollectorRegistry())
     assert sorted(export.by_name) == sorted(s.name for s in schemas.schemas)
 
 
@@ -96,13 +74,13 @@ def test_a_measure_named_events_is_refused(tmp_path: Path) -> None:
     path = write_login_schema(tmp_path)
     path.write_text(path.read_text().replace("mfa_prompts:", "events:"))
     with pytest.raises(SchemaError, match="events"):
-        CentralExport(load_schemas(tmp_path).schemas, CollectorRegistry(), retention_windows=60)
+        CentralExport(load_schemas(tmp_path).schemas, CollectorRegistry())
 
 
 def test_swap_keeps_unchanged_series_and_adds_new_schemas(tmp_path: Path) -> None:
     shipped = load_schemas(SCHEMAS_DIR)
     registry = CollectorRegistry()
-    export = CentralExport(shipped.schemas, registry, retention_windows=60)
+    export = CentralExport(shipped.schemas, registry)
     before = export.by_name["http_requests"]
     write_login_schema(tmp_path)
     export.swap_schemas(shipped.schemas + load_schemas(tmp_path).schemas)

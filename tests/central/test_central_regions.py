@@ -107,7 +107,7 @@ def test_distinct_values_per_dimension_are_capped_and_the_overflow_counted(billi
     assert collector.accepted == 5                                   # ...5 merged
     assert collector.ignored["label_overflow"] == 35
     assert collector.state.values_held("eu", "tenant") == 5
-    assert len(series_values(collector, "deid_billing_charges_total", "tenant")) == 5
+    assert len(series_values(collector, "deidentify_billing_totals_events_total", "tenant")) == 5
     text = generate_latest(collector.metrics.registry).decode()
     assert metric_samples(text, "deid_central_aggregates_ignored_total",
                           reason="label_overflow") == 35
@@ -127,7 +127,7 @@ def test_series_leave_with_the_windows_that_held_them(billing_base):
         for tenant in tenants:
             collector.handle(billing_cell(base, tenant=tenant, window_start_ms=start + w * MINUTE_MS),
                              region="eu")
-        seen.append(series_values(collector, "deid_billing_charges_total", "tenant"))
+        seen.append(series_values(collector, "deidentify_billing_totals_events_total", "tenant"))
     assert seen[0] == {"ta", "tb"}
     assert seen[1] == {"ta", "tb", "tc"}
     assert seen[2] == {"tb", "tc", "td"}                 # ta left with window 0
@@ -151,5 +151,5 @@ def test_a_flood_of_distinct_forged_values_keeps_the_collector_bounded(billing_b
             n += 1
     assert collector.state.values_held("eu", "tenant") <= 100
     assert collector.state.cell_count() <= 100
-    assert len(series_values(collector, "deid_billing_charges_total", "tenant")) <= 100
+    assert len(series_values(collector, "deidentify_billing_totals_events_total", "tenant")) <= 100
     assert collector.accepted + collector.ignored["label_overflow"] == n
