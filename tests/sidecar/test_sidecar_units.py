@@ -257,7 +257,7 @@ def test_too_many_schemas_for_the_commit_metadata_are_refused(tmp_path):
 def test_failpoint_spec():
     assert Failpoint(None).point is None
     fp = Failpoint("before_commit:3")
-    assert (fp.point, fp.at) == ("before_commit", 3)
+    assert fp.armed == {("before_commit", 3): "kill"}
     fp.hit("before_commit", 2)          # not the third: nothing happens
     fp = Failpoint("after_send:1:raise")
     with pytest.raises(BrokerUnavailable, match="failpoint after_send"):
