@@ -54,7 +54,7 @@ pytestmark = pytest.mark.kafka
 
 BACKLOG_MINUTES = 40
 IDLE = "3s"
-OUTAGE_S = 8.0           # longer than --idle: a broker outage must not look like idleness
+OUTAGE_S = 4.0           # longer than --idle: a broker outage must not look like idleness
 
 # events per minute and how many minutes each raw partition has traffic for
 PROFILE = {
@@ -165,14 +165,14 @@ def start_sidecar(broker: DedicatedBroker, tag: str, tmp_path: Path, schemas: Pa
     return sc.start(), topics
 
 
-# (failpoints, what the broker is doing when it dies)
+# Where the broker dies (each entry: the failpoints of one run, see loop.Failpoint). A
+# broker SIGKILL costs the sidecar one session (its transaction times out after 30 s), so
+# the points are few: while fetching a backlog and, once it recovered, right after the new
+# session started; inside a transaction; in the commit.
 CRASH_POINTS = [
-    pytest.param("after_fetch:1:hold", id="during-fetch"),
-    pytest.param("before_fetch:2:hold", id="fetch-in-flight"),
+    pytest.param("after_fetch:1:hold,session_start:2:hold", id="fetch-then-session-restart"),
     pytest.param("after_send:1:hold", id="in-transaction"),
-    pytest.param("before_commit:1:hold", id="before-commit"),
-    pytest.param("after_commit:1:hold", id="after-commit"),
-    pytest.param("after_fetch:1:hold,session_start:2:hold", id="after-session-restart"),
+    pytest.param("before_commit:1:hold", id="in-commit"),
 ]
 
 
