@@ -18,7 +18,7 @@ Semantics (Kafka Streams' "final results" model):
 Watermarks and idleness (Flink-style; the runtime feeds the evidence, this module stays pure):
 
 * A partition is *caught up* only on evidence: the runtime calls :meth:`mark_caught_up`
-  when a fresh fetch response or end-offset lookup shows that everything up to the end
+  when fresh evidence (the sidecar: a fetch response) shows that everything up to the end
   offset has been processed, and :meth:`mark_not_caught_up` when records are unread or
   when it has no fresh evidence at all (broker unreachable, fetch failing). No evidence
   never counts as caught up, so a broker outage cannot make a partition look idle.
