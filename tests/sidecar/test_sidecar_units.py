@@ -264,7 +264,12 @@ def test_failpoint_spec():
     with pytest.raises(BrokerUnavailable, match="failpoint after_send"):
         fp.hit("after_send", 1)
     fp.hit("after_send", 1)             # fires once
-    for bad in ("explode:1", "after_send:x", "after_send:1:boom"):
+    fp = Failpoint("after_fetch:1:raise,session_start:2:hold", hold_dir="/nonexistent")
+    assert fp.armed == {("after_fetch", 1): "raise", ("session_start", 2): "hold"}
+    fp.hit("session_start", 2)          # a hold only waits in reached(), never in hit()
+    with pytest.raises(BrokerUnavailable, match="failpoint after_fetch"):
+        asyncio.run(fp.reached("after_fetch", 1))
+    for bad in ("explode:1", "after_send:x", "after_send:1:boom", "after_send:1:hold"):
         with pytest.raises(SettingsError, match="DEIDENTIFY_FAILPOINT"):
             Failpoint(bad)
 
