@@ -101,7 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="prefix for the raw topics the schemas declare, e.g. 'eu.' "
                         "(env DEIDENTIFY_TOPIC_PREFIX; default none)")
     p.add_argument("--idle", default=None, metavar="DURATION",
-                   help="close windows by wall clock after a partition is idle this long "
+                   help="a partition read to its end with no new events this long stops "
+                        "holding windows open; all idle: windows close by wall clock "
                         "(env DEIDENTIFY_IDLE; default 30s)")
     p.add_argument("--k-floor", type=int, default=None, metavar="K",
                    help="deployment-wide minimum k: a schema with a lower privacy.k is "

@@ -42,6 +42,7 @@ class SidecarMetrics:
     events_rolled_up: Counter
     guard_hits: Counter
     windows_open: Gauge
+    oldest_open_window_age: Gauge
     consumer_lag: Gauge
     transaction_seconds: Histogram
     transactions: Counter
@@ -76,7 +77,12 @@ def sidecar_metrics(registry: CollectorRegistry | None = None) -> SidecarMetrics
                            "Cells dropped by the output guard, by schema and detector",
                            ["schema", "detector"], registry=r),
         windows_open=Gauge("deid_sidecar_windows_open", "Open windows", registry=r),
-        consumer_lag=Gauge("deid_sidecar_consumer_lag", "Consumer lag in messages",
+        oldest_open_window_age=Gauge(
+            "deid_sidecar_oldest_open_window_age_seconds",
+            "Wall-clock seconds since the end of the oldest open window (0 if none has "
+            "ended); grows without bound when windows stop closing", registry=r),
+        consumer_lag=Gauge("deid_sidecar_consumer_lag",
+                           "Consumer lag in messages (to the last stable offset)",
                            ["topic", "partition"], registry=r),
         transaction_seconds=Histogram("deid_sidecar_transaction_commit_seconds",
                                       "Time to commit a transaction",

@@ -5,9 +5,8 @@ Semantics (Kafka Streams' "final results" model):
 * An event with event time ``ts_ms`` belongs to the window ``[start, start + size)`` with
   ``start = ts_ms - ts_ms % size``.
 * Stream time is tracked per partition: the highest event time seen on it. The close
-  watermark is the minimum stream time over the partitions that feed this aggregator; a
-  partition that has been idle (no events) for longer than ``idle_ms`` of wall-clock time
-  lets its stream time advance with the wall clock, so a quiet region still reports.
+  watermark is the minimum stream time over the partitions that feed this aggregator
+  (see "Watermarks and idleness" below).
 * A window closes when the watermark reaches ``end + grace``; it is emitted exactly once,
   with its final cells. An event for a window that has already closed is *late*: it is
   dropped and counted, never merged into something already published.
@@ -15,6 +14,23 @@ Semantics (Kafka Streams' "final results" model):
   safe commit offset of a partition is the smallest such offset over open windows (or the
   next offset after everything seen when no open window holds its events), so a replay
   from the committed offsets rebuilds every open window exactly.
+
+Watermarks and idleness (Flink-style; the runtime feeds the evidence, this module stays pure):
+
+* A partition is *caught up* only on evidence: the runtime calls :meth:`mark_caught_up`
+  when fresh evidence (the sidecar: a fetch response) shows that everything up to the end
+  offset has been processed, and :meth:`mark_not_caught_up` when records are unread or
+  when it has no fresh evidence at all (broker unreachable, fetch failing). No evidence
+  never counts as caught up, so a broker outage cannot make a partition look idle.
+* A partition is *idle* when it has been caught up, with no new records, for ``idle_ms``
+  of wall-clock time (``caught_up_since`` and the last record's wall time, both kept here).
+  An idle partition stops holding the watermark back.
+* Every other partition holds the watermark at its own stream time. A partition that has
+  delivered no event yet (tracked with :meth:`track_partition`, e.g. just assigned) holds
+  everything back unless it is known caught up: it may still hold older events.
+* When every partition is idle, the watermark follows the wall clock (never below the
+  lowest stream time), so a quiet region still closes its windows; a backlog is closed as
+  fast as it is read, not one window per wall-clock minute.
 
 Cardinality caps (privacy layer 4) are applied here, when a cell is created: a dimension
 value beyond its per-window cap becomes ``__other__``; a cell beyond the window's
@@ -110,7 +126,9 @@ class WindowAggregator:
         self._windows: dict[tuple[str, int, int], OpenWindow] = {}
         self._closed_through: dict[str, int] = {}   # schema name -> end of last closed window
         self._stream_time: dict[Hashable, int] = {}
-        self._last_wall: dict[Hashable, int] = {}
+        self._last_wall: dict[Hashable, int] = {}         # wall time of the last records
+        self._caught_up_since: dict[Hashable, int] = {}   # known caught up since wall time
+        self._tracked: set[Hashable] = set()              # assigned, whether or not seen
         self._next_offset: dict[Hashable, int] = {}
         self._idle_ms = idle_ms
         self._hash = make_subject_hasher()
@@ -218,20 +236,66 @@ class WindowAggregator:
             self._stream_time[partition] = wall_ms
 
     def mark_activity(self, partition: Hashable, wall_ms: int) -> None:
+        """Records of ``partition`` were processed at ``wall_ms``: its idle clock restarts."""
         self._last_wall[partition] = wall_ms
 
+    def track_partition(self, partition: Hashable) -> None:
+        """``partition`` feeds this aggregator (assigned): until it delivers an event or is
+        known caught up, it holds every window open."""
+        self._tracked.add(partition)
+
+    def mark_caught_up(self, partition: Hashable, wall_ms: int) -> None:
+        """Fresh evidence at ``wall_ms``: everything up to the partition's end offset has
+        been processed. Caught up since the first such evidence, until contradicted."""
+        if partition not in self._caught_up_since:
+            self._caught_up_since[partition] = wall_ms
+
+    def mark_not_caught_up(self, partition: Hashable) -> None:
+        """Records are unread on ``partition``, or there is no fresh evidence that none are
+        (broker unreachable, fetch failed): it is not idle and holds the watermark."""
+        self._caught_up_since.pop(partition, None)
+
+    def is_idle(self, partition: Hashable, wall_ms: int | None) -> bool:
+        """Caught up, with no new records, for at least ``idle_ms`` of wall-clock time."""
+        if self._idle_ms is None or wall_ms is None:
+            return False
+        since = self._caught_up_since.get(partition)
+        if since is None:
+            return False
+        last = self._last_wall.get(partition)
+        if last is not None and last > since:
+            since = last
+        return wall_ms - since >= self._idle_ms
+
     def watermark(self, wall_ms: int | None = None) -> int | None:
-        """The close watermark: min stream time over partitions (idle ones advance)."""
-        if not self._stream_time:
+        """The close watermark (see the module docstring), or ``None``: nothing may close."""
+        stream_time = self._stream_time
+        partitions = self._tracked.union(stream_time)
+        if not partitions:
             return None
-        marks = []
-        for partition, st in self._stream_time.items():
-            if self._idle_ms is not None and wall_ms is not None:
-                last = self._last_wall.get(partition)
-                if last is not None and wall_ms - last > self._idle_ms:
-                    st += wall_ms - last
-            marks.append(st)
-        return min(marks)
+        held: int | None = None
+        every_idle = True
+        for partition in partitions:
+            if self.is_idle(partition, wall_ms):
+                continue
+            every_idle = False
+            st = stream_time.get(partition)
+            if st is None:
+                if partition in self._caught_up_since:
+                    continue          # nothing unread there and nothing seen: holds nothing
+                return None           # may still hold events older than any stream time
+            if held is None or st < held:
+                held = st
+        if held is not None:
+            return held
+        if every_idle and wall_ms is not None:
+            lowest = min(stream_time.values(), default=wall_ms)
+            return max(wall_ms, lowest)
+        return None
+
+    def oldest_open_end(self) -> int | None:
+        """Event time at which the oldest open window ends (``None`` when none is open)."""
+        return min((w.end_ms for w in self._windows.values()), default=None)
 
     def close_due(self, wall_ms: int | None = None) -> list[ClosedWindow]:
         mark = self.watermark(wall_ms)
@@ -280,6 +344,8 @@ class WindowAggregator:
         """A partition was revoked: it no longer holds the watermark back."""
         self._stream_time.pop(partition, None)
         self._last_wall.pop(partition, None)
+        self._caught_up_since.pop(partition, None)
+        self._tracked.discard(partition)
         self._next_offset.pop(partition, None)
 
     def open_windows(self) -> Iterator[OpenWindow]:

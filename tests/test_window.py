@@ -51,15 +51,121 @@ def test_watermark_is_min_over_partitions():
     assert counts(p.close_due()) == {("2026-11-20T10:00:00Z", "GET"): 1}
 
 
-def test_idle_partition_advances_with_wall_clock():
-    p = Pipeline(schema_set(grace="0s"), region="eu", idle_ms=30_000)
-    wall = T0 + 5 * MINUTE                                  # the wall clock of the batches
-    p.process_batch([(0, call(T0 + 1_000))], partition=0, wall_ms=wall)
-    p.process_batch([(0, call(T0 + 5 * MINUTE))], partition=1, wall_ms=wall)
-    assert p.close_due(wall_ms=wall + 10_000) == []          # not idle yet
-    # 70 s of silence on partition 0: its stream time advances by 70 s of wall clock
-    closed = p.close_due(wall_ms=wall + 70_000)
+# ----------------------------------------------------------------- watermarks and idleness
+# A fake wall clock: every call passes wall_ms explicitly. "caught up" is the runtime's
+# evidence (a fresh fetch response showed position >= end offset); here it is fed by hand.
+
+WALL = T0 + 120 * MINUTE      # the fake wall clock: two hours after the events
+IDLE = 30_000
+
+
+def idle_pipeline(grace: str = "0s") -> Pipeline:
+    return Pipeline(schema_set(grace=grace), region="eu", idle_ms=IDLE)
+
+
+def started(p: Pipeline, partitions) -> None:
+    for partition in partitions:
+        p.windows.track_partition(partition)
+
+
+def test_idle_only_when_caught_up_for_the_idle_duration():
+    p = idle_pipeline()
+    started(p, [0, 1])
+    p.process_batch([(0, call(T0 + 1_000))], partition=0, wall_ms=WALL)
+    p.process_batch([(0, call(T0 + 5 * MINUTE))], partition=1, wall_ms=WALL)
+    # silence is not idleness: without evidence of being caught up, partition 0 holds
+    assert p.close_due(wall_ms=WALL + 10 * IDLE) == []
+    p.windows.mark_caught_up(0, WALL + 10 * IDLE)
+    assert p.close_due(wall_ms=WALL + 11 * IDLE - 1) == []      # caught up, not idle yet
+    closed = p.close_due(wall_ms=WALL + 11 * IDLE)               # idle: stops holding
     assert counts(closed) == {("2026-11-20T10:00:00Z", "GET"): 1}
+    assert p.windows.watermark(WALL + 11 * IDLE) == T0 + 5 * MINUTE   # partition 1 holds
+
+
+def test_broker_unreachable_nothing_is_idle_and_nothing_closes():
+    p = idle_pipeline()
+    started(p, [0, 1])
+    p.process_batch([(0, call(T0 + 1_000))], partition=0, wall_ms=WALL)
+    p.process_batch([(0, call(T0 + 5 * MINUTE))], partition=1, wall_ms=WALL)
+    p.windows.mark_caught_up(0, WALL)
+    p.windows.mark_caught_up(1, WALL)
+    # the broker goes away before the idle duration passed: no fresh evidence any more
+    p.windows.mark_not_caught_up(0)
+    p.windows.mark_not_caught_up(1)
+    for wall in (WALL + IDLE, WALL + 100 * IDLE):
+        assert p.close_due(wall_ms=wall) == []
+        assert p.windows.watermark(wall) == T0 + 1_000         # data, not the clock
+    # back: caught up again, and the idle duration counts from the new evidence
+    p.windows.mark_caught_up(0, WALL + 100 * IDLE)
+    p.windows.mark_caught_up(1, WALL + 100 * IDLE)
+    assert p.close_due(wall_ms=WALL + 101 * IDLE - 1) == []
+    assert len(p.close_due(wall_ms=WALL + 101 * IDLE)) == 2    # every partition idle
+
+
+def test_new_records_restart_the_idle_clock():
+    p = idle_pipeline()
+    started(p, [0, 1])
+    p.process_batch([(0, call(T0 + 1_000))], partition=0, wall_ms=WALL)
+    p.process_batch([(0, call(T0 + 5 * MINUTE))], partition=1, wall_ms=WALL)
+    p.windows.mark_caught_up(0, WALL)
+    p.process_batch([(1, call(T0 + 2_000))], partition=0, wall_ms=WALL + IDLE - 1)
+    p.windows.mark_caught_up(0, WALL + IDLE - 1)                # still caught up after it
+    assert p.close_due(wall_ms=WALL + IDLE) == []              # records 1 ms ago: not idle
+    assert p.close_due(wall_ms=WALL + 2 * IDLE - 2) == []
+    assert counts(p.close_due(wall_ms=WALL + 2 * IDLE - 1)) == {
+        ("2026-11-20T10:00:00Z", "GET"): 2}
+
+
+def test_unseen_partition_holds_everything_unless_known_caught_up():
+    p = idle_pipeline()
+    started(p, [0, 1, 2])                   # 2 was assigned but has delivered nothing yet
+    p.process_batch([(0, call(T0 + 1_000))], partition=0, wall_ms=WALL)
+    p.process_batch([(0, call(T0 + 5 * MINUTE))], partition=1, wall_ms=WALL)
+    p.process_batch([(1, call(T0 + 5 * MINUTE))], partition=0, wall_ms=WALL)
+    assert p.windows.watermark(WALL + 100 * IDLE) is None     # 2 may hold older events
+    assert p.close_due(wall_ms=WALL + 100 * IDLE) == []
+    p.windows.mark_caught_up(2, WALL + 100 * IDLE)             # empty: holds nothing
+    assert counts(p.close_due(wall_ms=WALL + 100 * IDLE)) == {
+        ("2026-11-20T10:00:00Z", "GET"): 1}
+    p.windows.forget_partition(2)                               # revoked: no longer counts
+    assert p.windows.watermark(WALL) == T0 + 5 * MINUTE
+
+
+def test_uneven_backlog_closes_windows_as_the_data_arrives():
+    """The heavy partition holds the watermark at its own stream time; partitions that fell
+    silent early are caught up and idle, so they hold nothing: each window closes as soon as
+    the heavy partition's data passes it, not one window per wall-clock minute."""
+    p = idle_pipeline()
+    started(p, [0, 1, 2])
+    wall = WALL
+    # partitions 1 and 2 had three minutes of traffic, then fell silent; read at once
+    p.process_batch([(i, call(T0 + i * 20_000)) for i in range(9)], partition=1, wall_ms=wall)
+    p.process_batch([(0, call(T0 + 2 * MINUTE + 30_000))], partition=2, wall_ms=wall)
+    p.windows.mark_caught_up(1, wall)
+    p.windows.mark_caught_up(2, wall)
+    closed_at: dict[str, int] = {}
+    # partition 0: a 40-minute backlog, one minute of event time per 100 ms of wall time
+    for minute in range(40):
+        wall += 100
+        p.process_batch([(minute, call(T0 + minute * MINUTE + 30_000))], partition=0,
+                        wall_ms=wall)
+        p.windows.mark_not_caught_up(0)                         # still a backlog
+        for agg in p.close_due(wall_ms=wall + IDLE):            # silent ones are idle now
+            closed_at.setdefault(agg.value["window"]["start"], minute)
+    assert len(closed_at) == 39                         # all but the heavy partition's last
+    for start, minute in closed_at.items():
+        window_minute = (iso_minute(start))
+        assert minute == window_minute + 1, "a window closed later than its data allowed"
+    # caught up and idle everywhere: the watermark follows the wall clock, the last closes
+    p.windows.mark_caught_up(0, wall)
+    assert p.close_due(wall_ms=wall + IDLE - 1) == []
+    (last,) = p.close_due(wall_ms=wall + IDLE)
+    assert last.value["window"]["start"] == "2026-11-20T10:39:00Z"
+
+
+def iso_minute(iso: str) -> int:
+    hours, minutes = iso[11:16].split(":")
+    return (int(hours) - 10) * 60 + int(minutes)
 
 
 def test_safe_offsets_hold_back_to_first_offset_of_open_window():

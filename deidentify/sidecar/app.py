@@ -120,7 +120,8 @@ class Sidecar:
                                        poll_s=settings.reload_poll_ms / 1000,
                                        on_outcome=self._reload_outcome,
                                        k_floor=settings.k_floor)
-        self.failpoint = Failpoint(os.environ.get("DEIDENTIFY_FAILPOINT"))
+        self.failpoint = Failpoint(os.environ.get("DEIDENTIFY_FAILPOINT"),
+                                   os.environ.get("DEIDENTIFY_FAILPOINT_DIR"))
         self.session: BatchLoop | None = None
         self._stopping = asyncio.Event()
         self._signals = 0

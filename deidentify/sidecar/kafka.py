@@ -10,6 +10,9 @@
   aiokafka clients turn a refused SASL login into a bare "Unable to bootstrap" connection
   error; the preflight sees the broker's own answer, so a wrong password becomes
   :class:`~deidentify.errors.AuthenticationFailed` instead of an endless retry.
+* :func:`fetch_progress` — a partition's position, end offset (last stable offset: the
+  consumer reads committed data) and the wall time of the fetch response that reported it:
+  the evidence the watermark's idle rule needs (see ``deidentify/window.py``).
 * :func:`translated` — ``raise X(...) from exc`` for every aiokafka exception, with messages
   that name the operation and the error class, never a payload or a secret.
 """
@@ -20,6 +23,7 @@ import asyncio
 import contextlib
 import ssl
 from collections.abc import Iterator
+from typing import NamedTuple
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka import errors as kerr
@@ -94,6 +98,33 @@ def make_consumer(settings: SidecarSettings) -> AIOKafkaConsumer:
         fetch_max_bytes=32 * 1024 * 1024,
         fetch_max_wait_ms=settings.fetch_max_wait_ms,
     )
+
+
+class FetchProgress(NamedTuple):
+    position: int          # next offset the consumer returns (past control records too)
+    end: int               # last stable offset (read_committed), else the high watermark
+    fetched_at_ms: int     # wall time of the fetch response that reported ``end``
+
+
+def fetch_progress(consumer: AIOKafkaConsumer, tp) -> FetchProgress | None:
+    """What the last successful fetch response said about ``tp``; ``None`` if unknown.
+
+    aiokafka keeps the high watermark, last stable offset and the response's wall time per
+    partition (public: ``highwater``, ``last_stable_offset``, ``last_poll_timestamp``) and
+    the position in the same state object; ``position()`` is a coroutine that waits when
+    the position is unknown, so the state is read directly (aiokafka is pinned exactly).
+    A response that reported an error leaves all three untouched, so they only go stale.
+    """
+    try:
+        state = consumer._subscription.subscription.assignment.state_value(tp)
+    except (AttributeError, KeyError, AssertionError):
+        return None
+    if state is None or not state.has_valid_position or state.timestamp is None:
+        return None
+    end = state.lso if state.lso is not None and state.lso >= 0 else state.highwater
+    if end is None:
+        return None
+    return FetchProgress(state.position, end, state.timestamp)
 
 
 def make_producer(settings: SidecarSettings) -> AIOKafkaProducer:

@@ -12,6 +12,7 @@ Exactly-once, per step::
 
     records = getmany(max_records)                     no per-event coroutine, no decoding
     pipeline.process_batch(records of one partition)   for each partition in the batch
+    tell the windows which partitions are caught up    fresh fetch response, position >= end
     aggregates += pipeline.close_due(wall clock)       windows closed by event time / idle
     if aggregates or (offsets moved and commit interval passed):
         begin transaction
@@ -33,6 +34,14 @@ metadata has been read and ``closed_through`` restored. A restored mark beyond t
 clock plus ``--max-future`` is ignored, counted (``deid_sidecar_watermarks_ignored_total``)
 and logged with the schema names only: no window can have closed there, and trusting it
 would drop every later event as ``late`` (see :meth:`Pipeline.restore_closed_through`).
+Every assigned partition is tracked by the windows (``track_partition``) and holds them all open until it has delivered
+records or is known to be caught up.
+
+Watermark evidence (:meth:`BatchLoop._observe_progress`): after every fetch, each assigned
+partition is reported to the windows as caught up (a fresh fetch response's end offset
+reached) or not (records unread, or no fresh response: the broker is unreachable). Only a
+partition caught up for ``--idle`` stops holding the watermark back; while the broker is
+down no partition is idle, so no window closes early.
 
 Nothing here logs an event value, a message key or payload: logs carry topic/partition
 numbers, counts, schema names and error class names.
@@ -67,6 +76,8 @@ CLIENT_STOP_TIMEOUT_S = 5.0
 KEEPALIVE_TRANSACTION_S = 10.0   # with nothing new, still one transaction this often: a
                                  # producer fenced by another instance finds out
 LAG_REFRESH_S = 1.0
+STALE_FETCH_FACTOR = 5           # a fetch response older than 5 x fetch_max_wait ...
+STALE_FETCH_MIN_MS = 2_000       # ... and than 2 s proves nothing about "caught up"
 
 _offset_value = attrgetter("offset", "value")
 
@@ -104,40 +115,82 @@ def check_metadata_fits(schemas: SchemaSet) -> None:
 
 
 class Failpoint:
-    """Test-only fault injection, from ``DEIDENTIFY_FAILPOINT=POINT:N[:raise]``.
+    """Test-only fault injection, from ``DEIDENTIFY_FAILPOINT=POINT:N[:ACTION][,...]``.
 
-    At ``POINT`` of the ``N``-th transaction that publishes aggregates (counted per session)
-    the process SIGKILLs itself -- or, with ``:raise``, the session fails with
-    :class:`~deidentify.errors.BrokerUnavailable` and the sidecar recovers in process. Fires
-    once. Points: ``after_send`` (aggregates sent, offsets not yet), ``before_commit``
-    (everything sent, commit not called), ``after_commit``. Unset in production; the
-    integration tests use it to fail at exact points.
+    Each entry fires once per process, at the ``N``-th occurrence of ``POINT``:
+
+    * ``session_start`` -- the ``N``-th session (process-wide) has started, before its
+      first fetch;
+    * ``before_fetch`` / ``after_fetch`` -- before the fetch that follows the ``N``-th
+      non-empty batch of a session / after that batch was aggregated, before windows close;
+    * ``after_send`` (aggregates sent, offsets not yet), ``before_commit`` (everything sent,
+      commit not called), ``after_commit`` -- in the ``N``-th transaction of a session that
+      publishes aggregates.
+
+    Actions: ``kill`` (default: the process SIGKILLs itself), ``raise`` (the session fails
+    with :class:`~deidentify.errors.BrokerUnavailable` and the sidecar recovers in
+    process), ``hold`` (the session waits: it creates ``POINT-N.hit`` in the directory named
+    by ``DEIDENTIFY_FAILPOINT_DIR`` and goes on once a test has deleted it -- the test does
+    something to the broker meanwhile, at an exact point). Unset in production.
     """
 
-    POINTS = ("after_send", "before_commit", "after_commit")
-    ACTIONS = ("kill", "raise")
+    POINTS = ("session_start", "before_fetch", "after_fetch", "after_send", "before_commit",
+              "after_commit")
+    ACTIONS = ("kill", "raise", "hold")
+    HOLD_POLL_S = 0.05
 
-    def __init__(self, spec: str | None) -> None:
-        self.point: str | None = None
-        self.at = 0
-        self.action = "kill"
-        if spec:
-            point, _, rest = spec.partition(":")
+    def __init__(self, spec: str | None, hold_dir: str | None = None) -> None:
+        self.armed: dict[tuple[str, int], str] = {}
+        self.hold_dir = hold_dir
+        self.sessions = 0
+        for entry in (spec or "").split(","):
+            if not entry.strip():
+                continue
+            point, _, rest = entry.strip().partition(":")
             n, _, action = rest.partition(":")
             action = action or "kill"
             if point not in self.POINTS or not n.isdigit() or action not in self.ACTIONS:
-                raise SettingsError(f"DEIDENTIFY_FAILPOINT: '{spec}' is not POINT:N[:raise] "
-                                    f"with POINT one of {', '.join(self.POINTS)}")
-            self.point, self.at, self.action = point, int(n), action
+                raise SettingsError(f"DEIDENTIFY_FAILPOINT: '{entry}' is not "
+                                    "POINT:N[:ACTION] with POINT one of "
+                                    f"{', '.join(self.POINTS)} and ACTION one of "
+                                    f"{', '.join(self.ACTIONS)}")
+            if action == "hold" and not hold_dir:
+                raise SettingsError("DEIDENTIFY_FAILPOINT: 'hold' needs "
+                                    "DEIDENTIFY_FAILPOINT_DIR")
+            self.armed[(point, int(n))] = action
 
-    def hit(self, point: str, txn_number: int) -> None:
-        if self.point != point or txn_number != self.at:
+    @property
+    def point(self) -> str | None:
+        """An armed point (``None`` when nothing is armed)."""
+        return next(iter(self.armed), (None,))[0]
+
+    def session_started(self) -> int:
+        self.sessions += 1
+        return self.sessions
+
+    async def reached(self, point: str, n: int) -> None:
+        """Like :meth:`hit`, and ``hold`` waits here (without blocking the event loop)."""
+        action = self.armed.get((point, n))
+        if action != "hold":
+            self.hit(point, n)
             return
-        self.point = None
-        log.warning("failpoint hit: point=%s transaction=%d action=%s", point, txn_number,
-                    self.action)
-        if self.action == "raise":
-            raise BrokerUnavailable(f"failpoint {point} at transaction {txn_number}")
+        del self.armed[(point, n)]
+        marker = os.path.join(self.hold_dir, f"{point}-{n}.hit")
+        log.warning("failpoint hit: point=%s n=%d action=hold", point, n)
+        with open(marker, "w"):
+            pass
+        while os.path.exists(marker):
+            await asyncio.sleep(self.HOLD_POLL_S)
+        log.warning("failpoint released: point=%s n=%d", point, n)
+
+    def hit(self, point: str, n: int) -> None:
+        action = self.armed.get((point, n))
+        if action is None or action == "hold":
+            return
+        del self.armed[(point, n)]
+        log.warning("failpoint hit: point=%s n=%d action=%s", point, n, action)
+        if action == "raise":
+            raise BrokerUnavailable(f"failpoint {point} at {n}")
         logging.shutdown()
         os.kill(os.getpid(), signal.SIGKILL)
 
@@ -176,8 +229,7 @@ class BatchLoop:
         self._topics: list[str] = []
         self._assigned: set[TopicPartition] = set()
         self._positions: dict[TopicPartition, int] = {}   # next offset to process, this session
-        self._unseen: dict[TopicPartition, float] = {}    # assigned, no record fed yet -> since
-        self._stuck: dict[TopicPartition, float] = {}     # unseen with unread records -> since
+        self._batches = 0                                  # non-empty batches, this session
         self._pending: list[Aggregate] = []                # closed, not yet committed
         self._committed: dict[TopicPartition, int] = {}    # last offsets we committed
         self._last_commit = time.monotonic()
@@ -229,6 +281,7 @@ class BatchLoop:
         self._consumer.subscribe(topics=topics, listener=listener)
 
     async def run(self, stopping: asyncio.Event) -> None:
+        await self.failpoint.reached("session_start", self.failpoint.session_started())
         while not stopping.is_set():
             await self.step()
 
@@ -236,6 +289,8 @@ class BatchLoop:
         """Fetch one batch, aggregate it, publish/commit when due. Returns records fetched."""
         self._raise_failure()
         s = self.settings
+        if self._batches:
+            await self.failpoint.reached("before_fetch", self._batches)
         with kafka.translated("fetch"):
             batch = await self._consumer.getmany(timeout_ms=s.fetch_max_wait_ms,
                                                  max_records=s.max_batch_records)
@@ -250,9 +305,6 @@ class BatchLoop:
                     continue   # revoked meanwhile: re-fetched from our position if reassigned
                 process(map(_offset_value, msgs), tp, wall)
                 self._positions[tp] = msgs[-1].offset + 1
-                if self._unseen:
-                    self._unseen.pop(tp, None)
-                    self._stuck.pop(tp, None)
                 n = len(msgs)
                 fetched += n
                 child = self._consumed_by_topic.get(tp.topic)
@@ -268,6 +320,9 @@ class BatchLoop:
                 self.health.broker_failing = False
                 if self.health.uncommitted_since is None:
                     self.health.uncommitted_since = mono
+                self._batches += 1
+                await self.failpoint.reached("after_fetch", self._batches)
+            self._observe_progress(wall)
             await self._close_due(wall)
             if self._pending or (mono - self._last_commit) * 1000 >= s.commit_interval_ms:
                 await self._commit_locked()
@@ -333,12 +388,13 @@ class BatchLoop:
                         for agg in aggregates:
                             sent.append(await producer.send(topic, agg.to_json(), key=agg.key))
                         if aggregates:
-                            self.failpoint.hit("after_send", self._txn_number)
+                            await self.failpoint.reached("after_send", self._txn_number)
                         if commit:
                             await producer.send_offsets_to_transaction(commit,
                                                                        self.settings.group_id)
                         if aggregates:
-                            self.failpoint.hit("before_commit", self._txn_number)
+                            await self.failpoint.reached("before_commit",
+                                                         self._txn_number)
                         await producer.commit_transaction()
         except TimeoutError:
             self.metrics.transactions.labels("failed").inc()
@@ -354,7 +410,7 @@ class BatchLoop:
                 fut.add_done_callback(_collect)
         elapsed = time.perf_counter() - started
         if aggregates:
-            self.failpoint.hit("after_commit", self._txn_number)
+            await self.failpoint.reached("after_commit", self._txn_number)
         self.metrics.transaction_seconds.observe(elapsed)
         self.metrics.transactions.labels("committed").inc()
         per_schema: dict[str, int] = {}
@@ -389,60 +445,44 @@ class BatchLoop:
             for agg in aggregates:
                 sent.append(await producer.send(topic, agg.to_json(), key=agg.key))
             if aggregates:
-                self.failpoint.hit("after_send", self._txn_number)
+                await self.failpoint.reached("after_send", self._txn_number)
             for fut in sent:
                 await fut
             if aggregates:
-                self.failpoint.hit("before_commit", self._txn_number)
+                await self.failpoint.reached("before_commit", self._txn_number)
         if commit:
             with kafka.translated("commit offsets"):
                 await self._consumer.commit(commit)
 
     async def _close_due(self, wall_ms: int) -> None:
-        """Close what the watermark allows, unless an assigned partition may still hold
-        older events the pipeline has not seen."""
-        if self._unseen and await self._holding_back():
-            return
+        """Close what the watermark allows (see ``deidentify/window.py``)."""
         self._pending.extend(self.pipeline.close_due(wall_ms))
 
-    async def _holding_back(self) -> bool:
-        """True while an assigned partition has records the pipeline has not seen yet.
+    def _observe_progress(self, wall_ms: int) -> None:
+        """Tell the windows which assigned partitions are known to be caught up.
 
-        The pipeline's watermark is the minimum stream time over the partitions it has
-        seen; a partition it has not seen does not count. So after an assignment (and on
-        every replay) windows must not close while a partition the pipeline has not seen
-        yet is known to hold unread records (position below its last stable offset) or has
-        not answered a fetch yet -- otherwise a fast partition would close windows that a
-        slower one still feeds, and the slower one's events would be dropped as late. An
-        empty partition does not hold anything back; one that holds for longer than
-        ``--idle`` stops holding (the idle rule).
+        A partition is caught up when the last fetch response for it is fresh (at most
+        :meth:`_stale_ms` old) and the consumer's position has reached the end offset it
+        reported. Anything else -- records still unread or buffered, a paused partition, no
+        response yet, or responses that stopped coming because the broker is unreachable --
+        is "not caught up": the partition is not idle and holds the watermark. So a broker
+        outage can never let a window close before its partitions delivered their data.
         """
         consumer = self._consumer
-        now = time.monotonic()
-        idle_s = self.settings.idle_ms / 1000
-        holding = False
-        for tp, since in list(self._unseen.items()):
-            try:
-                end = consumer.last_stable_offset(tp)
-                if end is None or end < 0:
-                    end = consumer.highwater(tp)
-            except (AssertionError, Exception):
-                self._unseen.pop(tp, None)
-                self._stuck.pop(tp, None)
-                continue
-            position = None
-            if end is not None:
-                try:
-                    position = await asyncio.wait_for(consumer.position(tp), 1.0)
-                except (TimeoutError, Exception):
-                    position = None
-            if position is not None and position >= end:
-                self._stuck.pop(tp, None)         # nothing unread there
-                continue
-            stuck = self._stuck.setdefault(tp, since if end is None else now)
-            if now - stuck <= idle_s:
-                holding = True
-        return holding
+        windows = self.pipeline.windows
+        stale_ms = self._stale_ms()
+        for tp in self._assigned:
+            progress = kafka.fetch_progress(consumer, tp)
+            if progress is not None and wall_ms - progress.fetched_at_ms <= stale_ms \
+                    and progress.position >= progress.end:
+                windows.mark_caught_up(tp, wall_ms)
+            else:
+                windows.mark_not_caught_up(tp)
+
+    def _stale_ms(self) -> int:
+        """Age after which a fetch response no longer proves a partition caught up: a
+        caught-up partition gets an (empty) response every ``fetch_max_wait`` at most."""
+        return max(STALE_FETCH_FACTOR * self.settings.fetch_max_wait_ms, STALE_FETCH_MIN_MS)
 
     # ----------------------------------------------------------------- rebalance
 
@@ -457,8 +497,6 @@ class BatchLoop:
                     log.warning("commit before revoke failed: error=%s", type(exc).__name__)
             for tp in revoked:
                 self.pipeline.forget_partition(tp)
-                self._unseen.pop(tp, None)
-                self._stuck.pop(tp, None)
                 self._remove_lag(tp)
             self._assigned -= revoked
             self._set_assigned()
@@ -492,9 +530,8 @@ class BatchLoop:
                                     "centrally", len(ignored), ",".join(known) or "-")
                 consumer.resume(*new)
             self._assigned = set(assigned)
-            since = time.monotonic()
-            for tp in assigned:
-                self._unseen[tp] = since
+            for tp in assigned:   # holds every window until it delivers or is caught up
+                self.pipeline.windows.track_partition(tp)
             self._set_assigned()
             log.info("partitions assigned: %s (closed_through restored for %d schemas)",
                      _tps(assigned), len(self.pipeline.closed_through()))
@@ -580,15 +617,15 @@ class BatchLoop:
         m.windows_open.set(p.windows.open_window_count)
         if mono - self._last_lag >= LAG_REFRESH_S:
             self._last_lag = mono
+            oldest_end = p.windows.oldest_open_end()
+            m.oldest_open_window_age.set(
+                0 if oldest_end is None else max(0.0, (now_ms() - oldest_end) / 1000))
             for tp in self._assigned:
-                try:
-                    high = self._consumer.highwater(tp)
-                except (AssertionError, Exception):
+                progress = kafka.fetch_progress(self._consumer, tp)
+                if progress is None:
                     continue
-                pos = self._positions.get(tp)
-                if high is None or pos is None:
-                    continue
-                m.consumer_lag.labels(tp.topic, str(tp.partition)).set(max(0, high - pos))
+                m.consumer_lag.labels(tp.topic, str(tp.partition)).set(
+                    max(0, progress.end - progress.position))
 
     def _remove_lag(self, tp: TopicPartition) -> None:
         try:

@@ -15,7 +15,6 @@ from tests.central.central_helpers import SCHEMAS_DIR, metric_samples
 from tests.central.new_schema import write_login_schema
 
 
-
 def login_schemas(tmp_path: Path):
     write_login_schema(tmp_path)
     return load_schemas(tmp_path)

@@ -32,7 +32,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.kafka_helpers import create_topic_async
+from tests.kafka_helpers import KAFKA_SH, create_topic_async, state_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED_SCHEMAS = ROOT / "schemas"
@@ -416,6 +416,43 @@ def wait_for_totals(bootstrap: str, topic: str, expected: Expected, *,
                            settle_s=settle_s)
     summary, dups = summarize(records)
     return merge_versions(summary), dups
+
+
+# --------------------------------------------------------------------------- a broker to kill
+
+
+class DedicatedBroker:
+    """A broker of its own (``scripts/kafka.sh`` with another state directory and ports), so
+    that stopping or killing it cannot disturb the shared broker other tests use."""
+
+    def __init__(self, directory: Path) -> None:
+        port = free_port()
+        controller = free_port()
+        self.directory = directory
+        self.bootstrap = f"127.0.0.1:{port}"
+        self.env = dict(os.environ, KAFKA_STATE_DIR=str(directory), KAFKA_BOOTSTRAP=self.bootstrap,
+                        KAFKA_SASL_SSL_PORT="none", KAFKA_CONTROLLER_PORT=str(controller),
+                        KAFKA_HEAP_OPTS="-Xms64m -Xmx256m")
+        directory.mkdir(parents=True, exist_ok=True)
+        shared_libs = state_dir() / "libs"
+        if shared_libs.is_dir() and not (directory / "libs").exists():
+            (directory / "libs").symlink_to(shared_libs)    # reuse the shared broker's jars
+
+    def run(self, command: str, timeout_s: float = 180) -> None:
+        result = subprocess.run([str(KAFKA_SH), command], env=self.env, capture_output=True,
+                                text=True, timeout=timeout_s, check=False)
+        assert result.returncode == 0, f"kafka.sh {command}: {result.stdout}{result.stderr}"
+
+    def kill9(self) -> None:
+        """SIGKILL the broker this object started (no shutdown, no flush) and wait for it."""
+        pid = int((self.directory / "kafka.pid").read_text().strip())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+        assert str(self.directory).encode() in cmdline, "the pid file names another process"
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while Path(f"/proc/{pid}").exists():
+            assert time.monotonic() < deadline, "the broker survived SIGKILL"
+            time.sleep(0.05)
 
 
 # --------------------------------------------------------------------------- the process

@@ -27,6 +27,7 @@ from deidentify.errors import (
 )
 from deidentify.metrics import sidecar_metrics
 from deidentify.schema import load_schemas
+from deidentify.sidecar import kafka
 from deidentify.sidecar.health import HealthServer, HealthState
 from deidentify.sidecar.kafka import client_options, translate
 from deidentify.sidecar.loop import (
@@ -290,13 +291,18 @@ def test_too_many_schemas_for_the_commit_metadata_are_refused(tmp_path):
 def test_failpoint_spec():
     assert Failpoint(None).point is None
     fp = Failpoint("before_commit:3")
-    assert (fp.point, fp.at) == ("before_commit", 3)
+    assert fp.armed == {("before_commit", 3): "kill"}
     fp.hit("before_commit", 2)          # not the third: nothing happens
     fp = Failpoint("after_send:1:raise")
     with pytest.raises(BrokerUnavailable, match="failpoint after_send"):
         fp.hit("after_send", 1)
     fp.hit("after_send", 1)             # fires once
-    for bad in ("explode:1", "after_send:x", "after_send:1:boom"):
+    fp = Failpoint("after_fetch:1:raise,session_start:2:hold", hold_dir="/nonexistent")
+    assert fp.armed == {("after_fetch", 1): "raise", ("session_start", 2): "hold"}
+    fp.hit("session_start", 2)          # a hold only waits in reached(), never in hit()
+    with pytest.raises(BrokerUnavailable, match="failpoint after_fetch"):
+        asyncio.run(fp.reached("after_fetch", 1))
+    for bad in ("explode:1", "after_send:x", "after_send:1:boom", "after_send:1:hold"):
         with pytest.raises(SettingsError, match="DEIDENTIFY_FAILPOINT"):
             Failpoint(bad)
 
@@ -424,56 +430,51 @@ def test_reloader_refuses_a_schema_below_the_k_floor(tmp_path, caplog):
 # --------------------------------------------------------------------------- window hold
 
 
-class _FakeConsumer:
-    """What ``BatchLoop._holding_back`` asks of a consumer: offsets per partition."""
-
-    def __init__(self, ends: dict, positions: dict) -> None:
-        self.ends = ends
-        self.positions = positions
-
-    def last_stable_offset(self, tp):
-        return self.ends.get(tp)
-
-    def highwater(self, tp):
-        return self.ends.get(tp)
-
-    async def position(self, tp):
-        return self.positions[tp]
-
-
-def test_windows_wait_for_assigned_partitions_with_unread_records():
+def test_windows_wait_for_assigned_partitions_until_known_caught_up(monkeypatch):
+    """``_observe_progress``: a partition counts as caught up only on a fresh fetch response
+    whose end offset its position reached; unread records or no (fresh) response hold."""
     settings = load_settings(args(region="eu", idle="5s"), env={})
     loop = BatchLoop(settings, load_schemas(SHIPPED_SCHEMAS), sidecar_metrics(), HealthState())
     p0 = TopicPartition("telemetry.raw.http_requests", 0)
     p1 = TopicPartition("telemetry.raw.http_requests", 1)
+    progress: dict = {}
+    monkeypatch.setattr(kafka, "fetch_progress", lambda consumer, tp: progress.get(tp))
     loop._assigned = {p0, p1}
-    now = time.monotonic()
-    loop._unseen = {p0: now, p1: now}
-    loop._consumer = _FakeConsumer(ends={p0: 7, p1: 5}, positions={p0: 0, p1: 0})
+    for tp in (p0, p1):
+        loop.pipeline.windows.track_partition(tp)
+    wall = int(time.time() * 1000)
     events = [(i, orjson.dumps(http_event(T0 + i * 1000, user=f"u{i}"))) for i in range(6)]
     events.append((6, orjson.dumps(http_event(T0 + 3_600_000, user="closer"))))
-    loop.pipeline.process_batch(events, p0, int(time.time() * 1000))
-    loop._unseen.pop(p0)
+    loop.pipeline.process_batch(events, p0, wall)
 
-    async def close():
+    def close(at: int) -> list:
         loop._pending.clear()
-        await loop._close_due(int(time.time() * 1000))
+        loop._observe_progress(at)
+        asyncio.run(loop._close_due(at))
         return list(loop._pending)
-    # p1 holds 5 unread records: the window p0 alone would close stays open
-    assert asyncio.run(close()) == []
-    # p1 turns out empty (position at its end): it holds nothing back
-    loop._consumer.positions[p1] = 5
-    assert len(asyncio.run(close())) == 1
-    # a partition that has not answered a fetch yet holds, but not longer than --idle
-    loop2 = BatchLoop(settings, load_schemas(SHIPPED_SCHEMAS), sidecar_metrics(), HealthState())
-    loop2._consumer = _FakeConsumer(ends={}, positions={})
-    loop2.pipeline.process_batch(events, p0, int(time.time() * 1000))
-    loop2._unseen = {p1: time.monotonic()}
-    loop = loop2
-    assert asyncio.run(close()) == []
-    loop2._unseen = {p1: time.monotonic() - 6}
-    loop2._stuck.clear()
-    assert len(asyncio.run(close())) == 1
+    # p1 has not answered a fetch: it holds, however long that takes (the broker is down)
+    assert close(wall) == []
+    assert close(wall + 60_000) == []
+    # p1 answers: 5 unread records -> holds
+    progress[p1] = kafka.FetchProgress(position=0, end=5, fetched_at_ms=wall + 60_000)
+    assert close(wall + 60_000) == []
+    # p1 turns out empty (position at its end, fresh response): it holds nothing back
+    progress[p1] = kafka.FetchProgress(position=5, end=5, fetched_at_ms=wall + 60_000)
+    assert len(close(wall + 60_000)) == 1
+    # p0 is caught up too, but the responses stop (broker unreachable): not idle, the
+    # closer's window stays open however long the outage lasts
+    progress[p0] = kafka.FetchProgress(position=7, end=7, fetched_at_ms=wall + 60_000)
+    assert close(wall + 61_000) == []
+    assert close(wall + 600_000) == []
+    # fresh responses again: idle after --idle (5 s) of being caught up, then it closes
+    progress[p0] = kafka.FetchProgress(position=7, end=7, fetched_at_ms=wall + 600_000)
+    progress[p1] = kafka.FetchProgress(position=5, end=5, fetched_at_ms=wall + 600_000)
+    assert close(wall + 600_000) == []
+    assert loop.pipeline.windows.open_window_count == 1
+    progress[p0] = progress[p0]._replace(fetched_at_ms=wall + 605_000)
+    progress[p1] = progress[p1]._replace(fetched_at_ms=wall + 605_000)
+    close(wall + 605_000)       # the closer's cell is under k: it closes, publishes nothing
+    assert loop.pipeline.windows.open_window_count == 0
 
 
 # --------------------------------------------------------------------------- Kafka hardening

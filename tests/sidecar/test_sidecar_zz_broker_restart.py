@@ -8,20 +8,16 @@ so that it runs last: it is the slowest test (two broker starts).
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
 import time
-from pathlib import Path
 
 import orjson
 import pytest
 
-from tests.kafka_helpers import KAFKA_SH, state_dir
 from tests.sidecar.sidecar_support import (
+    DedicatedBroker,
     SidecarProcess,
     assert_no_pii,
     create_raw_topics,
-    free_port,
     interleave,
     make_mix,
     new_topics,
@@ -31,25 +27,6 @@ from tests.sidecar.sidecar_support import (
 )
 
 pytestmark = pytest.mark.kafka
-
-
-class DedicatedBroker:
-    def __init__(self, directory: Path) -> None:
-        port = free_port()
-        controller = free_port()
-        self.bootstrap = f"127.0.0.1:{port}"
-        self.env = dict(os.environ, KAFKA_STATE_DIR=str(directory), KAFKA_BOOTSTRAP=self.bootstrap,
-                        KAFKA_SASL_SSL_PORT="none", KAFKA_CONTROLLER_PORT=str(controller),
-                        KAFKA_HEAP_OPTS="-Xms64m -Xmx256m")
-        directory.mkdir(parents=True, exist_ok=True)
-        shared_libs = state_dir() / "libs"
-        if shared_libs.is_dir():     # reuse the jars the shared broker downloaded
-            (directory / "libs").symlink_to(shared_libs)
-
-    def run(self, command: str, timeout_s: float = 180) -> None:
-        result = subprocess.run([str(KAFKA_SH), command], env=self.env, capture_output=True,
-                                text=True, timeout=timeout_s, check=False)
-        assert result.returncode == 0, f"kafka.sh {command}: {result.stdout}{result.stderr}"
 
 
 @pytest.fixture
