@@ -136,9 +136,9 @@ def shared_secret_cell(draw, kind: str):
     c = draw(canary("upper"))
     lc = draw(canary("lower"))
     word = draw(canary("word"))
-    # Path segments get a digit-bearing suffix: a letters-only segment reads like a word
-    # ("/users/alice") and no pattern can tell it from a resource name — only k stops those,
-    # which this test deliberately takes out of play.
+    # Path segments get a digit-bearing suffix, so the token rules are what this test
+    # exercises; letter-only names in routes (which only failing closed on unknown literals
+    # stops) are the name-cell tests' job, below.
     tok = f"{c}7k2q"
     hx = draw(canary("hex")) + "0a9f3c"
     form = draw(st.integers(0, 5))

@@ -266,6 +266,11 @@ def _failing_route(self, route, url):
     raise ValueError(f"cannot template route {route!r} of {url!r}")
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "found by this test, not among issue 9's planned fixes: Sidecar._supervise logs an "
+    "unexpected error with log.exception, whose traceback ends with the exception's message "
+    "(here the event's URL). Remove this marker with the fix (log the class and the frames, "
+    "not the message)."))
 def test_sidecar_exception_path_logs_no_value(monkeypatch):
     """A transform that fails with the event's URL in its message, while a session processes
     name cells and hostile events: the sidecar gives up on the session (exit code 1) and
