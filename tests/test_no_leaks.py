@@ -255,7 +255,7 @@ def test_a_name_shared_by_k_subjects_never_leaves(kind, data):
     assert_no_leaks(outputs, secrets)
 
 
-@settings(suppress_health_check=SLOW)
+@settings(suppress_health_check=SLOW, max_examples=min(settings().max_examples, 100))
 @given(batches=st.lists(st.one_of(*(name_cell(kind) for kind in NAME_KINDS),
                                   *(hostile_cell(kind) for kind in KINDS),
                                   hostile_event().map(lambda e: [e])),
