@@ -94,6 +94,27 @@ def lines_of(batches) -> list[bytes]:
     return [orjson.dumps(event) for batch in batches for event in batch]
 
 
+def collect_lines(cells: st.SearchStrategy, *, examples: int) -> tuple[SecretList, list[bytes]]:
+    """A fixed corpus: the events of ``examples`` derandomized draws of ``cells`` (a tuple of
+    event lists) and every secret they carry. (The registry is drawn per example: a growing
+    list passed as a strategy argument would make Hypothesis repr it on every draw.)"""
+    secrets = SecretList()
+    lines: list[bytes] = []
+
+    @settings(max_examples=examples, database=None, derandomize=True, deadline=None,
+              suppress_health_check=list(HealthCheck))
+    @given(cells, canary_registry())
+    def collect(drawn, registry):
+        lines.extend(orjson.dumps(e) for cell in drawn for e in cell)
+        for secret in registry:
+            if secret not in secrets:
+                secrets.append(secret)
+        secrets.wholes.extend(registry.wholes)
+
+    collect()
+    return secrets, lines
+
+
 # -- deidentify preview: stdout and stderr ---------------------------------------------------
 
 def preview(lines: list[bytes], tmp: Path) -> tuple[bytes, str, str]:
@@ -123,17 +144,13 @@ def test_preview_stdout_and_stderr_carry_no_secret(tmp_path_factory, batches, ga
 def test_preview_command_output_carries_no_secret(tmp_path):
     """Issue 9 case 1 (fails before the fix): the real ``deidentify preview`` command (a
     subprocess) on name cells of every kind and hostile cells; stdout and stderr."""
-    secrets = SecretList()
-    lines: list[bytes] = []
-
-    @settings(max_examples=4, database=None, derandomize=True, deadline=None,
-              suppress_health_check=list(HealthCheck))
-    @given(st.tuples(*(name_cell(kind, secrets) for kind in NAME_KINDS),
-                     *(hostile_cell(kind, secrets) for kind in KINDS)))
-    def collect(cells):
-        lines.extend(orjson.dumps(e) for cell in cells for e in cell)
-
-    collect()
+    secrets, lines = SecretList(), []
+    for cell in (*(name_cell(kind) for kind in NAME_KINDS),
+                 *(hostile_cell(kind, min_size=5, max_size=6) for kind in KINDS)):
+        more_secrets, more_lines = collect_lines(st.tuples(cell), examples=2)
+        secrets += more_secrets
+        secrets.wholes += more_secrets.wholes
+        lines += more_lines
     path = tmp_path / "raw.jsonl"
     path.write_bytes(b"\n".join(lines) + b"\n")
     result = subprocess.run([sys.executable, "-m", "deidentify.cli", "preview", "--region",
@@ -281,16 +298,9 @@ def test_sidecar_exception_path_logs_no_value(monkeypatch):
 
     monkeypatch.setattr(RouteTemplate, "__call__", _failing_route)
     schemas = load_schemas(default_schema_dir())       # compiled with the failing transform
-    secrets = SecretList()
-    lines: list[bytes] = []
-
-    @settings(max_examples=3, database=None, derandomize=True, deadline=None,
-              suppress_health_check=list(HealthCheck))
-    @given(st.tuples(name_cell("http_request", secrets), hostile_cell("http_request", secrets)))
-    def collect(cells):
-        lines.extend(orjson.dumps(e) for cell in cells for e in cell)
-
-    collect()
+    secrets, lines = collect_lines(
+        st.tuples(name_cell("http_request"), hostile_cell("http_request", max_size=6)),
+        examples=3)
 
     async def start(self) -> None:
         self.health.session_up = True
