@@ -354,3 +354,25 @@ def test_mutant_hashing_route_is_caught_by_the_whole_value_digest_rule(monkeypat
                                hashing)
     hits = _leaking_example(_with_registry(name_cell("http_request")), schemas)
     assert "whole_digest" in {rule for _, rule in hits}
+
+
+@pytest.mark.parametrize("segment", ["1.2", "1-3", "7_5", "4.2-1"])
+@pytest.mark.parametrize("in_route_field", [False, True], ids=["url", "route_field"])
+def test_digit_and_punctuation_segments_are_not_published_as_literals(segment, in_route_field):
+    """Issue 9 case 1 (fails before the fix for some segments): a segment made only of
+    digits and punctuation is an identifier, in the raw URL and in the service's route field
+    alike, whatever the number of users; the route is still published, as a template."""
+    events = []
+    for i in range(6):
+        event = {"type": "http_request", "ts": 1_763_632_801_000 + i, "tenant_id": "acme",
+                 "method": "GET", "url": f"https://api.example.com/v1/orders/{segment}",
+                 "status": 200, "latency_ms": 5, "user": {"id": f"user-{i}"}}
+        if in_route_field:
+            event["route"] = f"/v1/orders/{segment}"
+        events.append(event)
+    pipeline = Pipeline(SCHEMAS, region="eu")
+    pipeline.process_batch(list(enumerate(orjson.dumps(e) for e in events)))
+    routes = [a.value["dims"]["route"] for a in pipeline.close_all()]
+    assert routes, "six users on one route: the cell is published"
+    literal = [r for r in routes if segment in r.split("/")]
+    assert literal == []
