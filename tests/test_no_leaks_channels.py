@@ -148,8 +148,9 @@ def test_preview_command_output_carries_no_secret(tmp_path):
     for cell in (*(name_cell(kind) for kind in NAME_KINDS),
                  *(hostile_cell(kind, min_size=5, max_size=6) for kind in KINDS)):
         more_secrets, more_lines = collect_lines(st.tuples(cell), examples=2)
-        secrets += more_secrets
-        secrets.wholes += more_secrets.wholes
+        for secret in more_secrets:
+            secrets.append(secret)
+        secrets.wholes.extend(more_secrets.wholes)
         lines += more_lines
     path = tmp_path / "raw.jsonl"
     path.write_bytes(b"\n".join(lines) + b"\n")
