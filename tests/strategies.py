@@ -54,6 +54,24 @@ deep nesting, non-object JSON); ``raw_line`` works on bytes (broken JSON, invali
 100000-deep nesting, multi-MB strings). Every dict a strategy returns is serialisable by
 ``orjson.dumps`` (nesting < 255, ints within 64 bits); the rest only exists as bytes.
 
+Realistic dangerous values (issue 9)
+    Canaries alone cannot show that a *plausible* value is published: a person's name in a
+    route, a tenant id that is a name, a personal domain. ``name_cell`` draws >= 6 distinct
+    subjects that share ONE such value in the field their schema publishes (so k cannot be
+    what stops it): letter-only names from ``PERSON_FIRST_NAMES``/``PERSON_LAST_NAMES`` and
+    generated free names, in the compound forms of ``NAME_ROUTE_FORMS`` (raw URL and the
+    service's ``route`` field), ``TENANT_NAME_FORMS`` (``john_smith_london``, matching the
+    tenant id grammar) and ``PERSONAL_DOMAIN_FORMS`` (``johnsmith.com``, ``jane-doe.dev``).
+    ``clean_twin`` gives the same events without the dangerous value (they are published).
+
+Leak detection (``leaks``/``leaked``/``assert_no_leaks``)
+    Each recorded secret is looked for raw (any letter case), in every ``leak_forms``
+    encoding, as a full or truncated hex digest or base64 digest, and as any substring of 8+
+    characters (``secret_fragments``: runs with 3+ letters that are not part of
+    ``clean_corpus``, the fixed strings a correct output may contain). Full values
+    (a whole email, URL or name, ``SecretList.wholes``) are looked for as digests: their text
+    always contains a recorded secret already.
+
 Never put a secret into an assertion message: ``assert_no_leaks`` reports counts and indices.
 """
 
@@ -78,6 +96,13 @@ __all__ = [
     "FIELD_TYPES",
     "GARBAGE_KINDS",
     "KNOWN_KEYS",
+    "LEAK_RULES",
+    "NAME_KINDS",
+    "NAME_ROUTE_FORMS",
+    "PERSONAL_DOMAIN_FORMS",
+    "PERSON_FIRST_NAMES",
+    "PERSON_LAST_NAMES",
+    "TENANT_NAME_FORMS",
     "RAW_LINE_CATEGORIES",
     "REQUIRED_FIELDS",
     "VALID_CURRENCIES",
@@ -89,7 +114,10 @@ __all__ = [
     "VALID_TENANTS",
     "assert_no_leaks",
     "canary",
+    "SecretList",
     "canary_registry",
+    "clean_corpus",
+    "clean_twin",
     "garbage_event",
     "hostile_billing_charge",
     "hostile_cell",
@@ -99,9 +127,15 @@ __all__ = [
     "has_expected_type",
     "leak_forms",
     "leaked",
+    "leaks",
     "luhn_valid",
+    "name_cell",
+    "name_route",
+    "personal_domain",
     "raw_line",
     "raw_line_with_category",
+    "secret_fragments",
+    "tenant_name",
 ]
 
 # --------------------------------------------------------------------------------------------
@@ -165,12 +199,15 @@ _STYLE_ALPHABET = {
 _REGISTRY_KEY = "deidentify.tests.strategies.canary_registry"
 
 
-class _Registry(list):
-    """A list of secrets with a set beside it, so membership tests stay O(1)."""
+class SecretList(list):
+    """A list of secrets with a set beside it, so membership tests stay O(1), and
+    ``wholes``: full values (a whole email, URL, name) whose *digests* must not leak either
+    (their raw text always contains a recorded secret, so only hashed forms are checked)."""
 
     def __init__(self) -> None:
         super().__init__()
         self._seen: set[str] = set()
+        self.wholes: list[str] = []
 
     def append(self, item: str) -> None:
         self._seen.add(item)
@@ -182,7 +219,7 @@ class _Registry(list):
 
 def canary_registry() -> st.SearchStrategy[list[str]]:
     """The list of every secret minted so far in the current example (shared per example)."""
-    return st.shared(st.builds(_Registry), key=_REGISTRY_KEY)
+    return st.shared(st.builds(SecretList), key=_REGISTRY_KEY)
 
 
 # Strategies are built once: constructing (and validating) them per draw costs more than
@@ -271,6 +308,14 @@ class _Secrets:
             self.sink.append(secret)
         return secret
 
+    def whole(self, value: str) -> str:
+        """Record a full value (e.g. a whole email or URL) for the digest check."""
+        for target in (self.registry, self.sink):
+            wholes = getattr(target, "wholes", None)
+            if wholes is not None and value not in wholes:
+                wholes.append(value)
+        return value
+
     def pick(self, options: tuple[Any, ...]) -> Any:
         try:
             strategy = _sampled(options)
@@ -305,18 +350,18 @@ def _email(s: _Secrets) -> str:
     domain = s.pick(_EMAIL_DOMAINS)
     form = s.below(4)
     if form == 0:
-        return f"{local}@{domain}"
+        return s.whole(f"{local}@{domain}")
     if form == 1:
-        return f"{local}+billing@{domain}"
+        return s.whole(f"{local}+billing@{domain}")
     if form == 2:
-        return f"{s.pick(_FIRST_NAMES)}.{local}@{domain}"
-    return f"{local}@{s.host_canary()}.example.com"
+        return s.whole(f"{s.pick(_FIRST_NAMES)}.{local}@{domain}")
+    return s.whole(f"{local}@{s.host_canary()}.example.com")
 
 
 def _name(s: _Secrets) -> str:
     c = s.canary(s.pick(("word", "upper", "lower")))
     first = s.pick(_FIRST_NAMES).capitalize()
-    return s.pick((f"{first} {c}", f"{c} Smith", f"Dr. {c}-Müller", f"{c}"))
+    return s.whole(s.pick((f"{first} {c}", f"{c} Smith", f"Dr. {c}-Müller", f"{c}")))
 
 
 def _ipv4(s: _Secrets) -> str:
@@ -586,7 +631,7 @@ def _url(s: _Secrets, *, host: str | None = None, path: str | None = None) -> st
     if path is None:
         path = _path(s)
     fragment = f"#{s.canary()}" if s.below(4) == 3 else ""
-    return f"{scheme}://{_userinfo(s)}{host}{port}{path}{_query(s)}{fragment}"
+    return s.whole(f"{scheme}://{_userinfo(s)}{host}{port}{path}{_query(s)}{fragment}")
 
 
 def _clean_path(s: _Secrets, template: str) -> str:
@@ -882,6 +927,317 @@ def hostile_cell(draw: st.DrawFn, kind: str, canaries: list[str] | None = None, 
 
 
 # --------------------------------------------------------------------------------------------
+# Realistic dangerous values in published fields (issue 9): person names, tenant-shaped
+# secrets, personal domains — each shared by >= k distinct subjects
+# --------------------------------------------------------------------------------------------
+
+# TEST data: common given names and surnames of several origins (plus the issue's examples),
+# written out here so the tests need no data set. The fix must not depend on these lists:
+# routes also carry *free* names generated below, which no name list contains (only failing
+# closed on unknown route literals stops those). Names are lower-case ASCII letters.
+PERSON_FIRST_NAMES = (
+    "john", "jane", "mary", "james", "robert", "jennifer", "michael", "linda", "william",
+    "elizabeth", "david", "barbara", "richard", "susan", "joseph", "jessica", "thomas",
+    "sarah", "charles", "karen", "christopher", "nancy", "daniel", "margaret", "matthew",
+    "patricia", "anthony", "emily", "priyanka", "ignatius", "alice", "olivia", "sophia",
+    "mohammed", "fatima", "wei", "aisha", "carlos", "maria", "anna", "peter", "laura",
+)
+PERSON_LAST_NAMES = (
+    "smith", "johnson", "williams", "jones", "garcia", "miller", "davis", "rodriguez",
+    "martinez", "hernandez", "lopez", "gonzalez", "wilson", "anderson", "taylor", "jackson",
+    "thompson", "harris", "robinson", "ashworth", "doe", "nguyen", "patel", "kowalski",
+    "schmidt", "mueller", "okafor", "fernandez", "novak", "ivanova", "tanaka", "kim",
+)
+PERSON_CITIES = ("london", "paris", "berlin", "madrid", "boston", "denver", "dublin", "leeds")
+# Where a name sits in a route, and what surrounds it (the issue's examples first).
+NAME_ROUTE_FORMS = ("first.last", "firstlast", "first_last", "first-last", "CamelCase",
+                    "first%20last", "last/first", "digits", "initial_last", "last.first")
+NAME_ROUTE_PREFIXES = ("/v1/users", "/v1/patients", "/v1/authors", "/users", "/v1/people",
+                       "/profiles", "/v2/members", "")
+NAME_ROUTE_SUFFIXES = ("", "/profile", "/records", "/posts", "/avatar.png", "/settings")
+# Tenant ids matching ^[A-Za-z0-9_-]{1,64}$ that are a person's name (``john_smith_london``).
+TENANT_NAME_FORMS = ("first_last_city", "first_last", "firstlast", "CamelCase", "first-last",
+                     "last_first", "first_last_digits")
+# Registrable domains (ICANN eTLD+1) of personal sites; a subdomain may sit in front.
+PERSONAL_DOMAIN_FORMS = ("firstlast", "first-last", "firstlast-sub", "first-last-cctld")
+PERSONAL_TLDS = ("com", "dev", "me", "io", "net", "org", "de", "fr", "nl")
+PERSONAL_CCTLDS = ("co.uk", "com.au", "co.nz")
+NAME_KINDS = ("http_request", "billing_charge", "webhook_delivery")
+_FREE_CONSONANTS = "bdfgklmnprstvz"
+_FREE_VOWELS = "aeiou"
+# A part of a /last/first/ route is recorded as a secret on its own only when it is this
+# long (shorter names such as "doe" would make the raw substring check noisy).
+MIN_PART_SECRET_LEN = 6
+
+
+@lru_cache(maxsize=1)
+def clean_corpus() -> str:
+    """Every fixed string a correct output can contain, case-folded, one per line: the clean
+    sets above, the shipped schemas, and the modules that write report, metric, summary and
+    reason text. The 8-character substring rule of :func:`leaked` ignores substrings of it,
+    and generated free names never occur in it (see ``test_strategies``)."""
+    from pathlib import Path
+    root = Path(__file__).resolve().parent.parent
+    parts = [*VALID_TENANTS, *VALID_METHODS, *map(str, VALID_STATUSES), *VALID_ROUTES,
+             *VALID_CURRENCIES, *VALID_EVENT_TYPES, *VALID_REGISTRABLE_DOMAINS,
+             *_CLEAN_API_HOSTS, *_CLEAN_PATH_WORDS, "http_request", "billing_charge",
+             "webhook_delivery", "__other__", "{ip}"]
+    from deidentify.dimensions.vocab import VOCABULARIES
+    from deidentify.privacy.guard import Detector
+    parts += [d.value for d in Detector]
+    parts += [value for vocabulary in VOCABULARIES.values() for value in vocabulary]
+    # Modules that write report, metric, summary, reason and log text. Not the transforms
+    # and the guard: a vocabulary or name list there must not hide a leak.
+    files = [*sorted((root / "schemas").glob("*.yaml")),
+             *(root / "deidentify" / rel for rel in (
+                 "metrics.py", "preview.py", "pipeline.py", "window.py",
+                 "central/state.py", "central/validate.py", "central/app.py",
+                 "central/web.py", "privacy/threshold.py",
+                 "sidecar/loop.py", "sidecar/app.py", "sidecar/health.py"))]
+    for path in files:
+        try:
+            parts.append(path.read_text(encoding="utf-8"))
+        except OSError:
+            continue
+    return "\n".join(parts).lower()
+
+
+def _free_name(s: _Secrets) -> str:
+    """A pronounceable made-up name (``kalorina``) that no name list holds."""
+    name = "".join(s.pick(tuple(_FREE_CONSONANTS)) + s.pick(tuple(_FREE_VOWELS))
+                   for _ in range(s.between(3, 4)))
+    name += s.pick(("", "n", "l", "r", "s"))
+    while name in clean_corpus():              # practically never: grow it until unique
+        name += s.pick(tuple(_FREE_CONSONANTS)) + s.pick(tuple(_FREE_VOWELS))
+    return name
+
+
+def _person(s: _Secrets, *, free: bool) -> tuple[str, str]:
+    """(first, last), lower case; with ``free``, either may be a made-up name."""
+    first = s.pick(PERSON_FIRST_NAMES)
+    last = s.pick(PERSON_LAST_NAMES)
+    if free:
+        which = s.below(4)
+        if which == 1:
+            first = _free_name(s)
+        elif which == 2:
+            last = _free_name(s)
+    return first, last
+
+
+def _record_name(s: _Secrets, text: str, parts: tuple[str, ...] = ()) -> str:
+    """Record a name-bearing string, and each long-enough part of it on its own."""
+    s.record(text)
+    for part in parts:
+        if len(part) >= MIN_PART_SECRET_LEN:
+            s.record(part)
+    return text
+
+
+def _name_segment(s: _Secrets, form: str, *, free: bool = True) -> tuple[str, str]:
+    """``(url_path_part, route_field_part)`` naming a person in ``form``; both recorded.
+
+    The route field version is the same literal as the framework would report it (a
+    decoded space for ``first%20last``)."""
+    first, last = _person(s, free=free)
+    if form == "first.last":
+        seg = _record_name(s, f"{first}.{last}")
+    elif form == "firstlast":
+        seg = _record_name(s, f"{first}{last}")
+    elif form == "first_last":
+        seg = _record_name(s, f"{first}_{last}")
+    elif form == "first-last":
+        seg = _record_name(s, f"{first}-{last}")
+    elif form == "CamelCase":
+        seg = _record_name(s, f"{first.capitalize()}{last.capitalize()}")
+    elif form == "first%20last":
+        _record_name(s, f"{first} {last}")
+        return f"{first}%20{last}", f"{first} {last}"
+    elif form == "last/first":
+        _record_name(s, f"{last}/{first}", (first, last))
+        seg = f"{last}/{first}"
+    elif form == "digits":
+        seg = _record_name(s, f"{first}{last}{s.between(1, 9)}", (f"{first}{last}",))
+    elif form == "initial_last":
+        seg = _record_name(s, f"{first[0]}{last}", (f"{first[0]}{last}",))
+    elif form == "last.first":
+        seg = _record_name(s, f"{last}.{first}")
+    else:
+        raise ValueError("form must be one of " + ", ".join(NAME_ROUTE_FORMS))
+    return seg, seg
+
+
+def name_route(canaries: list[str] | None = None, *,
+               form: str | None = None) -> st.SearchStrategy[tuple[str, str]]:
+    """``(url_path, route_field)``: one route with a person's name as a literal segment
+    (``/v1/users/alice.smith/profile``, ``/ashworth/ignatius/avatar.png``...)."""
+    return _name_route(canaries, form)
+
+
+@st.composite
+def _name_route(draw: st.DrawFn, canaries: list[str] | None, form: str | None
+                ) -> tuple[str, str]:
+    s = _Secrets(draw, canaries)
+    return _name_route_of(s, form or s.pick(NAME_ROUTE_FORMS))
+
+
+def _name_route_of(s: _Secrets, form: str) -> tuple[str, str]:
+    seg, field = _name_segment(s, form)
+    prefix = s.pick(NAME_ROUTE_PREFIXES)
+    suffix = s.pick(NAME_ROUTE_SUFFIXES)
+    if form == "last/first" and s.below(2):
+        prefix = ""                                       # /ashworth/ignatius/avatar.png
+    path = f"{prefix}/{seg}{suffix}"
+    return path, f"{prefix}/{field}{suffix}"
+
+
+def _tenant_name(s: _Secrets, form: str) -> str:
+    first, last = _person(s, free=False)
+    if form == "first_last_city":
+        text = f"{first}_{last}_{s.pick(PERSON_CITIES)}"
+    elif form == "first_last":
+        text = f"{first}_{last}"
+    elif form == "firstlast":
+        text = f"{first}{last}"
+    elif form == "CamelCase":
+        text = f"{first.capitalize()}{last.capitalize()}"
+    elif form == "first-last":
+        text = f"{first}-{last}"
+    elif form == "last_first":
+        text = f"{last}_{first}"
+    elif form == "first_last_digits":
+        text = f"{first}_{last}_{s.between(1, 99)}"
+    else:
+        raise ValueError("form must be one of " + ", ".join(TENANT_NAME_FORMS))
+    return _record_name(s, text)
+
+
+def tenant_name(canaries: list[str] | None = None, *,
+                form: str | None = None) -> st.SearchStrategy[str]:
+    """A person's name shaped as a tenant id (matches ``^[A-Za-z0-9_-]{1,64}$``)."""
+    return _tenant_name_strategy(canaries, form)
+
+
+@st.composite
+def _tenant_name_strategy(draw: st.DrawFn, canaries: list[str] | None,
+                          form: str | None) -> str:
+    s = _Secrets(draw, canaries)
+    return _tenant_name(s, form or s.pick(TENANT_NAME_FORMS))
+
+
+def _personal_domain(s: _Secrets, form: str) -> tuple[str, str]:
+    """``(host, registrable)``: a personal site's host and its registrable domain."""
+    first, last = _person(s, free=False)
+    label = f"{first}{last}" if form in ("firstlast", "firstlast-sub") else f"{first}-{last}"
+    s.record(label)
+    if form == "first-last-cctld":
+        registrable = f"{label}.{s.pick(PERSONAL_CCTLDS)}"
+    else:
+        registrable = f"{label}.{s.pick(PERSONAL_TLDS)}"
+    s.record(registrable)
+    host = registrable
+    if form == "firstlast-sub":
+        host = f"{s.pick(('www', 'blog', 'hooks', 'api'))}.{registrable}"
+    return host, registrable
+
+
+def personal_domain(canaries: list[str] | None = None, *,
+                    form: str | None = None) -> st.SearchStrategy[tuple[str, str]]:
+    """``(host, registrable_domain)`` of a personal site: ``johnsmith.com``,
+    ``jane-doe.dev``, ``blog.maryjones.me``, ``peter-novak.co.uk``."""
+    return _personal_domain_strategy(canaries, form)
+
+
+@st.composite
+def _personal_domain_strategy(draw: st.DrawFn, canaries: list[str] | None,
+                              form: str | None) -> tuple[str, str]:
+    s = _Secrets(draw, canaries)
+    return _personal_domain(s, form or s.pick(PERSONAL_DOMAIN_FORMS))
+
+
+@st.composite
+def name_cell(draw: st.DrawFn, kind: str, canaries: list[str] | None = None, *,
+              min_size: int = 6, max_size: int = 9, base_ms: int = BASE_MS,
+              form: str | None = None) -> list[dict[str, Any]]:
+    """Valid events of ``kind`` from ``min_size``.. distinct subjects (>= k of every shipped
+    schema, so k cannot be what stops them) in one minute window from ``base_ms``, that all
+    share ONE dangerous value in the field their schema publishes:
+
+    * http_request: a person's name as a literal route segment (``NAME_ROUTE_FORMS``), in
+      the raw URL only, or also in the service-supplied ``route`` field;
+    * billing_charge: a tenant id that is a person's name (``TENANT_NAME_FORMS``), which
+      matches the tenant id grammar;
+    * webhook_delivery: an endpoint on a personal domain (``PERSONAL_DOMAIN_FORMS``), from
+      distinct tenants.
+
+    Every other field is clean, so the only thing that can stop the cell is the handling of
+    the dangerous value. Use :func:`clean_twin` for the same events without it.
+    """
+    s = _Secrets(draw, canaries)
+    n = draw(st.integers(min_size, max_size))
+    ts = [base_ms + s.between(0, WINDOW_MS - 1) for _ in range(n)]
+    events: list[dict[str, Any]] = []
+    if kind == "http_request":
+        path, route = _name_route_of(s, form or s.pick(NAME_ROUTE_FORMS))
+        in_field = s.draw(_BOOL)
+        host = s.pick(_CLEAN_API_HOSTS)
+        method, status = s.pick(VALID_METHODS), s.pick(VALID_STATUSES)
+        tenant = s.pick(VALID_TENANTS)
+        for i in range(n):
+            url = s.whole(f"https://{host}{path}")
+            event = {"type": "http_request", "ts": ts[i], "tenant_id": tenant,
+                     "method": method, "url": url, "status": status,
+                     "latency_ms": s.between(1, 900), "user": {"id": f"user-{i}-{n}"}}
+            if in_field:
+                event["route"] = route
+            events.append(event)
+    elif kind == "billing_charge":
+        tenant = _tenant_name(s, form or s.pick(TENANT_NAME_FORMS))
+        currency = s.pick(VALID_CURRENCIES)
+        for i in range(n):
+            events.append({"type": "billing_charge", "ts": ts[i], "tenant_id": tenant,
+                           "customer_id": f"cus_{i}_{n}", "currency": currency,
+                           "amount_minor": s.between(1, 100_000)})
+    elif kind == "webhook_delivery":
+        host, _registrable = _personal_domain(s, form or s.pick(PERSONAL_DOMAIN_FORMS))
+        event_type = s.pick(VALID_EVENT_TYPES)
+        tenants = s.draw(st.permutations(VALID_TENANTS))
+        n = min(n, len(tenants))
+        for i in range(n):
+            success = s.draw(_BOOL)
+            url = s.whole(f"https://{host}/{s.pick(('hooks', 'webhook', 'stripe', ''))}")
+            events.append({"type": "webhook_delivery", "ts": ts[i], "tenant_id": tenants[i],
+                           "endpoint_url": url, "event_type": event_type,
+                           "attempt": 1, "response_status": 200 if success else 500,
+                           "success": success, "duration_ms": s.between(1, 5000)})
+    else:
+        raise ValueError("kind must be one of " + ", ".join(NAME_KINDS))
+    return events
+
+
+_CLEAN_TWIN = {
+    "http_request": {"url": "https://api.example.com/v1/orders/12345", "route": None},
+    "billing_charge": {"tenant_id": "acme"},
+    "webhook_delivery": {"endpoint_url": "https://hooks.example.com/stripe"},
+}
+
+
+def clean_twin(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The same events with the dangerous value replaced by a clean, publishable one (same
+    subjects, window and other dimensions): what a name cell would be without the name."""
+    out = []
+    for event in events:
+        twin = dict(event)
+        for key, value in _CLEAN_TWIN[event["type"]].items():
+            if value is None:
+                twin.pop(key, None)
+            else:
+                twin[key] = value
+        out.append(twin)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
 # Garbage
 # --------------------------------------------------------------------------------------------
 
@@ -1095,6 +1451,11 @@ def raw_line(canaries: list[str] | None = None) -> st.SearchStrategy[bytes]:
 # --------------------------------------------------------------------------------------------
 
 _MIN_FRAGMENT = 8
+SUBSTRING_MIN = 8            # a run of this many characters of a secret is a leak
+SUBSTRING_MIN_LETTERS = 3    # ... when it holds at least this many ASCII letters
+TRUNCATED_DIGEST_HEX = 12    # a hex digest cut to this many characters is still a leak
+_DIGESTS = (hashlib.md5, hashlib.sha1, hashlib.sha256, hashlib.sha512)
+LEAK_RULES = ("raw", "encoded", "digest", "substring", "whole_digest")
 
 
 @lru_cache(maxsize=65536)
@@ -1132,36 +1493,132 @@ def _leak_forms(secret: str) -> frozenset[str]:
     return frozenset(forms)
 
 
+@lru_cache(maxsize=65536)
+def _digest_forms(value: str) -> frozenset[str]:
+    """Case-folded hashed forms of ``value`` (and of its lower-cased text): the first
+    ``TRUNCATED_DIGEST_HEX`` hex digits of its MD5/SHA-1/SHA-256/SHA-512 digests (so a full
+    or truncated hex digest is found) and the first 12 characters of the digests in base64
+    (standard and URL-safe), all lower-cased: they are searched in the folded output."""
+    forms: set[str] = set()
+    for variant in {value, value.lower()}:
+        raw = variant.encode("utf-8", "surrogatepass")
+        for algo in _DIGESTS:
+            digest = algo(raw)
+            forms.add(digest.hexdigest()[:TRUNCATED_DIGEST_HEX])
+            for enc in (base64.b64encode, base64.urlsafe_b64encode):
+                forms.add(enc(digest.digest()).decode()[:12].lower())
+    return frozenset(forms)
+
+
+@lru_cache(maxsize=1)
+def _clean_grams() -> frozenset[str]:
+    corpus = clean_corpus()
+    return frozenset(corpus[i:i + SUBSTRING_MIN] for i in range(len(corpus) - SUBSTRING_MIN + 1))
+
+
+@lru_cache(maxsize=65536)
+def secret_fragments(secret: str) -> frozenset[str]:
+    """The case-folded ``SUBSTRING_MIN``-character runs of ``secret`` that count as a leak.
+
+    Any substring of 8+ characters contains one of these runs, so finding none of them in
+    an output proves that no partial or truncated form of 8+ characters is there. Runs are
+    kept only when they hold ``SUBSTRING_MIN_LETTERS`` letters (digit runs of card numbers
+    or IPs would match ordinary sums and counts; those secrets are still found whole) and
+    do not occur in :func:`clean_corpus` (``@example.com`` of an email may be published as
+    the host ``example.com``). Canaries are random-looking (``cnry`` + base32) or person
+    names, so their runs never occur in clean output (``test_strategies`` checks it on the
+    generator's clean traffic)."""
+    low = secret.lower()
+    clean = _clean_grams()
+    out = set()
+    for i in range(len(low) - SUBSTRING_MIN + 1):
+        gram = low[i:i + SUBSTRING_MIN]
+        if gram in clean:
+            continue
+        if sum(1 for c in gram if "a" <= c <= "z") >= SUBSTRING_MIN_LETTERS:
+            out.add(gram)
+    return frozenset(out)
+
+
 def leak_forms(secret: str) -> set[str]:
-    """Every form in which ``secret`` could leak into an output.
+    """Every encoded form in which ``secret`` could leak into an output.
 
     Raw, lower- and upper-cased; URL-encoded (``quote`` with and without ``/`` safe,
     ``quote_plus``, and every byte ``%XX``-encoded); base64 standard and URL-safe with and
     without padding, plus the alignment-independent middle of the secret's base64 when it
     sits inside a longer base64 string (a JWT); hex (both cases); md5, sha1 and sha256
-    hexdigests of the raw and lower-cased secret.
+    hexdigests of the raw and lower-cased secret. (:func:`leaked` also looks for partial
+    and truncated forms, :func:`secret_fragments`, and truncated digests.)
     """
     return set(_leak_forms(secret))
 
 
-def leaked(output: str | bytes | Iterable[str | bytes], secrets: Iterable[str]) -> list[int]:
-    """Indices (into ``secrets``) of the secrets found in ``output``: in any ``leak_forms``
-    form, or the secret itself in any letter case (``Cnryalice``). ``output`` may be text,
-    bytes (decoded as UTF-8 with replacement) or an iterable of them. Returns indices, never
-    the secrets, so a failure message can show them."""
+def _haystack(output: str | bytes | Iterable[str | bytes]) -> str:
     if isinstance(output, bytes | str):
         chunks = [output]
     else:
         chunks = list(output)
-    haystack = "\n".join(
+    return "\n".join(
         c.decode("utf-8", "replace") if isinstance(c, bytes) else c for c in chunks)
+
+
+def leaks(output: str | bytes | Iterable[str | bytes], secrets: Iterable[str],
+          wholes: Iterable[str] | None = None) -> list[tuple[int, str]]:
+    """``(index, rule)`` for every secret found in ``output``; rules from ``LEAK_RULES``.
+
+    ``raw``: the secret in any letter case. ``encoded``: a :func:`leak_forms` form.
+    ``digest``: a full or truncated (``TRUNCATED_DIGEST_HEX``) hex digest, or a base64
+    digest. ``substring``: any run of 8+ characters of it (:func:`secret_fragments`).
+    ``whole_digest``: a digest of a full value of ``wholes`` (default: ``secrets.wholes``,
+    see :class:`SecretList`), indexed after the secrets. Indices only, never the values.
+    """
+    if wholes is None:
+        wholes = getattr(secrets, "wholes", None)
+    secrets = list(secrets)
+    haystack = _haystack(output)
     folded = haystack.lower()
-    return [i for i, secret in enumerate(secrets)
-            if secret.lower() in folded
-            or any(form in haystack for form in _leak_forms(secret))]
+    if len(folded) <= 8 << 20:
+        hay_grams = {folded[i:i + SUBSTRING_MIN]
+                     for i in range(len(folded) - SUBSTRING_MIN + 1)}
+        has_gram = hay_grams.__contains__
+    else:                                      # a huge output: search each run instead
+        has_gram = folded.__contains__
+    found: list[tuple[int, str]] = []
+    for i, secret in enumerate(secrets):
+        if secret.lower() in folded:
+            found.append((i, "raw"))
+        elif any(form in haystack for form in _leak_forms(secret)):
+            found.append((i, "encoded"))
+        elif any(form in folded for form in _digest_forms(secret)):
+            found.append((i, "digest"))
+        elif any(has_gram(gram) for gram in secret_fragments(secret)):
+            found.append((i, "substring"))
+    for j, value in enumerate(wholes or ()):
+        if any(form in folded for form in _digest_forms(value)):
+            found.append((len(secrets) + j, "whole_digest"))
+    return found
 
 
-def assert_no_leaks(output: str | bytes | Iterable[str | bytes], secrets: list[str]) -> None:
-    """Fail when any secret appears in ``output``; the message names only counts/indices."""
-    hits = leaked(output, secrets)
-    assert not hits, f"{len(hits)} of {len(secrets)} secrets leaked (indices {hits[:20]})"
+def leaked(output: str | bytes | Iterable[str | bytes], secrets: Iterable[str],
+           wholes: Iterable[str] | None = None) -> list[int]:
+    """Indices (into ``secrets``, then ``wholes``) of what :func:`leaks` finds in
+    ``output`` (text, bytes decoded as UTF-8 with replacement, or an iterable of them).
+    Returns indices, never the secrets, so a failure message can show them."""
+    if wholes is None:
+        wholes = getattr(secrets, "wholes", None)
+    return [i for i, _rule in leaks(output, secrets, wholes)]
+
+
+def assert_no_leaks(output: str | bytes | Iterable[str | bytes], secrets: list[str],
+                    wholes: Iterable[str] | None = None) -> None:
+    """Fail when any secret appears in ``output``; the message names only counts, indices
+    and the rules that found them."""
+    if wholes is None:
+        wholes = getattr(secrets, "wholes", None)
+    wholes = list(wholes or ())
+    hits = leaks(output, secrets, wholes)
+    n_secrets = sum(1 for i, _ in hits if i < len(secrets))
+    rules = sorted({rule for _, rule in hits})
+    assert not hits, (f"{n_secrets} of {len(secrets)} secrets leaked; "
+                      f"{len(hits) - n_secrets} of {len(wholes)} full values found hashed "
+                      f"(indices {[i for i, _ in hits][:20]}, rules {rules})")

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import ipaddress
 import re
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote, quote_plus, urlsplit
 
@@ -23,8 +25,14 @@ from tests.strategies import (
     CLEAN_STRINGS,
     GARBAGE_KINDS,
     KNOWN_KEYS,
+    NAME_KINDS,
+    NAME_ROUTE_FORMS,
+    PERSON_FIRST_NAMES,
+    PERSON_LAST_NAMES,
+    PERSONAL_DOMAIN_FORMS,
     RAW_LINE_CATEGORIES,
     REQUIRED_FIELDS,
+    TENANT_NAME_FORMS,
     VALID_CURRENCIES,
     VALID_EVENT_TYPES,
     VALID_METHODS,
@@ -33,9 +41,12 @@ from tests.strategies import (
     VALID_STATUSES,
     VALID_TENANTS,
     WINDOW_MS,
+    SecretList,
     assert_no_leaks,
     canary,
     canary_registry,
+    clean_corpus,
+    clean_twin,
     garbage_event,
     has_expected_type,
     hostile_billing_charge,
@@ -45,9 +56,15 @@ from tests.strategies import (
     hostile_webhook_delivery,
     leak_forms,
     leaked,
+    leaks,
     luhn_valid,
+    name_cell,
+    name_route,
+    personal_domain,
     raw_line,
     raw_line_with_category,
+    secret_fragments,
+    tenant_name,
 )
 
 # Drawing hostile events is expensive (~30 ms each); checking what a strategy produces needs
@@ -618,3 +635,180 @@ def test_leaked_and_assert_no_leaks_never_show_the_secret() -> None:
 ])
 def test_luhn_valid(number: str, valid: bool) -> None:
     assert luhn_valid(number) is valid
+
+
+# -- realistic dangerous values (issue 9) ----------------------------------------------------
+
+NAME_SUBJECT = {"http_request": lambda e: e["user"]["id"],
+                "billing_charge": lambda e: e["customer_id"],
+                "webhook_delivery": lambda e: e["tenant_id"]}
+NAME_FIELD = {"http_request": lambda e: (e["url"], e.get("route")),
+              "billing_charge": lambda e: e["tenant_id"],
+              "webhook_delivery": lambda e: urlsplit(e["endpoint_url"]).hostname}
+
+
+@SLOW
+@pytest.mark.parametrize("kind", NAME_KINDS)
+@given(data=st.data())
+def test_name_cell_shares_one_dangerous_value_among_k_subjects(kind: str,
+                                                               data: st.DataObject) -> None:
+    secrets = SecretList()
+    events = data.draw(name_cell(kind, secrets))
+    assert len(events) >= 6
+    assert len({NAME_SUBJECT[kind](e) for e in events}) == len(events)
+    assert len({NAME_FIELD[kind](e) for e in events}) == 1
+    assert all(BASE_MS <= e["ts"] < BASE_MS + WINDOW_MS for e in events)
+    assert all(TENANT_RE.match(e["tenant_id"]) for e in events)
+    assert all(has_expected_type(f, e[f]) for e in events for f in REQUIRED_FIELDS[kind])
+    assert secrets and secrets.wholes if kind != "billing_charge" else secrets
+    # the dangerous value carries a recorded secret
+    field = NAME_FIELD[kind](events[0])
+    text = field[0] if kind == "http_request" else field
+    assert leaked(text, secrets)
+    # the clean twin carries none
+    twin = clean_twin(events)
+    assert not leaked([orjson.dumps(e) for e in twin], secrets)
+
+
+def test_name_strategies_reach_every_form() -> None:
+    for strategy, forms in ((name_route, NAME_ROUTE_FORMS), (tenant_name, TENANT_NAME_FORMS),
+                            (personal_domain, PERSONAL_DOMAIN_FORMS)):
+        for form in forms:
+            value = survey_one(strategy(form=form))
+            assert value, form
+
+
+def survey_one(strategy: st.SearchStrategy) -> Any:
+    seen: list[Any] = []
+
+    @settings(SURVEY, max_examples=5)
+    @given(strategy)
+    def draw(value: Any) -> None:
+        seen.append(value)
+
+    draw()
+    return seen[0] if seen else None
+
+
+@settings(SURVEY, max_examples=200)
+@given(tenant_name(), canary_registry())
+def test_tenant_names_match_the_tenant_grammar_and_name_a_person(tenant: str,
+                                                                 secrets: list[str]) -> None:
+    assert TENANT_RE.match(tenant)
+    low = tenant.lower()
+    assert any(f in low for f in PERSON_FIRST_NAMES) and any(n in low for n in PERSON_LAST_NAMES)
+    assert tenant in secrets
+
+
+@settings(SURVEY, max_examples=200)
+@given(personal_domain(), canary_registry())
+def test_personal_domains_are_registrable_domains_of_a_name(pair: tuple[str, str],
+                                                            secrets: list[str]) -> None:
+    host, registrable = pair
+    assert icann_psl().privatesuffix(host) == registrable
+    assert registrable in secrets and leaked(host, secrets)
+
+
+@lru_cache(maxsize=1)
+def icann_psl() -> Any:
+    from publicsuffixlist import PublicSuffixList
+    return PublicSuffixList(only_icann=True, accept_unknown=False)
+
+
+@settings(SURVEY, max_examples=300)
+@given(name_route(), canary_registry())
+def test_name_routes_put_a_recorded_name_in_a_path_segment(pair: tuple[str, str],
+                                                           secrets: list[str]) -> None:
+    path, route = pair
+    assert path.startswith("/") and route.startswith("/")
+    assert leaked(path, secrets) and leaked(route, secrets)
+    assert "//" not in path
+
+
+@SLOW
+@given(name_route(), canary_registry())
+def test_free_names_and_name_parts_never_occur_in_clean_output_words(pair, secrets) -> None:
+    corpus = clean_corpus()
+    for secret in secrets:
+        assert secret.lower() not in corpus
+
+
+# -- the leak detector's new rules -----------------------------------------------------------
+
+def test_any_substring_of_8_characters_is_found_and_7_are_not_enough() -> None:
+    secret = "priyanka_ashworth"
+    for start in range(len(secret) - 7):
+        assert leaks(f"/v1/{secret[start:start + 8]}/x", [secret]) == [(0, "substring")]
+    assert leaks("/v1/priyank/x", [secret]) == []
+
+
+def test_substring_rule_ignores_clean_words_and_digit_runs() -> None:
+    email = "cnryqwertzuiopas@example.com"
+    card = "4111111111111111"
+    # example.com is a publishable host, 11111111 a plausible count
+    assert leaks('{"host": "example.com", "count": 111111111}', [email, card]) == []
+    assert secret_fragments(card) == frozenset()
+    assert "example." not in secret_fragments(email)
+
+
+def test_truncated_and_base64_digests_are_found() -> None:
+    secret = "john.smith"
+    for algo in (hashlib.md5, hashlib.sha1, hashlib.sha256, hashlib.sha512):
+        digest = algo(secret.encode())
+        assert leaks(f"/v1/{digest.hexdigest()[:12]}", [secret]) == [(0, "digest")]
+        assert leaks(f"/v1/{digest.hexdigest()[:16].upper()}", [secret]) == [(0, "digest")]
+        b64 = base64.urlsafe_b64encode(digest.digest()).decode()[:14]
+        assert leaks(f"id={b64}", [secret]) == [(0, "digest")]
+
+
+def test_digests_of_full_values_are_found() -> None:
+    secrets = SecretList()
+    secrets.append("cnryjohnsmithzq")
+    url = "https://api.example.com/v1/users/cnryjohnsmithzq/profile"
+    secrets.wholes.append(url)
+    hashed = hashlib.sha256(url.encode()).hexdigest()[:12]
+    assert leaks(f'{{"route": "/v1/h/{hashed}"}}', secrets) == [(1, "whole_digest")]
+    assert leaked(f"/v1/h/{hashed}", secrets) == [1]
+    # a full value's own text is not a secret by itself (it holds the canary, found raw)
+    assert leaks("https://api.example.com/v1/users/", secrets) == []
+
+
+def test_the_detector_does_not_false_alarm_on_clean_traffic_outputs() -> None:
+    """Secrets of every strategy against everything a correct run on the generator's clean
+    traffic outputs (aggregates, keys, report, central summary and metrics): nothing found."""
+    from prometheus_client import generate_latest
+
+    from deidentify.central.app import CentralCollector
+    from deidentify.central.validate import AggregateValidator
+    from deidentify.generate import TelemetryGenerator
+    from deidentify.pipeline import Pipeline
+    from deidentify.preview import write_report
+    from deidentify.schema import default_schema_dir, load_schemas
+
+    schemas = load_schemas(default_schema_dir())
+    start = BASE_MS
+    gen = TelemetryGenerator(seed=7, region="eu", start_ms=start, events_per_second=100)
+    pipeline = Pipeline(schemas, region="eu")
+    pipeline.process_batch([(i, v) for i, (_k, v) in enumerate(gen.encoded(20_000))])
+    aggregates = pipeline.close_all()
+    assert len(aggregates) > 20
+    collector = CentralCollector(schemas, validator=AggregateValidator(
+        schemas, now_ms=lambda: start + 600_000), clock=lambda: start / 1000 + 600)
+    for agg in aggregates:
+        collector.handle(agg.to_json())
+    report = io.StringIO()
+    write_report(pipeline, len(aggregates), report)
+    outputs = ([a.to_json() for a in aggregates] + [a.key for a in aggregates]
+               + [report.getvalue(), orjson.dumps(collector.summary()),
+                  generate_latest(collector.metrics.registry)])
+    secrets = SecretList()
+
+    @settings(SURVEY, max_examples=150)
+    @given(st.one_of(*(name_cell(kind, secrets) for kind in NAME_KINDS),
+                     hostile_event(secrets)))
+    def draw(_value: Any) -> None:
+        pass
+
+    draw()
+    assert len(secrets) > 500
+    assert leaks(outputs, secrets) == []
