@@ -146,7 +146,7 @@ _EMAIL_DOMAINS = (
 )
 _COMPANIES = (
     "acme-corp", "northwind", "contoso", "globex-intl", "wayne-enterprises", "stark-industries",
-    "tyrell", "cyberdyne", "soylent", "initrode", "vandelay", "bluth", "dunder-mifflin",
+    "tyrell", "cyberdyne", "soylent", "initrode", "vandelay", "bluth", "sirius-cybernetics",
     "prestige-worldwide", "gringotts", "oceanic", "massive-dynamic", "hooli-xyz", "aperture",
     "black-mesa", "monarch", "wonka", "oscorp", "umbrella-labs", "krusty",
 )

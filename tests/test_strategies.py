@@ -391,7 +391,7 @@ PROBES = {
 def test_the_strategies_reach_each_probe(strategy) -> None:
     probes = {name: predicate for name, (made_by, predicate) in PROBES.items()
               if made_by is strategy}
-    missing = sorted(set(probes) - survey(strategy(), probes, examples=600))
+    missing = sorted(set(probes) - survey(strategy(), probes, examples=1500))
     assert missing == []
 
 

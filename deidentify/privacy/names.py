@@ -35,6 +35,13 @@ names adjacent. Then:
   or Faker lists it for 2 languages. Short names from one list alone split too many
   identifiers: ``isol`` + ``ines`` in ``isolines``.
 
+- **name + unknown**: a frequent first name or surname of 4+ letters next to a token no
+  list knows (not a name, not an English word, 5+ letters): ``priyanka_smith``,
+  ``john_ivanova``; and a frequent first name of 4+ letters running on into such a token
+  that has a surname ending (``-ova``, ``-ski``, ``-sson``, ``-yan``, ...: ``johnivanova``,
+  ``annakowalska``). This reaches names outside the lists; it also flags company names
+  made of a surname and an invented word (``dunder-mifflin``), which is the safe side.
+
 A single name on its own (``/users/alice``, tenant ``tyrell``) never hits: one given name or
 one surname is shared by thousands of people, and most route words, tenants and company
 names are words that some family bears (``/orders/king``, ``hooli``). Keeping a lone name out
@@ -167,6 +174,17 @@ MIN_TOKEN_LEN = 2
 FAKER_MIN_LEN = 4
 """Shortest name taken from Faker alone: shorter ones are mostly abbreviations (``dev``)."""
 CONCAT_PART_MIN_LEN = 3
+# A token no list knows (not a name, not an English word) and at least this long is read as a
+# name from outside the lists when it stands next to, or runs on from, a frequent name:
+# ``priyanka_smith``, ``john_ivanova``, ``johnivanova``.
+UNKNOWN_MIN_LEN = 5
+UNKNOWN_HEAD_MIN_LEN = 4    # the frequent first name in front of one (``wes`` + ``tcluster``: no)
+# Endings of surnames in many languages (Slavic -ova/-ski, Nordic -sson, Spanish -ez,
+# Armenian -yan, Ukrainian -enko, Greek -poulos, Georgian -shvili, Turkish -oglu, ...): what
+# marks an unknown tail of a concatenation as a surname.
+SURNAME_ENDINGS = ("ova", "eva", "ov", "ev", "ski", "ska", "sky", "son", "sen", "ez", "ian",
+                   "yan", "enko", "chuk", "vich", "vic", "escu", "poulos", "idis", "akis",
+                   "shvili", "dze", "oglu", "ini", "elli", "etti", "mann", "berg", "stein")
 CONCAT_MIN_LANGUAGES = 2
 """A first name or surname from Faker alone is tried in a concatenation if this many
 languages list it (Census first names always are)..."""
@@ -229,6 +247,7 @@ class NameData:
     concat_first: frozenset[str]
     concat_last: frozenset[str]
     split_words: frozenset[str]
+    words: frozenset[str]
     load_seconds: float
 
 
@@ -356,8 +375,10 @@ def load_name_data() -> NameData:
         word for word in counts
         if len(word) >= 2 * CONCAT_PART_MIN_LEN and word.isascii() and word.isalpha()
         and _splits(word, concat_first, last, concat_last))
+    words = frozenset(w for w in counts
+                      if len(w) >= UNKNOWN_MIN_LEN and w.isascii() and w.isalpha())
     return NameData(first=first, last=last, concat_first=concat_first,
-                    concat_last=concat_last, split_words=split_words,
+                    concat_last=concat_last, split_words=split_words, words=words,
                     load_seconds=time.process_time() - started)
 
 
@@ -395,7 +416,7 @@ class NameDetector:
     the text and looks tokens up in frozensets.
     """
 
-    __slots__ = ("_first", "_last", "_concat_first", "_concat_last", "_split_words")
+    __slots__ = ("_first", "_last", "_concat_first", "_concat_last", "_split_words", "_words")
 
     def __init__(self, data: NameData | None = None) -> None:
         data = data if data is not None else load_name_data()
@@ -404,6 +425,7 @@ class NameDetector:
         self._concat_first = data.concat_first
         self._concat_last = data.concat_last
         self._split_words = data.split_words
+        self._words = data.words
 
     def find(self, text: str) -> bool:
         """True when ``text`` holds a person's name in one of the compound forms."""
@@ -423,14 +445,41 @@ class NameDetector:
             if not lower:
                 token = token.lower()
             if previous and ((previous in first and token in last)
-                             or (previous in last and token in first)):
+                             or (previous in last and token in first)
+                             or self._name_and_unknown(previous, token)):
                 return True
             if len(token) >= 2 * CONCAT_PART_MIN_LEN and self._concatenation(token):
                 return True
             previous = token
         return False
 
+    def _unknown(self, token: str) -> bool:
+        """A token no list knows: no name, no English word, long enough to be a name."""
+        return (len(token) >= UNKNOWN_MIN_LEN and token not in self._words
+                and token not in self._first and token not in self._last)
+
+    def _name_and_unknown(self, a: str, b: str) -> bool:
+        """A frequent first name or surname next to a name from outside the lists."""
+        return (self._frequent_name(a) and self._unknown(b)) or \
+            (self._frequent_name(b) and self._unknown(a))
+
+    def _frequent_name(self, token: str) -> bool:
+        # 4+ letters: short surnames (``ogg``, ``lee``) next to a tool's name are no person
+        return len(token) >= UNKNOWN_HEAD_MIN_LEN and (
+            token in self._concat_first or token in self._concat_last)
+
     def _concatenation(self, token: str) -> bool:
         if token in self._split_words or token in self._first or token in self._last:
             return False
-        return _splits(token, self._concat_first, self._last, self._concat_last)
+        if token in self._words:
+            return False
+        if _splits(token, self._concat_first, self._last, self._concat_last):
+            return True
+        # a frequent first name running on into a surname no list knows, recognised by a
+        # surname ending (johnivanova, annakowalska): without the ending, compounds such as
+        # chan + gelog would split
+        if token.endswith(SURNAME_ENDINGS):
+            for cut in range(UNKNOWN_HEAD_MIN_LEN, len(token) - UNKNOWN_MIN_LEN + 1):
+                if token[:cut] in self._concat_first and self._unknown(token[cut:]):
+                    return True
+        return False

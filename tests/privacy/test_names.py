@@ -117,7 +117,7 @@ WORDS_AND_ROUTES = (
     ("measure-name", "latency_ms"),
     ("timestamp", "2026-11-20T10:00:00Z"),
     ("company-host", "wayne-enterprises.com"),
-    ("company-host-2", "dunder-mifflin.com"),
+    ("company-host-2", "globex-logistics.com"),
     ("psl-host", "github.io"),
     ("tenant", "pied-piper"),
     # Short Faker names are not names (``Dev``: en_IN, ``Org``: et_EE, ``Lex``: nl_NL).
