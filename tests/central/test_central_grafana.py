@@ -49,7 +49,7 @@ def concrete(expr: str) -> str:
 def exported_names(schemas_dir: Path = SCHEMAS_DIR) -> set[str]:
     names: set[str] = set()
     central = central_metrics(CollectorRegistry())
-    CentralExport(load_schemas(schemas_dir).schemas, central.registry, retention_windows=1)
+    CentralExport(load_schemas(schemas_dir).schemas, central.registry)
     for registry in (central.registry, sidecar_metrics(CollectorRegistry()).registry):
         for family in registry.collect():
             kind = family.type

@@ -26,7 +26,13 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from deidentify.generate_schema import SchemaEventGenerator
 from deidentify.schema import load_schemas
-from tests.central.central_helpers import DEIDENTIFY, free_port, http_get, start_central
+from tests.central.central_helpers import (
+    DEIDENTIFY,
+    create_region_topics,
+    free_port,
+    http_get,
+    start_central,
+)
 from tests.central.new_schema import LOGIN_EVENT_TYPE, LOGIN_SCHEMA, write_login_schema
 from tests.central.test_central_browser import chromium, region_section
 from tests.central.test_central_grafana import concrete
@@ -96,10 +102,12 @@ def test_a_schema_only_in_a_folder_reaches_metrics_dashboard_and_grafana(
     (schema,) = schemas.schemas
     assert schema.source_type == LOGIN_EVENT_TYPE
     prefix = unique("t-newschema-") + "."
-    topics = Topics(prefix=prefix, central=prefix + "central", group=prefix + "group")
+    topics = Topics(prefix=prefix, central=prefix + "central.eu", group=prefix + "group",
+                    central_base=prefix + "central")
     raw_topic = prefix + schema.topic
     create_topic(kafka_bootstrap, raw_topic, partitions=3)
-    create_topic(kafka_bootstrap, topics.central, partitions=3)
+    # the sidecar publishes to its region's central topic, the collector reads eu and us
+    create_region_topics(kafka_bootstrap, topics.central_base, ("eu", "us"), partitions=3)
 
     # Event time: two minutes that ended a few minutes ago, so every window closes once the
     # sidecar's partitions are idle and stream time follows the wall clock.
@@ -114,7 +122,7 @@ def test_a_schema_only_in_a_folder_reaches_metrics_dashboard_and_grafana(
     try:
         sidecar.start()
         sidecar.wait_ready(90)
-        central = start_central(kafka_bootstrap, topics.central, tmp_path,
+        central = start_central(kafka_bootstrap, topics.central_base, tmp_path,
                                 schemas_dir=schemas_dir, ready_timeout_s=90)
         asyncio.run(_produce(kafka_bootstrap, raw_topic, records))
         sidecar.wait_consumed(EVENTS, timeout_s=120)
@@ -200,4 +208,4 @@ def test_a_schema_only_in_a_folder_reaches_metrics_dashboard_and_grafana(
                 sidecar.sigterm(30)
         sidecar.ensure_stopped()
         with contextlib.suppress(Exception):
-            asyncio.run(_delete_topics(kafka_bootstrap, [raw_topic, topics.central]))
+            asyncio.run(_delete_topics(kafka_bootstrap, [raw_topic, topics.central, topics.central_base + ".us"]))
