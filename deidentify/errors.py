@@ -33,12 +33,14 @@ class ConfigError(DeidentifyError):
     """Configuration that must be fixed before the process can start."""
 
 
-class SchemaError(ConfigError):
-    """An allowlist schema is invalid.
+class _PointsIntoAFile(Exception):
+    """``file:line: message (fix: ...)``: a configuration error that points at its spot.
 
     ``file`` and ``line`` point at the offending spot (``line`` is 1-based, ``None`` when the
     problem concerns the whole file), ``fix`` says what to write instead.
     """
+
+    default_file = "<file>"
 
     def __init__(self, message: str, *, file: str | None = None, line: int | None = None,
                  fix: str | None = None) -> None:
@@ -49,38 +51,29 @@ class SchemaError(ConfigError):
         super().__init__(self.__str__())
 
     def __str__(self) -> str:
-        where = self.file or "<schema>"
+        where = self.file or self.default_file
         if self.line is not None:
             where = f"{where}:{self.line}"
         text = f"{where}: {self.message}"
         if self.fix:
             text += f" (fix: {self.fix})"
         return text
+
+
+class SchemaError(_PointsIntoAFile, ConfigError):
+    """An allowlist schema is invalid (file, line and fix as :class:`_PointsIntoAFile`)."""
+
+    default_file = "<schema>"
 
 
 class SettingsError(ConfigError):
     """A command-line flag, environment variable or secret file is unusable."""
 
 
-class WebConfigError(SettingsError):
+class WebConfigError(_PointsIntoAFile, SettingsError):
     """The web configuration file (``--web-config``) is unusable; formatted like SchemaError."""
 
-    def __init__(self, message: str, *, file: str | None = None, line: int | None = None,
-                 fix: str | None = None) -> None:
-        self.message = message
-        self.file = file
-        self.line = line
-        self.fix = fix
-        super().__init__(self.__str__())
-
-    def __str__(self) -> str:
-        where = self.file or "<web config>"
-        if self.line is not None:
-            where = f"{where}:{self.line}"
-        text = f"{where}: {self.message}"
-        if self.fix:
-            text += f" (fix: {self.fix})"
-        return text
+    default_file = "<web config>"
 
 
 class RuntimeFailure(DeidentifyError):

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import io
+import logging
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import orjson
@@ -58,3 +62,21 @@ def call(ts_ms: int, method: str = "GET", user: str = "u1", **extra) -> bytes:
              "latency_ms": 5, "bytes": 10, "status": 200}
     event.update(extra)
     return orjson.dumps(event)
+
+
+@contextmanager
+def captured_logs() -> Iterator[io.StringIO]:
+    """Every record logged in this process at DEBUG, as formatted text (with tracebacks, as
+    logging's default formatter writes them: the no-leak tests read the worst case)."""
+    buffer = io.StringIO()
+    handler = logging.StreamHandler(buffer)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
+    root = logging.getLogger()
+    old = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        yield buffer
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(old)

@@ -25,12 +25,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
-import logging
 import subprocess
 import sys
 import time
 import urllib.request
-from contextlib import contextmanager
 from pathlib import Path
 
 import orjson
@@ -43,6 +41,7 @@ from deidentify.central.validate import AggregateValidator
 from deidentify.pipeline import Pipeline
 from deidentify.preview import run_preview
 from deidentify.schema import default_schema_dir, load_schemas
+from tests.helpers import captured_logs
 from tests.strategies import (
     NAME_KINDS,
     SecretList,
@@ -71,23 +70,6 @@ mixed_batches = st.lists(
               *(hostile_cell(kind) for kind in KINDS),
               hostile_event().map(lambda e: [e])),
     min_size=1, max_size=5)
-
-
-@contextmanager
-def captured_logs():
-    """Every record logged in this process at DEBUG, as formatted text (with tracebacks)."""
-    buffer = io.StringIO()
-    handler = logging.StreamHandler(buffer)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
-    root = logging.getLogger()
-    old = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
-    try:
-        yield buffer
-    finally:
-        root.removeHandler(handler)
-        root.setLevel(old)
 
 
 def lines_of(batches) -> list[bytes]:

@@ -17,10 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import io
-import logging
 import time
-from contextlib import contextmanager
 
 import orjson
 import pytest
@@ -37,6 +34,7 @@ from deidentify.central.validate import (
 )
 from deidentify.schema import load_schemas
 from tests.central.central_helpers import SCHEMAS_DIR
+from tests.helpers import captured_logs
 from tests.strategies import (
     SecretList,
     assert_no_leaks,
@@ -122,23 +120,6 @@ def collector() -> CentralCollector:
     return CentralCollector(SCHEMAS, validator=AggregateValidator(SCHEMAS,
                                                                   now_ms=lambda: NOW_MS),
                             clock=lambda: NOW_MS / 1000)
-
-
-@contextmanager
-def captured_logs():
-    """Every log record of the process at DEBUG, as text."""
-    buffer = io.StringIO()
-    handler = logging.StreamHandler(buffer)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
-    root = logging.getLogger()
-    old = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
-    try:
-        yield buffer
-    finally:
-        root.removeHandler(handler)
-        root.setLevel(old)
 
 
 def served(c: CentralCollector) -> list[bytes]:
