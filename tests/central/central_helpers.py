@@ -102,7 +102,7 @@ def forged_cases(aggs: list[Aggregate]) -> dict[str, tuple[dict, str]]:
         buckets["7"] = buckets.pop("5")
     case("wrong_bucket_bounds", http, "invalid_buckets", wrong_buckets)
     case("subdomain_host", webhook, "invalid_dimension",
-         lambda o: o["dims"].__setitem__("host", "alice.github.io"))
+         lambda o: o["dims"].__setitem__("host", "docs.github.io"))
     case("unknown_schema", http, "unknown_schema", lambda o: o.__setitem__("schema", "users"))
     return cases
 

@@ -122,7 +122,7 @@ def test_forged_aggregates_are_rejected_counted_and_never_echoed(kafka_bootstrap
         assert metric_samples(text, "deid_central_guard_hits_total", detector="email") == 2
         assert metric_samples(text, "deid_central_guard_hits_total", detector="card_number") == 1
         status, body = central.get("/api/summary")
-        secrets = (SECRET_EMAIL, SECRET_CARD, SECRET_PATH, SECRET_UNDECLARED, "alice.github.io")
+        secrets = (SECRET_EMAIL, SECRET_CARD, SECRET_PATH, SECRET_UNDECLARED, "docs.github.io")
         for secret in secrets:
             assert secret not in text
             assert secret not in body.decode()
