@@ -494,7 +494,7 @@ def test_hostile_event_mixes_the_three_kinds_and_garbage() -> None:
     kinds["non_object"] = lambda v: not isinstance(v, dict)
     kinds["garbage object"] = lambda v: isinstance(v, dict) and not known_type(v)
     kinds["wrong type"] = lambda v: known_type(v) and any(f in v and not has_expected_type(f, v[f]) for f in REQUIRED_FIELDS[v["type"]])
-    missing = sorted(set(kinds) - survey(hostile_event(), kinds, examples=400))
+    missing = sorted(set(kinds) - survey(hostile_event(), kinds, examples=1500))
     assert missing == []
 
 
