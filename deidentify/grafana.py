@@ -180,6 +180,9 @@ def _health_panels(layout: _Layout) -> None:
     layout.panel("timeseries", "Transactions by outcome",
                  [("sum by (region, outcome) (rate(deid_sidecar_transactions_total[5m]))",
                    "{{region}} {{outcome}}")], width=8)
+    layout.panel("timeseries", "Oldest open window: seconds since its end",
+                 [("max by (region) (deid_sidecar_oldest_open_window_age_seconds)",
+                   "{{region}}")], width=8)
 
 
 def grafana_dashboard(schemas: tuple[Schema, ...] | list[Schema], *,
