@@ -46,7 +46,7 @@ def _add_bootstrap(p: argparse.ArgumentParser) -> None:
 
 
 def _add_web(p: argparse.ArgumentParser, *, access_log: bool = False) -> None:
-    """Who may read the HTTP side (see deidentify/webconfig.py and README "Security model")."""
+    """Who may read the HTTP side (see deidentify/webconfig.py and docs/security.md)."""
     p.add_argument("--bind", default=None, metavar="ADDRESS",
                    help="address of the HTTP server (env DEIDENTIFY_BIND; default 127.0.0.1); "
                         "a non-loopback address needs authentication from --web-config")

@@ -437,7 +437,7 @@ class BatchLoop:
 
         A crash between the two republishes the windows after the replay; the central
         collector deduplicates them by key. Only a benchmark baseline: exactly-once is the
-        default and what the README documents.
+        default and what docs/sidecar.md documents.
         """
         producer = self._producer
         topic = self.settings.publish_topic

@@ -48,7 +48,7 @@ flag                        environment variable           default
 ==========================  =============================  =================================
 
 Derived, not configurable: the static group member id is the group id, the transactional id
-is ``<group>.txn`` (one sidecar instance per region and group; see the README section), and
+is ``<group>.txn`` (one sidecar instance per region and group; see docs/sidecar.md), and
 the topic the sidecar publishes to is ``<central topic>.<region>`` (e.g.
 ``telemetry.central.aggregates.eu``): a region's own topic, so Kafka ACLs can let its
 principal write only there, and the collector takes the region from the topic.

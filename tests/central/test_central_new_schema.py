@@ -16,7 +16,6 @@ import contextlib
 import json
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
@@ -29,14 +28,19 @@ from deidentify.schema import load_schemas
 from tests.central.central_helpers import (
     DEIDENTIFY,
     create_region_topics,
-    free_port,
     http_get,
     start_central,
 )
 from tests.central.new_schema import LOGIN_EVENT_TYPE, LOGIN_SCHEMA, write_login_schema
 from tests.central.test_central_browser import chromium, region_section
 from tests.central.test_central_grafana import concrete
-from tests.central.test_central_prometheus import PROMETHEUS, need, query, wait_for_value
+from tests.central.test_central_prometheus import (
+    PROMETHEUS,
+    need,
+    query,
+    running_prometheus,
+    wait_for_value,
+)
 from tests.kafka_helpers import create_topic
 from tests.sidecar.sidecar_support import SidecarProcess, Topics, read_central, unique
 
@@ -65,32 +69,11 @@ async def _delete_topics(bootstrap: str, topics: list[str]) -> None:
         await admin.close()
 
 
-@contextlib.contextmanager
-def prometheus(tmp_path: Path, target_port: int) -> Iterator[tuple[str, subprocess.Popen]]:
-    binary = need(PROMETHEUS, "prometheus")
-    port = free_port()
-    config = tmp_path / "prometheus.yml"
-    config.write_text(
-        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
-        "scrape_configs:\n"
-        "  - job_name: deidentify-central\n"
-        "    scrape_interval: 1s\n"
-        f"    static_configs:\n      - targets: ['127.0.0.1:{target_port}']\n")
-    log = open(tmp_path / "prometheus.log", "wb")
-    proc = subprocess.Popen(
-        [binary, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-         f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
-        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    try:
-        yield f"http://127.0.0.1:{port}", proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
-        log.close()
+def prometheus(tmp_path: Path, target_port: int):
+    """A real Prometheus scraping the collector on ``target_port`` (plain HTTP, loopback)."""
+    return running_prometheus(
+        tmp_path, "  - job_name: deidentify-central\n    scrape_interval: 1s\n"
+                  f"    static_configs:\n      - targets: ['127.0.0.1:{target_port}']\n")
 
 
 def test_a_schema_only_in_a_folder_reaches_metrics_dashboard_and_grafana(

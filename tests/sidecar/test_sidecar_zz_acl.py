@@ -3,7 +3,7 @@ central topic and reads only eu raw topics.
 
 A dedicated broker (``scripts/kafka.sh`` with ``KAFKA_ACL=1``: KRaft's StandardAuthorizer,
 nothing allowed without an ACL; SCRAM users for eu and us made at format time) gets the ACLs
-the README's security model lists, via Kafka's own AclCommand. The real sidecar then runs as
+docs/security.md lists, via Kafka's own AclCommand. The real sidecar then runs as
 ``User:deid-eu`` over SASL_SSL and publishes; a client with the same credentials is refused
 the us central topic and the us raw topics.
 """
@@ -22,6 +22,7 @@ from aiokafka import errors as kerr
 from tests.kafka_helpers import KAFKA_SH
 from tests.sidecar.sidecar_support import (
     RAW,
+    DedicatedBroker,
     SidecarProcess,
     create_raw_topics,
     free_port,
@@ -31,7 +32,6 @@ from tests.sidecar.sidecar_support import (
     schemas_with,
     wait_for_totals,
 )
-from tests.sidecar.test_sidecar_zz_broker_restart import DedicatedBroker
 
 pytestmark = pytest.mark.kafka
 
@@ -58,7 +58,7 @@ def acl(broker, *args: str) -> None:
 
 
 def grant_region(broker, user: str, *, central: str, raw_prefix: str, group: str) -> None:
-    """What README "Security model" lists for a region's principal."""
+    """What docs/security.md lists for a region's principal."""
     principal = ["--allow-principal", f"User:{user}"]
     acl(broker, *principal, "--operation", "Write", "--operation", "Describe",
         "--topic", central)

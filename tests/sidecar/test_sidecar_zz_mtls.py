@@ -13,6 +13,7 @@ import asyncio
 import pytest
 
 from tests.sidecar.sidecar_support import (
+    DedicatedBroker,
     SidecarProcess,
     assert_no_pii,
     create_raw_topics,
@@ -23,7 +24,6 @@ from tests.sidecar.sidecar_support import (
     schemas_with,
     wait_for_totals,
 )
-from tests.sidecar.test_sidecar_zz_broker_restart import DedicatedBroker
 
 pytestmark = pytest.mark.kafka
 
