@@ -258,7 +258,7 @@ def _check_consts(consts: dict[str, Any], prefix: str) -> None:
 # =========================================================================== kinds
 
 
-def _number_bounds(ctx: _Ctx, spec: Located, what: str) -> tuple[str, float, float, bool]:
+def parse_number_field(ctx: _Ctx, spec: Located, what: str) -> tuple[str, float, float, bool]:
     """``field``, ``min``, ``max`` and ``integer`` of a measure over a numeric field."""
     field = ctx.string(spec, "field", what, FIELD_RE, fix="a numeric field such as latency_ms")
     minimum = ctx.number(spec, "min", what)
@@ -359,7 +359,7 @@ class SumKind(MeasureKind):
     def parse(self, ctx: _Ctx, name: str, spec: Located, line: int | None) -> Measure:
         what = f"measure '{name}'"
         ctx.keys(spec, what, ("type", "field", "min", "max"), ("integer",))
-        field, minimum, maximum, integer = _number_bounds(ctx, spec, what)
+        field, minimum, maximum, integer = parse_number_field(ctx, spec, what)
         return Measure(name=name, type=self.type, field=field, minimum=minimum,
                        maximum=maximum, integer=integer, line=line)
 
@@ -507,7 +507,7 @@ class HistogramKind(MeasureKind):
     def parse(self, ctx: _Ctx, name: str, spec: Located, line: int | None) -> Measure:
         what = f"measure '{name}'"
         ctx.keys(spec, what, ("type", "field", "buckets", "min", "max"), ("integer",))
-        field, minimum, maximum, integer = _number_bounds(ctx, spec, what)
+        field, minimum, maximum, integer = parse_number_field(ctx, spec, what)
         raw = spec["buckets"]
         if not isinstance(raw, LocatedList) or not raw:
             raise ctx.error(f"{what} 'buckets' must be a non-empty list of numbers", spec,

@@ -94,7 +94,7 @@ def _check_collisions(schema: Schema) -> None:
     lines = {m.name: m.line for m in schema.measures}
     bases = metric_names(schema)
     for measure, samples in series_names(schema).items():
-        for sample in (bases[measure], *samples):
+        for sample in dict.fromkeys((bases[measure], *samples)):   # a gauge's sample is its base
             other = seen.get(sample)
             if other is not None:
                 raise SchemaError(
