@@ -139,14 +139,14 @@ class SchemaEventGenerator:
             elif d.type == "bool":
                 add(d.field, lambda r, e, t, i, p=d.field: _set(e, p, r.random() < 0.8))
         for m in schema.measures:
-            if m.type in ("sum", "histogram") and m.field:
+            if m.condition is not None:
+                add(m.condition.field, _condition_writer(m.condition.field, m.condition.op,
+                                                         m.condition.value))
+            elif m.field:                    # a number in [min, max] (histogram: by buckets)
                 lo = float(m.minimum if m.minimum is not None else 0)
                 hi = float(m.maximum if m.maximum is not None else 1e6)
                 add(m.field, lambda r, e, t, i, p=m.field, lo=lo, hi=hi, b=tuple(m.buckets),
                     n=m.integer: _set(e, p, _number(r, lo, hi, b, n)))
-            elif m.type == "count_if" and m.condition is not None:
-                add(m.condition.field, _condition_writer(m.condition.field, m.condition.op,
-                                                         m.condition.value))
         subject = schema.privacy.subjects[0] if schema.privacy.subjects else None
         if subject is not None and subject != "tenant_id":
             add(subject, _subject_writer(subject))

@@ -7,6 +7,7 @@ One row per schema, its panels chosen from the schema's measure kinds and its op
 * per rate (a ``count_if`` over count): its share of events by ``chart_by``;
 * per ``histogram``: p50/p90/p99 over all cells, and p99 by ``chart_by``;
 * per ``sum``: its amount per minute by ``chart_by``;
+  (the panels follow each measure kind's ``role``, see :mod:`deidentify.measures`)
 * a table of the top cells (events in the last 15 minutes, every dimension a column).
 
 followed by two fixed rows: the central collector's health and the regional sidecars'.
@@ -24,6 +25,7 @@ import json
 from typing import Any
 
 from deidentify.central.export import label_name, metric_names
+from deidentify.measures import ROLE_DISTRIBUTION, ROLE_TOTAL, kind_of
 from deidentify.schema.model import Schema, presentation_of
 
 __all__ = ["grafana_dashboard", "render"]
@@ -118,7 +120,8 @@ def _schema_panels(layout: _Layout, schema: Schema) -> None:
                      unit="percentunit", description=f"{rate} (count_if) over all events")
     for m in schema.measures:
         unit = GRAFANA_UNITS.get(hints.unit_of(m.name) or "count", "short")
-        if m.type == "histogram":
+        role = kind_of(m).role
+        if role == ROLE_DISTRIBUTION:
             bucket = f"{names[m.name]}_bucket{REGION}"
             layout.panel("timeseries", f"{hints.title}: {m.name} percentiles",
                          [(f"histogram_quantile({q}, sum by (le, region) "
@@ -130,7 +133,7 @@ def _schema_panels(layout: _Layout, schema: Schema) -> None:
                 layout.panel("timeseries", f"{hints.title}: p99 {m.name}{by_text}",
                              [(f"histogram_quantile(0.99, sum by (le, {group}) "
                                f"(rate({bucket}[5m])))", _legend(by))], unit=unit)
-        elif m.type == "sum":
+        elif role == ROLE_TOTAL:
             total = f"{names[m.name]}_total{REGION}"
             layout.panel("timeseries", f"{hints.title}: {m.name} per minute{by_text}",
                          [(f"sum by ({group}) (rate({total}[5m])) * 60", _legend(by))],

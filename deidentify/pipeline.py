@@ -43,6 +43,7 @@ import orjson
 
 from deidentify.dimensions.host import IP_PLACEHOLDER, OTHER
 from deidentify.errors import SettingsError
+from deidentify.measures import kind_of
 from deidentify.privacy.guard import Detector, OutputGuard
 from deidentify.privacy.threshold import SubjectThreshold
 from deidentify.schema import SchemaSet
@@ -113,18 +114,22 @@ def scan_measure_numbers(guard: OutputGuard, measures: object) -> Detector | Non
     return None
 
 
+def measure_formatter(cs: CompiledSchema) -> Callable[[list], dict]:
+    """Cell -> its ``measures`` object: ``count`` then each measure as its kind formats it
+    (:mod:`deidentify.measures`). Built once per closed window, called per cell."""
+    steps = tuple((m.name, FIRST_MEASURE + i, kind_of(m).format(m))
+                  for i, m in enumerate(cs.measures))
+
+    def format_measures(cell: list) -> dict:
+        out: dict = {"count": cell[COUNT]}
+        for name, idx, fmt in steps:
+            out[name] = fmt(cell[idx])
+        return out
+    return format_measures
+
+
 def format_measures(cs: CompiledSchema, cell: list) -> dict:
-    out: dict = {"count": cell[COUNT]}
-    for i, measure in enumerate(cs.measures):
-        value = cell[FIRST_MEASURE + i]
-        if measure.type == "histogram":
-            total, counts = value
-            buckets = {_bound_key(b): counts[j] for j, b in enumerate(measure.buckets)}
-            buckets["+Inf"] = counts[-1]
-            out[measure.name] = {"sum": total, "buckets": buckets}
-        else:
-            out[measure.name] = value
-    return out
+    return measure_formatter(cs)(cell)
 
 
 class Pipeline:
@@ -270,10 +275,11 @@ class Pipeline:
                 self._suppress(name, BELOW_K, result.suppressed_cells)
             win = {"start": iso_utc(window.start_ms), "end": iso_utc(window.end_ms)}
             names = cs.dimension_names
+            format_measures = measure_formatter(cs)
             published = 0
             for dims, cell in result.publishable:
                 dims_obj = dict(zip(names, dims, strict=True))
-                measures = format_measures(cs, cell)
+                measures = format_measures(cell)
                 hit = self.guard.scan(dims_obj) or scan_measure_numbers(self.guard, measures)
                 if hit is not None:
                     self._drop(name, GUARD_HIT, cell[COUNT])

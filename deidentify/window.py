@@ -53,14 +53,14 @@ number of distinct subjects.
 from __future__ import annotations
 
 import sys
-from bisect import bisect_left
 from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
 from hashlib import blake2b
 from os import urandom
 
+from deidentify.measures import build_updater, kind_of
 from deidentify.schema.compile import CompiledSchema, Extracted
-from deidentify.schema.model import OTHER
+from deidentify.schema.model import OTHER, Measure
 
 # Cell layout: [count, subjects, *measures]; subjects is a set of keyed hashes, or once the
 # window's k distinct subjects were seen, the int k it reached (a lower bound, set dropped).
@@ -359,35 +359,12 @@ class WindowAggregator:
 # --------------------------------------------------------------------------- measures
 
 
-def initial_measure(measure) -> object:
-    if measure.type == "histogram":
-        return [0, [0] * (len(measure.buckets) + 1)]
-    return 0
+def initial_measure(measure: Measure) -> object:
+    """A new cell's value for ``measure`` (its kind's initial value)."""
+    return kind_of(measure).initial(measure)
 
 
 def make_updater(cs: CompiledSchema) -> Callable[[list, tuple], None]:
-    """Compile the measure updates of one schema into a single closure."""
-    steps: list[tuple[int, int, tuple[float, ...]]] = []
-    for i, measure in enumerate(cs.measures):
-        idx = FIRST_MEASURE + i
-        if measure.type == "histogram":
-            steps.append((idx, 1, measure.buckets))
-        elif measure.type == "sum":
-            steps.append((idx, 0, ()))
-        else:
-            steps.append((idx, 2, ()))
-    steps_t = tuple(steps)
-
-    def update(cell: list, values: tuple) -> None:
-        for (idx, kind, buckets), value in zip(steps_t, values, strict=True):
-            if value is None or value is False:
-                continue
-            if kind == 2:          # count_if
-                cell[idx] += 1
-            elif kind == 0:        # sum
-                cell[idx] += value
-            else:                  # histogram
-                hist = cell[idx]
-                hist[0] += value
-                hist[1][bisect_left(buckets, value)] += 1
-    return update
+    """Compile the measure updates of one schema into a single straight-line function
+    (each measure kind's update lines; see :func:`deidentify.measures.build_updater`)."""
+    return build_updater(cs.measures, FIRST_MEASURE)

@@ -14,6 +14,10 @@ Naming rule (``<schema>`` and ``<measure>`` are the names in the schema file, al
     deidentify_<schema>_<measure>_count{region, <dims>}         sum and count, so PromQL's
                                                                 histogram_quantile() works
 
+Each measure kind declares its series and builds its metric objects
+(:meth:`deidentify.measures.MeasureKind.series` / ``exporter``); the names above are those
+of the shipped kinds.
+
 Labels: ``region`` and one label per dimension, named after the dimension. A dimension
 whose name Prometheus reserves or the exporter already uses (``region``, ``le``,
 ``quantile``, ``job``, ``instance``) is exported as ``dim_<name>``. Label values are the
@@ -43,7 +47,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter
 
 from deidentify.errors import SchemaError
-from deidentify.metrics import MergedHistogram
+from deidentify.measures import MeasureExport, kind_of
 from deidentify.schema.model import Schema
 
 __all__ = ["CentralExport", "SchemaExport", "label_name", "metric_names", "series_names"]
@@ -78,13 +82,10 @@ def metric_names(schema: Schema) -> dict[str, str]:
 
 def series_names(schema: Schema) -> dict[str, tuple[str, ...]]:
     """measure name -> the sample names it exports (what PromQL queries)."""
-    out: dict[str, tuple[str, ...]] = {}
-    kinds = {m.name: m.type for m in schema.measures}
-    for measure, base in metric_names(schema).items():
-        if kinds.get(measure) == "histogram":
-            out[measure] = (f"{base}_bucket", f"{base}_sum", f"{base}_count")
-        else:
-            out[measure] = (f"{base}_total",)
+    names = metric_names(schema)
+    out: dict[str, tuple[str, ...]] = {"count": (f"{names['count']}_total",)}
+    for m in schema.measures:
+        out[m.name] = kind_of(m).series(names[m.name])
     return out
 
 
@@ -93,7 +94,7 @@ def _check_collisions(schema: Schema) -> None:
     lines = {m.name: m.line for m in schema.measures}
     bases = metric_names(schema)
     for measure, samples in series_names(schema).items():
-        for sample in (bases[measure], *samples):
+        for sample in dict.fromkeys((bases[measure], *samples)):   # a gauge's sample is its base
             other = seen.get(sample)
             if other is not None:
                 raise SchemaError(
@@ -115,47 +116,27 @@ class SchemaExport:
         what = schema.description.split(".")[0][:120] or schema.name
         self.events = Counter(names["count"], f"Events in merged {schema.name} cells ({what})",
                               self.labelnames, registry=registry)
-        # (measure name, counter) and (measure name, histogram): the per-aggregate loop
-        # touches only these prepared lists.
-        self.counters: list[tuple[str, Counter]] = []
-        self.histograms: list[tuple[str, MergedHistogram]] = []
-        for m in schema.measures:
-            if m.type == "histogram":
-                self.histograms.append((m.name, MergedHistogram(
-                    names[m.name], f"{schema.name} {m.name} (merged histogram buckets)",
-                    self.labelnames, tuple(m.buckets), registry=registry)))
-            else:
-                kind = "events matching the condition" if m.type == "count_if" else "sum"
-                self.counters.append((m.name, Counter(
-                    names[m.name], f"{schema.name} {m.name} ({kind})", self.labelnames,
-                    registry=registry)))
+        # (measure name, its kind's export): the per-aggregate loop touches only this
+        # prepared list (deidentify.measures owns what each kind exports)
+        self.measures: list[tuple[str, MeasureExport]] = [
+            (m.name, kind_of(m).exporter(m, names[m.name], schema.name, self.labelnames,
+                                         registry))
+            for m in schema.measures]
         self._registry = registry
 
     def export(self, region: str, dims: tuple[Any, ...], measures: dict[str, Any]) -> None:
         labels = (region, *(label_value(v) for v in dims))
         self.events.labels(*labels).inc(measures["count"])
-        for name, counter in self.counters:
-            value = measures.get(name)
-            if value:
-                counter.labels(*labels).inc(value)
-            else:
-                counter.labels(*labels)            # the series exists, at zero
-        for name, histogram in self.histograms:
-            value = measures.get(name)
-            if value is not None:
-                histogram.add(labels, value["buckets"], value["sum"])
+        for name, exported in self.measures:
+            exported.add(labels, measures.get(name))
 
     def metrics(self) -> list[Any]:
         """Every metric object of this schema (the collector removes stale label sets)."""
-        return [self.events, *(c for _n, c in self.counters),
-                *(h for _n, h in self.histograms)]
+        return [self.events, *(m for _n, e in self.measures for m in e.metrics)]
 
     def unregister(self) -> None:
-        self._registry.unregister(self.events)
-        for _name, counter in self.counters:
-            self._registry.unregister(counter)
-        for _name, histogram in self.histograms:
-            self._registry.unregister(histogram)
+        for metric in self.metrics():
+            self._registry.unregister(metric)
 
 
 class CentralExport:

@@ -45,6 +45,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from deidentify.central.validate import ValidAggregate
+from deidentify.measures import ROLE_DISTRIBUTION, ROLE_RATE, ROLE_TOTAL, kind_of
 from deidentify.schema.model import Schema, presentation_of
 
 __all__ = [
@@ -297,8 +298,9 @@ def _schema_view(schema: Schema, windows: list) -> dict[str, Any]:
     of the recent windows with the most events, with their measures.
     """
     hints = presentation_of(schema)
-    sums = [m.name for m in schema.measures if m.type in ("sum", "count_if")]
-    histograms = [m.name for m in schema.measures if m.type == "histogram"]
+    roles = {m.name: kind_of(m).role for m in schema.measures}
+    sums = [name for name, role in roles.items() if role in (ROLE_TOTAL, ROLE_RATE)]
+    histograms = [name for name, role in roles.items() if role == ROLE_DISTRIBUTION]
     rates = list(hints.rates)
     minutes_per_window = schema.window.size_ms / 60_000
 
@@ -374,8 +376,8 @@ def _schema_view(schema: Schema, windows: list) -> dict[str, Any]:
         "title": hints.title,
         "description": schema.description,
         "dimensions": list(schema.dimension_names),
-        "measures": [{"name": m.name, "type": m.type, "unit": hints.unit_of(m.name)}
-                     for m in schema.measures],
+        "measures": [{"name": m.name, "type": m.type, "role": roles[m.name],
+                      "unit": hints.unit_of(m.name)} for m in schema.measures],
         "rates": rates,
         "histograms": histograms,
         "chart_by": chart_by,

@@ -76,7 +76,6 @@ aggregate costs one ``orjson.loads``, one guard check per string and a few dict 
 
 from __future__ import annotations
 
-import math
 import re
 import time
 from dataclasses import dataclass
@@ -87,6 +86,7 @@ import orjson
 
 from deidentify.dimensions.host import is_valid_host
 from deidentify.dimensions.route import RouteVocabulary, is_valid_route
+from deidentify.measures import MeasureRejected, kind_of
 from deidentify.pipeline import GUARD_ALLOW, REGION_RE, scan_measure_numbers
 from deidentify.privacy.guard import Detector, OutputGuard
 from deidentify.schema import SchemaSet
@@ -141,8 +141,6 @@ DEFAULT_MAX_FUTURE_MS = 3_600_000              # windows starting later than now
 DEFAULT_MAX_AGE_MS = 7 * 24 * 3_600_000        # windows ending before now - 7 days
 DEFAULT_MAX_EVENTS_PER_S = 1_000_000           # per cell and second of its window
 COUNT = "count"
-INF = "+Inf"
-_EPS = 1e-9
 
 
 def bound_key(bound: float) -> str:
@@ -195,11 +193,6 @@ class _Reject(Exception):
         self.reason = reason
 
 
-def _is_number(value: Any) -> bool:
-    t = type(value)
-    return (t is int) or (t is float and math.isfinite(value))
-
-
 def _parse_iso_ms(value: Any) -> int:
     if type(value) is not str:
         raise _Reject(INVALID_WINDOW)
@@ -219,8 +212,7 @@ def _parse_iso_ms(value: Any) -> int:
 class _SchemaRules:
     """One schema compiled into what the validator checks: built once."""
 
-    __slots__ = ("schema", "dim_checks", "dim_names", "measures", "bucket_keys", "size_ms",
-                 "max_count")
+    __slots__ = ("schema", "dim_checks", "dim_names", "measures", "size_ms", "max_count")
 
     def __init__(self, schema: Schema, max_events_per_s: int) -> None:
         self.schema = schema
@@ -229,11 +221,8 @@ class _SchemaRules:
         self.dim_names = schema.dimension_names
         self.dim_checks = tuple(_dimension_check(d.type, d.values, d.declared_routes)
                                 for d in schema.dimensions)
-        self.measures = {m.name: m for m in schema.measures}
-        self.bucket_keys = {
-            m.name: tuple(bound_key(b) for b in m.buckets) + (INF,)
-            for m in schema.measures if m.type == "histogram"
-        }
+        # name -> the measure kind's check (deidentify.measures), built once
+        self.measures = {m.name: kind_of(m).central_check(m) for m in schema.measures}
 
 
 def _dimension_check(kind: str, values: tuple[str, ...] | None, routes: tuple[str, ...] = ()):
@@ -421,53 +410,11 @@ class AggregateValidator:
         if count > rules.max_count:
             raise _Reject(OUT_OF_BOUNDS)
         out: dict[str, Any] = {COUNT: count}
-        for name, measure in rules.measures.items():
+        for name, check in rules.measures.items():
             if name not in measures:
                 raise _Reject(MISSING_MEASURE)
-            value = measures[name]
-            if measure.type == "count_if":
-                if type(value) is not int or not 0 <= value <= count:
-                    raise _Reject(INVALID_MEASURE)
-                out[name] = value
-            elif measure.type == "sum":
-                self._check_sum(value, measure, count)
-                out[name] = value
-            elif measure.type == "histogram":
-                out[name] = self._check_histogram(value, measure, count,
-                                                  rules.bucket_keys[name])
-            else:  # a measure type this collector does not know: fail closed
-                raise _Reject(INVALID_MEASURE)
+            try:
+                out[name] = check(measures[name], count)
+            except MeasureRejected as rej:
+                raise _Reject(rej.reason) from None
         return out
-
-    @staticmethod
-    def _check_sum(value: Any, measure, count: int) -> None:
-        if not _is_number(value) or (measure.integer and type(value) is not int):
-            raise _Reject(INVALID_MEASURE)
-        # Each event's value is clamped to [min, max] by the sidecar: the sum is bounded by
-        # count times the bounds, and is non-negative unless the schema allows negatives.
-        low = 0.0 if measure.minimum is None or measure.minimum >= 0 else measure.minimum * count
-        high = math.inf if measure.maximum is None else measure.maximum * count
-        slack = 0 if type(value) is int else _EPS * max(1.0, abs(value))   # float rounding
-        if value < low - slack or value > high + slack:
-            raise _Reject(OUT_OF_BOUNDS)
-
-    def _check_histogram(self, value: Any, measure, count: int,
-                         keys: tuple[str, ...]) -> dict[str, Any]:
-        if type(value) is not dict or value.keys() != {"sum", "buckets"}:
-            raise _Reject(INVALID_MEASURE)
-        buckets = value["buckets"]
-        if type(buckets) is not dict or len(buckets) != len(keys):
-            raise _Reject(INVALID_BUCKETS)
-        total = 0
-        ordered = []
-        for key in keys:
-            n = buckets.get(key)
-            if type(n) is not int or n < 0:
-                raise _Reject(INVALID_BUCKETS)
-            total += n
-            ordered.append(n)
-        # Events without the field count in "count" but not in the histogram.
-        if total > count:
-            raise _Reject(INVALID_BUCKETS)
-        self._check_sum(value["sum"], measure, total)
-        return {"sum": value["sum"], "buckets": dict(zip(keys, ordered, strict=True))}

@@ -20,10 +20,12 @@ does not count as reached: it is rolled up, never published on a weaker proof.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from deidentify.schema.model import OTHER
+from deidentify.measures import kind_of
+from deidentify.schema.model import OTHER, Measure
 from deidentify.window import COUNT, FIRST_MEASURE, SUBJECTS, ClosedWindow, initial_measure
 
 
@@ -41,22 +43,23 @@ def distinct_lower_bound(subjects: set | int) -> int:
     return subjects if isinstance(subjects, int) else len(subjects)
 
 
-def merge_cell(into: list, cell: list, measure_types: tuple[str, ...]) -> None:
+Merger = Callable[[Any, Any], Any]
+
+
+def measure_mergers(measures: Iterable[Measure]) -> tuple[Merger, ...]:
+    """Each measure's merge (its kind's; see :mod:`deidentify.measures`), in schema order."""
+    return tuple(kind_of(m).merge(m) for m in measures)
+
+
+def merge_cell(into: list, cell: list, mergers: tuple[Merger, ...]) -> None:
     into[COUNT] += cell[COUNT]
     mine, theirs = into[SUBJECTS], cell[SUBJECTS]
     if type(mine) is set and type(theirs) is set:
         mine.update(theirs)
     else:   # a union has at least as many distinct subjects as its largest part
         into[SUBJECTS] = max(distinct_lower_bound(mine), distinct_lower_bound(theirs))
-    for i, mtype in enumerate(measure_types):
-        idx = FIRST_MEASURE + i
-        if mtype == "histogram":
-            into[idx][0] += cell[idx][0]
-            counts = into[idx][1]
-            for j, n in enumerate(cell[idx][1]):
-                counts[j] += n
-        else:
-            into[idx] += cell[idx]
+    for idx, merge in enumerate(mergers, FIRST_MEASURE):
+        into[idx] = merge(into[idx], cell[idx])
 
 
 class SubjectThreshold:
@@ -73,19 +76,19 @@ class SubjectThreshold:
     def apply(self, window: ClosedWindow) -> ThresholdResult:
         n_dims = len(window.schema.dimension_names)
         other_key = tuple(OTHER for _ in range(n_dims))
-        measure_types = tuple(m.type for m in window.schema.measures)
+        mergers = measure_mergers(window.schema.measures)
         rollup: list[Any] = [0, set()] + [initial_measure(m) for m in window.schema.measures]
         publishable = []
         rolled_cells = rolled_events = 0
         for dims, cell in window.cells.items():
             if dims == other_key:
-                merge_cell(rollup, cell, measure_types)
+                merge_cell(rollup, cell, mergers)
             elif self.reached(cell):
                 publishable.append((dims, cell))
             else:
                 rolled_cells += 1
                 rolled_events += cell[COUNT]
-                merge_cell(rollup, cell, measure_types)
+                merge_cell(rollup, cell, mergers)
         suppressed_cells = suppressed_events = 0
         if rollup[COUNT]:
             if self.reached(rollup):

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from deidentify import measures as measure_kinds  # a module: it imports schema.model
 from deidentify.schema.model import FIELD_RE, OTHER, Schema
 
 
@@ -89,29 +90,15 @@ def generate_source(schema: Schema) -> tuple[str, dict[str, Any]]:
     for i, measure in enumerate(schema.measures):
         m = f"m{i}"
         measure_names.append(m)
-        if measure.type == "count_if":
-            cond = measure.condition
-            assert cond is not None
-            body += _path_lines(cond.field, "v", ind)
-            consts[f"T_{i}"] = cond.value
-            if cond.op == "equals":
-                consts[f"TT_{i}"] = type(cond.value)
-                body.append(f"{ind}{m} = v.__class__ is TT_{i} and v == T_{i}")
-            else:
-                op = ">=" if cond.op == "gte" else "<"
-                body += [f"{ind}c = v.__class__",
-                         f"{ind}{m} = (c is int or c is float) and v {op} T_{i}"]
-            continue
-        body += _path_lines(measure.field or "", "v", ind)
-        consts[f"LO_{i}"], consts[f"HI_{i}"] = measure.minimum, measure.maximum
-        accept = "c is int" if measure.integer else "c is int or (c is float and v == v)"
-        body += [f"{ind}c = v.__class__",
-                 f"{ind}if {accept}:",
-                 f"{ind}    {m} = LO_{i} if v < LO_{i} else (HI_{i} if v > HI_{i} else v)",
-                 f"{ind}elif v is MISSING or v is None:",
-                 f"{ind}    {m} = None",
-                 f"{ind}else:",
-                 f"{ind}    return INVALID_FIELD"]
+        # The measure's kind writes its lines (deidentify.measures); fields are read only
+        # through _path_lines, and its constants are passed in the namespace.
+        lines, kind_consts = measure_kinds.kind_of(measure).extract_lines(
+            measure, m, f"M{i}_", lambda path, var: _path_lines(path, var, ""))
+        for key in kind_consts:
+            if not key.startswith(f"M{i}_"):
+                raise ValueError("a measure constant must start with its prefix")
+        consts.update(kind_consts)
+        body += [ind + line for line in lines]
     # subject: the first non-empty str or int among the ordered subject paths
     body.append(f"{ind}s = None")
     depth = ind

@@ -27,6 +27,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, NamedTuple
 
+from deidentify import measures as measure_kinds  # a module: it imports schema.model
 from deidentify.dimensions.host import HostExtractor
 from deidentify.dimensions.route import RouteTemplate, RouteVocabulary
 from deidentify.schema.codegen import build_extract
@@ -209,47 +210,10 @@ def compile_dimension(dim: Dimension, route_template: RouteTemplate | None,
 
 
 def compile_measure_reader(measure: Measure) -> Callable[[dict], Any]:
-    """A closure returning the measure's per-event input (number, bool or None)."""
-    if measure.type == "count_if":
-        cond = measure.condition
-        assert cond is not None
-        get = field_getter(cond.field)
-        target = cond.value
-        if cond.op == "equals":
-            target_type = type(target)
-
-            def equals(event: dict) -> bool:
-                value = get(event)
-                return type(value) is target_type and value == target
-            return equals
-        if cond.op == "gte":
-            def gte(event: dict) -> bool:
-                value = get(event)
-                return type(value) in (int, float) and value >= target
-            return gte
-
-        def lt(event: dict) -> bool:
-            value = get(event)
-            return type(value) in (int, float) and value < target
-        return lt
-
-    get = field_getter(measure.field or "")
-    lo, hi = measure.minimum, measure.maximum
-    integer = measure.integer
-
-    def number(event: dict) -> float | int | None:
-        value = get(event)
-        tv = type(value)
-        if tv is int or (tv is float and not integer and value == value):
-            if value < lo:
-                return lo
-            if value > hi:
-                return hi
-            return value
-        if value is _MISSING or value is None:
-            return None
-        raise Rejected(INVALID_FIELD)
-    return number
+    """A closure returning the measure's per-event input (its kind's reference reader)."""
+    tools = measure_kinds.ReaderTools(field=field_getter, missing=_MISSING, rejected=Rejected,
+                                      invalid_field=INVALID_FIELD)
+    return measure_kinds.kind_of(measure).reader(measure, tools)
 
 
 def compile_subject(paths: tuple[str, ...]) -> Callable[[dict], Any]:

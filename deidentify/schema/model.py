@@ -60,7 +60,6 @@ DURATION_RE = re.compile(r"^\s*(\d+)\s*(ms|s|m|h)?\s*$")
 _UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000}
 
 DIMENSION_TYPES = ("route", "host", "enum", "status", "status_class", "id", "bool")
-MEASURE_TYPES = ("sum", "histogram", "count_if")
 CONDITION_OPS = ("equals", "gte", "lt")
 
 DEFAULT_DIMENSION_CAP = 500
@@ -117,13 +116,14 @@ class Condition:
 @dataclass(frozen=True, slots=True)
 class Measure:
     name: str
-    type: str                           # one of MEASURE_TYPES
-    field: str | None = None            # sum / histogram
-    minimum: float | None = None        # clamp bounds for sum / histogram
+    type: str                           # a measure kind (deidentify.measures.KINDS)
+    field: str | None = None            # the numeric field (sum / histogram)
+    minimum: float | None = None        # clamp bounds of the field
     maximum: float | None = None
     buckets: tuple[float, ...] = ()     # histogram upper bounds, ascending
-    integer: bool = False               # sum/histogram of an integer field
+    integer: bool = False               # the field must be an integer
     condition: Condition | None = None  # count_if
+    options: tuple[tuple[str, Any], ...] = ()   # any other setting a kind parses: (key, value)
     line: int | None = None
 
 
@@ -383,24 +383,6 @@ def _parse_declared_routes(ctx: _Ctx, spec: Located, what: str
     return tuple(routes), openapi, imported
 
 
-def _parse_condition(ctx: _Ctx, spec: Located, what: str) -> Condition:
-    ops = [op for op in CONDITION_OPS if op in spec]
-    if len(ops) != 1:
-        raise ctx.error(f"{what} needs exactly one condition", spec,
-                        fix=f"add one of: {', '.join(CONDITION_OPS)} (e.g. gte: 500)")
-    op = ops[0]
-    value = spec[op]
-    if op == "equals":
-        if not isinstance(value, bool | int | str) or isinstance(value, float):
-            raise ctx.error(f"{what} 'equals' must be true/false, an integer or a string",
-                            spec, op, fix="e.g. equals: true")
-    else:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ctx.error(f"{what} '{op}' must be a number", spec, op, fix="e.g. gte: 500")
-    field = ctx.string(spec, "field", what, FIELD_RE, fix="a field path such as status")
-    return Condition(field=field, op=op, value=value)
-
-
 def _parse_measure(ctx: _Ctx, name: str, spec: Any, parent: Located) -> Measure:
     if name == "count":
         raise ctx.error("'count' is always published and cannot be declared", parent, name,
@@ -408,57 +390,14 @@ def _parse_measure(ctx: _Ctx, name: str, spec: Any, parent: Located) -> Measure:
     if not NAME_RE.match(name):
         raise ctx.error(f"measure name '{name}' is not well formed", parent, name,
                         fix="use lowercase letters, digits and '_' (e.g. latency_ms)")
+    # Each measure type is a kind in deidentify.measures, which parses its own keys; that
+    # module builds on this one, so it is imported here, at parse time.
+    from deidentify.measures import kind_names, parse_measure_spec
     spec = ctx.mapping(spec, f"measures.{name}", parent, name)
     if "type" not in spec:
         raise ctx.error(f"measure '{name}' has no type", spec,
-                        fix=f"add 'type:' with one of: {', '.join(MEASURE_TYPES)}")
-    mtype = spec["type"]
-    what = f"measure '{name}'"
-    line = parent.line_of(name)
-    if mtype == "count_if":
-        ctx.keys(spec, what, ("type", "field"), CONDITION_OPS)
-        return Measure(name=name, type=mtype, condition=_parse_condition(ctx, spec, what),
-                       line=line)
-    if mtype == "sum":
-        ctx.keys(spec, what, ("type", "field", "min", "max"), ("integer",))
-    elif mtype == "histogram":
-        ctx.keys(spec, what, ("type", "field", "buckets", "min", "max"), ("integer",))
-    else:
-        close = difflib.get_close_matches(str(mtype), MEASURE_TYPES, n=1)
-        hint = f"did you mean '{close[0]}'? " if close else ""
-        raise ctx.error(f"{what} has unknown type '{mtype}'", spec, "type",
-                        fix=f"{hint}one of: {', '.join(MEASURE_TYPES)} (count is implicit)")
-    field = ctx.string(spec, "field", what, FIELD_RE, fix="a numeric field such as latency_ms")
-    minimum = ctx.number(spec, "min", what)
-    maximum = ctx.number(spec, "max", what)
-    if minimum >= maximum:
-        raise ctx.error(f"{what} 'min' must be below 'max'", spec, "max",
-                        fix="write a max larger than min")
-    integer = False
-    if "integer" in spec:
-        if not isinstance(spec["integer"], bool):
-            raise ctx.error(f"{what} 'integer' must be true or false", spec, "integer",
-                            fix="integer: true")
-        integer = spec["integer"]
-    buckets: tuple[float, ...] = ()
-    if mtype == "histogram":
-        raw = spec["buckets"]
-        if not isinstance(raw, LocatedList) or not raw:
-            raise ctx.error(f"{what} 'buckets' must be a non-empty list of numbers", spec,
-                            "buckets", fix="e.g. buckets: [5, 10, 25, 50, 100]")
-        for i, bound in enumerate(raw):
-            if isinstance(bound, bool) or not isinstance(bound, int | float):
-                raise ctx.error(f"{what} bucket bounds must be numbers", raw, i,
-                                fix="e.g. buckets: [5, 10, 25]")
-            if i and bound <= raw[i - 1]:
-                raise ctx.error(f"{what} bucket bounds must be strictly ascending", raw, i,
-                                fix="sort the bounds and remove duplicates")
-        if len(raw) > 64:
-            raise ctx.error(f"{what} has more than 64 buckets", spec, "buckets",
-                            fix="use at most 64 bucket bounds")
-        buckets = tuple(raw)
-    return Measure(name=name, type=mtype, field=field, minimum=minimum, maximum=maximum,
-                   buckets=buckets, integer=integer, line=line)
+                        fix=f"add 'type:' with one of: {', '.join(kind_names())}")
+    return parse_measure_spec(ctx, name, spec, parent.line_of(name))
 
 
 def check_k_floor(k_floor: int) -> int:
@@ -616,15 +555,17 @@ def presentation_of(schema: Schema) -> Presentation:
         return schema.presentation
     chart_by = next((d.name for d in schema.dimensions if d.type in ("route", "host")),
                     schema.dimensions[0].name if schema.dimensions else None)
+    from deidentify.measures import ROLE_RATE, kind_of  # builds on this module
     units = []
     for m in schema.measures:
         for suffix, unit in (("_ms", "ms"), ("_seconds", "s"), ("_bytes", "bytes"),
                              ("_minor", "minor_units")):
-            if m.type != "count_if" and m.name.endswith(suffix):
+            if kind_of(m).has_unit and m.name.endswith(suffix):
                 units.append((m.name, unit))
                 break
     return Presentation(title=schema.name.replace("_", " "), chart_by=chart_by,
-                        rates=tuple(m.name for m in schema.measures if m.type == "count_if"),
+                        rates=tuple(m.name for m in schema.measures
+                                    if kind_of(m).role == ROLE_RATE),
                         units=tuple(units))
 
 
@@ -634,8 +575,11 @@ def _parse_presentation(ctx: _Ctx, doc: Located, dimensions: tuple[Dimension, ..
         return None
     node = ctx.mapping(doc["presentation"], "presentation", doc, "presentation")
     ctx.keys(node, "presentation", (), PRESENTATION_KEYS)
+    from deidentify.measures import KINDS, ROLE_RATE, kind_of  # builds on this module
     dim_names = [d.name for d in dimensions]
-    kinds = {m.name: m.type for m in measures}
+    kinds = {m.name: kind_of(m) for m in measures}
+    rate_types = _either([t for t, k in KINDS.items() if k.role == ROLE_RATE])
+    unit_types = _either([t for t, k in KINDS.items() if k.has_unit])
     title = node["title"] if "title" in node else None
     if title is not None:
         title = ctx.string(node, "title", "presentation")
@@ -653,22 +597,26 @@ def _parse_presentation(ctx: _Ctx, doc: Located, dimensions: tuple[Dimension, ..
     if "rates" in node:
         raw = node["rates"]
         if not isinstance(raw, LocatedList):
-            raise ctx.error("presentation 'rates' must be a list of count_if measures", node,
-                            "rates", fix="e.g. rates: [errors], or rates: [] for none")
+            raise ctx.error(f"presentation 'rates' must be a list of {rate_types} measures",
+                            node, "rates", fix="e.g. rates: [errors], or rates: [] for none")
         for i, name in enumerate(raw):
-            if kinds.get(name) != "count_if":
-                choices = [n for n, k in kinds.items() if k == "count_if"]
-                raise ctx.error(f"presentation 'rates' entry '{name}' is not a count_if measure",
-                                raw, i, fix=f"one of: {', '.join(choices) or '(none declared)'}")
+            kind = kinds.get(name)
+            if kind is None or kind.role != ROLE_RATE:
+                choices = [n for n, k in kinds.items() if k.role == ROLE_RATE]
+                raise ctx.error(f"presentation 'rates' entry '{name}' is not a {rate_types} "
+                                "measure", raw, i,
+                                fix=f"one of: {', '.join(choices) or '(none declared)'}")
         rates = tuple(raw)
     units: dict[str, str] = {}
     if "units" in node:
         unit_node = ctx.mapping(node["units"], "presentation.units", node, "units")
         for name in unit_node:
-            if kinds.get(name) not in ("sum", "histogram"):
-                raise ctx.error(f"presentation.units names '{name}', not a sum or histogram "
+            kind = kinds.get(name)
+            if kind is None or not kind.has_unit:
+                raise ctx.error(f"presentation.units names '{name}', not a {unit_types} "
                                 "measure", unit_node, name,
-                                fix="units apply to sum and histogram measures")
+                                fix=f"units apply to {unit_types.replace(' or ', ' and ')} "
+                                    "measures")
             unit = unit_node[name]
             if unit not in UNITS:
                 raise ctx.error(f"presentation.units '{name}' has unknown unit '{unit}'",
@@ -683,3 +631,8 @@ def _parse_presentation(ctx: _Ctx, doc: Located, dimensions: tuple[Dimension, ..
         chart_by=chart_by if chart_by is not None else default.chart_by,
         rates=rates if rates is not None else default.rates,
         units=tuple(units.items()) if "units" in node else default.units)
+
+
+def _either(names: list[str]) -> str:
+    """``a``, ``a or b``, ``a, b or c``."""
+    return ", ".join(names[:-1]) + " or " + names[-1] if len(names) > 1 else "".join(names)

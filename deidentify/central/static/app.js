@@ -64,7 +64,7 @@
     const last = windows[windows.length - 1];
     const recent = windows.slice(-5);
     const units = Object.fromEntries((view.measures || []).map(m => [m.name, m.unit]));
-    const kinds = Object.fromEntries((view.measures || []).map(m => [m.name, m.type]));
+    const roles = Object.fromEntries((view.measures || []).map(m => [m.name, m.role]));
     const recentEvents = recent.reduce((a, w) => a + w.events, 0);
     const kpis = [h("div", { class: "kpi" }, h("div", { class: "v", "data-kpi": `${name}-per-minute` }, last ? num(last.per_minute, 1) : "–"), h("div", { class: "l" }, "events/min, last window"))];
     (view.rates || []).forEach(r => {
@@ -96,7 +96,7 @@
         { label: `${view.title}: ${hname} quantiles, ${region}`, yFormat: compact(units[hname]) });
       cards.push(card(`${view.title}: ${hname} p50 / p90 / p99 (from histogram buckets)`, { attrs: { "data-chart": `${name}-quantiles-${hname}`, "data-schema": name } }, box));
     });
-    Object.keys(kinds).filter(m => kinds[m] === "sum").forEach(m => {
+    Object.keys(roles).filter(m => roles[m] === "total").forEach(m => {
       const box = h("div", {});
       Charts.line(box, [{ name: m, points: windows.map(w => ({ x: w.start_ms, y: w.sums[m] / (view.window_minutes || 1) })) }],
         { label: `${view.title}: ${m} per minute, ${region}`, yFormat: compact(units[m]) });
@@ -104,7 +104,7 @@
     });
 
     const dims = view.dimensions || [];
-    const counters = Object.keys(kinds).filter(m => kinds[m] !== "histogram");
+    const counters = Object.keys(roles).filter(m => roles[m] === "total" || roles[m] === "rate");
     const headers = [...dims, "events", "per min", ...counters.map(m => withUnit(m, units[m])), ...(view.rates || []).map(r => r + " %"),
       ...(view.histograms || []).flatMap(x => [x + " p50", x + " p99"])];
     const numeric = headers.map((_, i) => i >= dims.length);
