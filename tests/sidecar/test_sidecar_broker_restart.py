@@ -1,8 +1,9 @@
 """The broker goes away mid-stream and comes back: the sidecar recovers by itself.
 
 Runs against a dedicated second broker (``scripts/kafka.sh`` with its own state directory
-and ports), so stopping it cannot disturb the shared broker other tests use. Named ``zz``
-so that it runs last: it is the slowest test (two broker starts).
+and ports), so stopping it cannot disturb the shared broker other tests use. Marked
+``dedicated_broker``, so it runs after the tests on the shared broker (tests/conftest.py):
+it is among the slowest (two broker starts).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from tests.sidecar.sidecar_support import (
     wait_for_totals,
 )
 
-pytestmark = pytest.mark.kafka
+pytestmark = [pytest.mark.kafka, pytest.mark.dedicated_broker]
 
 
 @pytest.fixture
