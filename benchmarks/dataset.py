@@ -65,7 +65,10 @@ class Dataset:
 
 def _generator_fingerprint() -> str:
     import deidentify.generate as gen
-    return hashlib.sha256(Path(gen.__file__).read_bytes()).hexdigest()[:12]
+    digest = hashlib.sha256()
+    for path in sorted(Path(gen.__file__).parent.glob("*.py")):    # the whole package
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:12]
 
 
 def _chunk_bounds(events: int, jobs: int) -> list[tuple[int, int]]:

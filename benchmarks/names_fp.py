@@ -34,7 +34,9 @@ import tracemalloc
 
 from deidentify.dimensions.host import HostExtractor
 from deidentify.dimensions.route import RouteTemplate
-from deidentify.generate import _ROUTES, _WEBHOOK_EVENTS, TENANTS, TelemetryGenerator
+from deidentify.generate import TENANTS, TelemetryGenerator
+from deidentify.generate.traffic import ROUTES
+from deidentify.generate.words import WEBHOOK_EVENTS
 from deidentify.privacy import names
 from deidentify.privacy.guard import OutputGuard
 
@@ -44,13 +46,13 @@ def _rate(hits: int, total: int) -> str:
 
 
 def generator_corpus(events: int, find) -> None:
-    segments = sorted({s for _, t, *_ in _ROUTES for s in t.split("/") if s and "{" not in s})
+    segments = sorted({s for r in ROUTES for s in r.template.split("/") if s and "{" not in s})
     seg_hits = [s for s in segments if find(s)]
     print(f"generator template literal segments: {_rate(len(seg_hits), len(segments))}"
           f" {seg_hits}")
     templater, hosts = RouteTemplate(), HostExtractor()
     plain, slugged, published_hosts = set(), set(), set()
-    enums = {t.tenant_id for t in TENANTS} | set(_WEBHOOK_EVENTS)
+    enums = {t.tenant_id for t in TENANTS} | set(WEBHOOK_EVENTS)
     for event in TelemetryGenerator(seed=7, start_ms=1_763_632_800_000).events(events):
         kind = event["type"]
         if kind == "http_request":

@@ -259,46 +259,16 @@ async def produce(bootstrap: str, schemas: Sequence[Schema], *, count: int | Non
                   rate: float | None, seed: int = 0, topic_prefix: str = "",
                   start_ms: int | None = None) -> int:
     """Produce generated events to each schema's ``source.topic`` (with ``topic_prefix``);
-    ``count`` events or forever, at most ``rate`` events/s. Kafka errors are translated as
-    :func:`deidentify.generate.produce` translates them."""
-    import asyncio
+    ``count`` events or forever, at most ``rate`` events/s. The loop, pacing and Kafka error
+    translation are :func:`deidentify.generate.produce_records`'."""
     import time
 
-    from aiokafka import AIOKafkaProducer
-    from aiokafka.errors import KafkaError
-
-    from deidentify.generate import _flush, _translate
+    from deidentify.generate import produce_records
 
     if start_ms is None:
         start_ms = int(time.time() * 1000)
     gen = SchemaEventGenerator(schemas, seed=seed, start_ms=start_ms,
                                events_per_second=rate or 1000.0)
     topics = {s.name: topic_prefix + s.topic for s in schemas}
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, client_id="deidentify-generate",
-                                acks=1, linger_ms=20, max_batch_size=512 * 1024)
-    try:
-        await producer.start()
-    except KafkaError as exc:
-        raise _translate(exc, bootstrap) from exc
-    produced = 0
-    try:
-        loop = asyncio.get_running_loop()
-        started = loop.time()
-        chunk = 5000 if rate is None else max(1, min(5000, int(rate / 20)))
-        while count is None or produced < count:
-            n = chunk if count is None else min(chunk, count - produced)
-            pending = []
-            for schema, key, value in gen.records(n):
-                try:
-                    pending.append(await producer.send(topics[schema.name], value, key=key))
-                except KafkaError as exc:
-                    raise _translate(exc, bootstrap) from exc
-            await _flush(producer, pending, bootstrap)
-            produced += n
-            if rate is not None:
-                delay = started + produced / rate - loop.time()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-    finally:
-        await producer.stop()
-    return produced
+    return await produce_records(bootstrap, gen.records, lambda s: topics[s.name],
+                                 count=count, rate=rate, start_ms=start_ms)

@@ -8,6 +8,8 @@ already passed the output guard and the schema's typed dimensions —
 * ``detector``: one of ``deidentify.privacy.guard.Detector`` values;
 * ``topic``/``partition``: raw topic names from the schemas and partition numbers;
 * ``region``: the region name validated at start-up;
+* ``outcome``: a fixed word in the code that counts it (transactions: ``committed``,
+  ``failed``, ``session_restart``; schema reloads: ``ok``, ``refused``);
 * central per-schema series (``deidentify_<schema>_...``, declared from each schema by
   :mod:`deidentify.central.export` with the naming rule documented there): labels are
   ``region`` and the schema's dimension names; values of aggregates that passed central

@@ -56,10 +56,16 @@ KAFKA_FIXTURES = frozenset({"kafka_bootstrap", "sasl_ssl_endpoint"})
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """A test that uses the broker is a ``kafka`` test, marked or not."""
+    """A test that uses the broker is a ``kafka`` test, marked or not; ``dedicated_broker``
+    tests run last, in collection order.
+
+    Those start brokers of their own (and stop or SIGKILL them): the slowest tests, and the
+    heaviest on a shared machine, so the rest of the suite reports first and runs beside
+    one broker only."""
     for item in items:
         if KAFKA_FIXTURES.intersection(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.kafka)
+    items.sort(key=lambda item: item.get_closest_marker("dedicated_broker") is not None)
 
 
 @pytest.fixture(scope="session")

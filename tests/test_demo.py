@@ -15,84 +15,67 @@ import base64
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import orjson
 import pytest
 
+from tests.helpers import ServiceProcess, free_port, http_get
+
 DEIDENTIFY = str(Path(sys.executable).with_name("deidentify"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 LOGIN_RE = re.compile(r"log in as user '([a-z]+)' with password '([^']+)'")
+BOTH = {"eu", "us"}
 
 
-class Demo:
-    """The demo process, its output read as it comes (to learn the printed credentials)."""
+class Demo(ServiceProcess):
+    """The demo process (what ``make demo`` runs), its output in a log file, read as a user
+    reads the terminal (to learn the printed credentials)."""
 
-    def __init__(self, proc: subprocess.Popen) -> None:
-        self.proc = proc
-        self.lines: list[str] = []
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
+    name = "demo"
 
-    def _read(self) -> None:
-        for line in self.proc.stdout:
-            self.lines.append(line)
+    def __init__(self, kafka_bootstrap: str, port: int, log_path: Path, *extra: str) -> None:
+        self.port = port
+        self.log_path = log_path
+        env = dict(os.environ, KAFKA_BOOTSTRAP=kafka_bootstrap, PYTHONUNBUFFERED="1")
+        with open(log_path, "wb") as log:
+            self.proc = subprocess.Popen(
+                [DEIDENTIFY, "demo", "--port", str(port), "--rate", "300", *extra],
+                stdout=log, stderr=subprocess.STDOUT, env=env, stdin=subprocess.DEVNULL)
 
-    def poll(self):
-        return self.proc.poll()
+    def ensure_stopped(self) -> None:
+        """A failed test still lets the demo stop its children and delete its topics."""
+        if self.alive():
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(90)
+            except subprocess.TimeoutExpired:
+                self.kill9()
 
     def login(self) -> tuple[str, str] | None:
-        for line in list(self.lines):
-            match = LOGIN_RE.search(line)
-            if match:
-                return match.group(1), match.group(2)
-        return None
+        match = LOGIN_RE.search(self.log_text())
+        return (match.group(1), match.group(2)) if match else None
 
-    def output(self, timeout_s: float) -> str:
-        self.proc.wait(timeout_s)
-        self.reader.join(30)
-        return "".join(self.lines)
+    def summary_status(self, login: tuple[str, str] | None) -> tuple[int, bytes]:
+        headers = {}
+        if login is not None:
+            token = base64.b64encode(f"{login[0]}:{login[1]}".encode()).decode()
+            headers["Authorization"] = f"Basic {token}"
+        return http_get(f"{self.url}/api/summary", 3.0, headers=headers)
 
-
-def summary_status(port: int, login: tuple[str, str] | None) -> tuple[int, bytes]:
-    headers = {}
-    if login is not None:
-        token = base64.b64encode(f"{login[0]}:{login[1]}".encode()).decode()
-        headers["Authorization"] = f"Basic {token}"
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/api/summary", headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=3) as res:
-            return res.status, res.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, b""
-
-
-def regions_seen(port: int, login: tuple[str, str] | None) -> set[str]:
-    if login is None:
-        return set()
-    try:
-        status, body = summary_status(port, login)
-    except OSError:
-        return set()
-    if status != 200:
-        return set()
-    doc = orjson.loads(body)
-    return {r for r, e in doc["regions"].items()
-            if any(s["events"] > 0 for s in e.get("schemas", {}).values())}
+    def regions_seen(self) -> set[str]:
+        """Regions the collector holds events from (none before the login is printed)."""
+        login = self.login()
+        if login is None:
+            return set()
+        status, body = self.summary_status(login)
+        if status != 200:
+            return set()
+        doc = orjson.loads(body)
+        return {r for r, e in doc["regions"].items()
+                if any(s["events"] > 0 for s in e.get("schemas", {}).values())}
 
 
 def pid_alive(pid: int) -> bool:
@@ -103,31 +86,21 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def start_demo(kafka_bootstrap: str, port: int, *extra: str) -> Demo:
-    env = dict(os.environ, KAFKA_BOOTSTRAP=kafka_bootstrap, PYTHONUNBUFFERED="1")
-    return Demo(subprocess.Popen([DEIDENTIFY, "demo", "--port", str(port), "--rate", "300",
-                                  *extra], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                 text=True, env=env, stdin=subprocess.DEVNULL))
+def wait_for_both_regions(demo: Demo) -> None:
+    """Aggregates from both regions while the demo runs (the deadline only fails a hung
+    demo; the demo exiting meanwhile fails at once, with its output)."""
+    demo.wait_until("aggregates from both regions", lambda: demo.regions_seen() == BOTH,
+                    timeout_s=300, interval_s=1.0)
 
 
-def watch(proc: Demo, port: int, timeout_s: float) -> set[str]:
-    """Regions the collector held aggregates for, polled until both or until the timeout."""
-    seen: set[str] = set()
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline and proc.poll() is None and seen != {"eu", "us"}:
-        seen |= regions_seen(port, proc.login())
-        time.sleep(1)
-    return seen
-
-
-def check_clean_exit(proc: Demo, timeout_s: float) -> str:
+def check_clean_exit(demo: Demo, timeout_s: float) -> str:
     try:
-        out = proc.output(timeout_s)
+        demo.wait(timeout_s)
     except subprocess.TimeoutExpired:
-        proc.proc.kill()
-        out = proc.output(30)
-        pytest.fail(f"the demo did not exit in time:\n{out[-4000:]}")
-    assert proc.proc.returncode == 0, out[-4000:]
+        demo.kill9()
+        pytest.fail(f"the demo did not exit in time:\n{demo.log_tail(80)}")
+    out = demo.log_text()
+    assert demo.proc.returncode == 0, out[-4000:]
     pids = [int(p) for p in re.findall(r"started \S+ \(pid (\d+)\)", out)]
     assert len(pids) == 3, out[-4000:]                # central + two sidecars
     for pid in pids:
@@ -139,27 +112,30 @@ def check_clean_exit(proc: Demo, timeout_s: float) -> str:
 
 
 @pytest.mark.slow
-def test_demo_runs_for_its_duration_and_stops_everything(kafka_bootstrap: str) -> None:
-    port = free_port()
-    proc = start_demo(kafka_bootstrap, port, "--duration", "80s")
-    # aggregates from both regions while the demo runs (the deadline only fails a hung demo)
-    seen = watch(proc, port, timeout_s=150)
-    assert seen == {"eu", "us"}
-    # the dashboard is not open to anyone: without the printed credentials, 401
-    assert summary_status(port, None)[0] == 401
-    assert summary_status(port, (proc.login()[0], "wrong"))[0] == 401
-    out = check_clean_exit(proc, timeout_s=200)
-    assert "dashboard: http://127.0.0.1:" in out
+def test_demo_runs_for_its_duration_and_stops_everything(kafka_bootstrap: str,
+                                                         tmp_path: Path) -> None:
+    demo = Demo(kafka_bootstrap, free_port(), tmp_path / "demo.log", "--duration", "80s")
+    try:
+        wait_for_both_regions(demo)
+        # the dashboard is not open to anyone: without the printed credentials, 401
+        assert demo.summary_status(None)[0] == 401
+        assert demo.summary_status((demo.login()[0], "wrong"))[0] == 401
+        # it stops on its own (--duration); the deadline only fails a demo that never stops
+        out = check_clean_exit(demo, timeout_s=300)
+        assert "dashboard: http://127.0.0.1:" in out
+    finally:
+        demo.ensure_stopped()
 
 
 @pytest.mark.slow
-def test_demo_stops_cleanly_on_ctrl_c(kafka_bootstrap: str) -> None:
-    port = free_port()
-    proc = start_demo(kafka_bootstrap, port)
-    seen = watch(proc, port, timeout_s=150)
-    assert seen == {"eu", "us"}
-    proc.proc.send_signal(signal.SIGINT)
-    check_clean_exit(proc, timeout_s=120)
+def test_demo_stops_cleanly_on_ctrl_c(kafka_bootstrap: str, tmp_path: Path) -> None:
+    demo = Demo(kafka_bootstrap, free_port(), tmp_path / "demo.log")
+    try:
+        wait_for_both_regions(demo)
+        demo.proc.send_signal(signal.SIGINT)
+        check_clean_exit(demo, timeout_s=120)
+    finally:
+        demo.ensure_stopped()
 
 
 def test_terminal_view_shows_any_schema_from_its_view(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from deidentify.cli import build_parser
-from deidentify.generate import raw_topic
+from deidentify.generate import TOPICS, raw_topic
 from deidentify.schema import load_schemas
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,8 +55,7 @@ def test_every_command_is_accepted_by_the_real_parser(name: str) -> None:
     args = parse(command)
     assert args.command == command[0]
     assert args.command in {"run", "central", "generate"}
-    if args.command in ("run", "central", "generate"):
-        assert args.bootstrap == "kafka:9092"
+    assert args.bootstrap == "kafka:9092"
     if args.command in SUBCOMMANDS_WITH_PORT:
         assert args.port is not None
         published = [str(p) for p in SERVICES[name].get("ports", [])]
@@ -70,10 +69,13 @@ def test_sidecars_read_their_region_prefix_and_generators_write_it() -> None:
     sidecars = {a.region: a for a in commands.values() if a.command == "run"}
     generators = {a.region: a for a in commands.values() if a.command == "generate"}
     assert set(sidecars) == set(generators) == {"eu", "us"}
+    schemas = load_schemas(ROOT / "schemas")
     for region, args in sidecars.items():
         assert args.topic_prefix == f"{region}."
-        # generate's default prefix is "<region>.", so both sides meet on the same topics
-        assert generators[region].topic_prefix in (None, f"{region}.")
+        read = {args.topic_prefix + schema.topic for schema in schemas.schemas}
+        # generate writes to --topic-prefix + the bare raw topics (no prefix by default)
+        written = {(generators[region].topic_prefix or "") + topic for topic in TOPICS.values()}
+        assert written == read, f"generator-{region} and sidecar-{region} miss each other"
 
 
 def test_init_creates_every_topic_the_services_use() -> None:

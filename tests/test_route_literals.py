@@ -54,15 +54,16 @@ def test_names_in_routes_are_never_published(route, url, published, names):
 def test_generator_route_templates_are_still_published():
     """Every route template of the shipped generator's API is published from its traffic,
     and none of its users' names (``/v1/accounts/acct_x/members/alice.smith``) is."""
-    from deidentify.generate import _FIRST_NAMES, _LAST_NAMES, _ROUTES, _ascii
+    from deidentify.generate.traffic import ROUTES
+    from deidentify.generate.words import FIRST_NAMES, LAST_NAMES, ascii_fold
     generator = TelemetryGenerator(seed=3, start_ms=TS)
     pipeline = Pipeline(SCHEMAS, region="eu")
     for i, (_, line) in enumerate(generator.encoded(20_000)):
         pipeline.process(line, offset=i)
     routes = {a.value["dims"]["route"] for a in pipeline.close_all()
               if a.value["schema"] == "http_requests"}
-    templates = {template for _, template, *_ in _ROUTES}
+    templates = {r.template for r in ROUTES}
     assert templates <= routes, sorted(templates - routes)
-    names = {_ascii(n) for n in _FIRST_NAMES + _LAST_NAMES}
+    names = {ascii_fold(n) for n in FIRST_NAMES + LAST_NAMES}
     words = {w for r in routes for seg in r.split("/") for w in seg.replace("_", ".").split(".")}
     assert not names & words, sorted(names & words)

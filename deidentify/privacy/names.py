@@ -104,7 +104,7 @@ Measured (``python -m benchmarks.names_fp``, 2-core shared development machine, 
 ----------------------------------------------------------------------------------------
 False positives, counted per distinct string:
 
-- the shipped generator (``deidentify/generate.py``): 0 of the 26 literal segments of its
+- the shipped generator (``deidentify/generate/``): 0 of the 26 literal segments of its
   route templates; 0 of the 49 distinct routes the ``route`` transform published from
   100,000 generated events that carry no generated person slug; 0 of the 62 hosts
   (registrable domains), tenant ids and enum values. Recall on its own fake people: 539 of

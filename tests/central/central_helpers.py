@@ -11,13 +11,9 @@ import asyncio
 import base64
 import copy
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +23,7 @@ import orjson
 from deidentify.generate import TelemetryGenerator
 from deidentify.pipeline import Aggregate, Pipeline
 from deidentify.schema import load_schemas
+from tests.helpers import ServiceProcess, free_port, http_get, metric_samples
 from tests.tls_helpers import WebTls
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -167,37 +164,10 @@ def produce(bootstrap: str, topic: str, batches, *, abort=(), txn_id: str,
 # ---------------------------------------------------------------------------- the collector
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def http_get(url: str, timeout_s: float = 5.0, *, context=None,
-             headers: dict | None = None) -> tuple[int, bytes]:
-    request = urllib.request.Request(url, headers=headers or {})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout_s,
-                                    context=context) as res:
-            return res.status, res.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read()
-
-
-def metric_samples(text: str, name: str, **labels: str) -> float:
-    """Sum of the samples of ``name`` whose labels include ``labels``."""
-    from prometheus_client.parser import text_string_to_metric_families
-
-    value = 0.0
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
-                value += sample.value
-    return value
-
-
 @dataclass
-class CentralProcess:
+class CentralProcess(ServiceProcess):
+    """``deidentify central`` as a real subprocess (``start_central``), output to a log file."""
+
     proc: subprocess.Popen
     port: int
     topic: str
@@ -205,6 +175,7 @@ class CentralProcess:
     log_path: Path
     env: dict = field(default_factory=dict)
     web: WebTls | None = None          # TLS + basic auth when set
+    name = "collector"
 
     @property
     def url(self) -> str:
@@ -218,44 +189,35 @@ class CentralProcess:
         return http_get(self.url + path, timeout_s, context=self.web.client_context(),
                         headers={"Authorization": f"Basic {token}"} if auth else None)
 
+    def ready_status(self) -> int:
+        return self.get("/readyz", 2.0, auth=False)[0]
+
     def metrics(self) -> str:
-        status, body = self.get("/metrics")
-        assert status == 200
-        return body.decode()
+        return self.metrics_text()
 
     def wait_for_metric(self, name: str, expected: float, timeout_s: float = 60.0,
                         **labels: str) -> float:
-        deadline = time.monotonic() + timeout_s
-        value = None
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"collector exited early with {self.proc.returncode}:\n"
-                                     f"{self.log()}")
-            try:
-                value = metric_samples(self.metrics(), name, **labels)
-            except OSError:
-                value = None
-            if value == expected:
-                return value
-            time.sleep(0.5)
-        raise TimeoutError(f"{name}{labels} is {value}, expected {expected}")
+        seen: list[float] = []
+
+        def reached() -> bool:
+            seen.append(metric_samples(self.metrics(), name, **labels))
+            return seen[-1] == expected
+        try:
+            self.wait_until(f"{name}{labels} == {expected}", reached, timeout_s, interval_s=0.5)
+        except AssertionError as exc:
+            last = seen[-1] if seen else None
+            raise AssertionError(f"{name}{labels} is {last}, expected {expected}: {exc}") from None
+        return expected
 
     def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
+        return self.log_text()
 
     def wait_ready(self, timeout_s: float = 60.0) -> None:
-        _wait_ready(self, timeout_s)
-
-    def stop(self, timeout_s: float = 30.0) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-                raise AssertionError("collector did not stop on SIGTERM") from None
-        return self.proc.returncode
+        try:
+            super().wait_ready(timeout_s)
+        except AssertionError:
+            self.ensure_stopped()
+            raise
 
 
 def start_central(bootstrap: str, topic: str, tmp_path: Path, *, extra_env: dict | None = None,
@@ -280,23 +242,6 @@ def start_central(bootstrap: str, topic: str, tmp_path: Path, *, extra_env: dict
     if wait_ready:
         central.wait_ready(ready_timeout_s)
     return central
-
-
-def _wait_ready(central: CentralProcess, ready_timeout_s: float) -> None:
-    proc = central.proc
-    deadline = time.monotonic() + ready_timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"collector exited with {proc.returncode}:\n{central.log()}")
-        try:
-            status, _ = central.get("/readyz", 2.0, auth=False)
-            if status == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.3)
-    central.stop()
-    raise TimeoutError(f"collector not ready in {ready_timeout_s}s:\n{central.log()}")
 
 
 def as_records(aggs: Iterable[Aggregate]) -> list[tuple[bytes, bytes]]:

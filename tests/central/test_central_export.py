@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.parser import text_string_to_metric_families
 
 from deidentify.central.export import CentralExport, label_name, series_names
 from deidentify.errors import SchemaError
 from deidentify.schema import load_schemas
-from tests.central.central_helpers import SCHEMAS_DIR, metric_samples
+from tests.central.central_helpers import SCHEMAS_DIR
 from tests.central.new_schema import write_login_schema
+from tests.helpers import metric_samples, parse_metrics
 
 
 def login_schemas(tmp_path: Path):
@@ -55,11 +55,8 @@ def test_a_new_schema_is_exported_with_its_dimensions_as_labels(tmp_path: Path) 
     assert metric_samples(text, "deidentify_login_attempts_mfa_prompts_total", **labels) == 3
     assert metric_samples(text, "deidentify_login_attempts_latency_ms_count", **labels) == 12
     assert metric_samples(text, "deidentify_login_attempts_latency_ms_sum", **labels) == 500
-    cumulative = {}
-    for family in text_string_to_metric_families(text):
-        for s in family.samples:
-            if s.name == "deidentify_login_attempts_latency_ms_bucket":
-                cumulative[s.labels["le"]] = s.value
+    cumulative = {dict(pairs)["le"]: value for (name, pairs), value in parse_metrics(text).items()
+                  if name == "deidentify_login_attempts_latency_ms_bucket"}
     assert cumulative["10.0"] == 5 and cumulative["50.0"] == 10 and cumulative["+Inf"] == 12
 
 

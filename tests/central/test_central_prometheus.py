@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.central.central_helpers import ROOT, free_port, http_get, total
+from tests.central.central_helpers import ROOT, total
+from tests.helpers import free_port, http_get
 
 PROMETHEUS = shutil.which("prometheus")
 PROMTOOL = shutil.which("promtool")

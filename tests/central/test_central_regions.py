@@ -16,7 +16,8 @@ from deidentify.central.app import CentralCollector, load_settings
 from deidentify.central.validate import Accepted, Rejected
 from deidentify.errors import SettingsError
 from deidentify.schema import load_schemas
-from tests.central.central_helpers import SCHEMAS_DIR, metric_samples, real_aggregates
+from tests.central.central_helpers import SCHEMAS_DIR, real_aggregates
+from tests.helpers import metric_samples, parse_metrics
 
 SCHEMAS = load_schemas(SCHEMAS_DIR)
 
@@ -92,10 +93,9 @@ def billing_base() -> tuple[dict, int]:
 
 
 def series_values(collector: CentralCollector, name: str, label: str) -> set[str]:
-    from prometheus_client.parser import text_string_to_metric_families
     text = generate_latest(collector.metrics.registry).decode()
-    return {s.labels[label] for f in text_string_to_metric_families(text) for s in f.samples
-            if s.name == name and label in s.labels}
+    return {dict(labels)[label] for (sample, labels), _ in parse_metrics(text).items()
+            if sample == name and label in dict(labels)}
 
 
 def test_distinct_values_per_dimension_are_capped_and_the_overflow_counted(billing_base):

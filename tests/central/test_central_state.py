@@ -15,7 +15,8 @@ from deidentify.central.state import CentralState, MergeOutcome, histogram_quant
 from deidentify.central.validate import Accepted, AggregateValidator
 from deidentify.dimensions.routewords import ROUTE_WORDS
 from deidentify.schema import load_schemas
-from tests.central.central_helpers import SCHEMAS_DIR, metric_samples, real_aggregates, total
+from tests.central.central_helpers import SCHEMAS_DIR, real_aggregates, total
+from tests.helpers import metric_samples, parse_metrics
 
 SCHEMAS = load_schemas(SCHEMAS_DIR)
 MINUTE = 60_000
@@ -219,13 +220,12 @@ def test_histogram_buckets_are_cumulative(aggregates) -> None:
     for agg in aggregates:
         collector.handle(agg.to_json())
     text = generate_latest(collector.metrics.registry).decode()
-    from prometheus_client.parser import text_string_to_metric_families
     series: dict[tuple, list[tuple[float, float]]] = {}
-    for family in text_string_to_metric_families(text):
-        for s in family.samples:
-            if s.name == "deidentify_http_requests_latency_ms_bucket":
-                key = tuple(sorted((k, v) for k, v in s.labels.items() if k != "le"))
-                series.setdefault(key, []).append((float(s.labels["le"]), s.value))
+    for (name, pairs), value in parse_metrics(text).items():
+        if name == "deidentify_http_requests_latency_ms_bucket":
+            labels = dict(pairs)
+            key = tuple(sorted((k, v) for k, v in labels.items() if k != "le"))
+            series.setdefault(key, []).append((float(labels["le"]), value))
     assert series
     for points in series.values():
         points.sort()

@@ -16,6 +16,7 @@ from deidentify.central.validate import (
     AggregateValidator,
     Rejected,
 )
+from deidentify.dimensions.route import RouteTemplate, RouteVocabulary
 from deidentify.privacy.guard import Detector
 from deidentify.schema import load_schemas
 from tests.central.central_helpers import (
@@ -52,6 +53,15 @@ def billing_aggregate(tenant="acme", currency="EUR", count=6, amount=4200) -> di
 
 SCHEMAS = load_schemas(SCHEMAS_DIR)
 VALIDATOR = AggregateValidator(SCHEMAS, now_ms=lambda: T0_MS)
+(_ROUTE_DIM,) = [d for s in SCHEMAS.schemas if s.name == "http_requests"
+                 for d in s.dimensions if d.name == "route"]
+# The sidecar's templater for that dimension: a route is one it could have published exactly
+# when templating it again changes nothing (the independent oracle for the central check).
+SIDECAR_TEMPLATER = RouteTemplate(vocabulary=RouteVocabulary(_ROUTE_DIM.declared_routes))
+
+
+def sidecar_would_publish(route: str) -> bool:
+    return SIDECAR_TEMPLATER(route, None) == route
 
 
 @pytest.fixture(scope="module")
@@ -129,6 +139,18 @@ CASES = [
     ("raw path as route", with_(HTTP, ("dims", "route"), "/v1/orders/98765432"),
      "invalid_dimension"),
     ("route with query", with_(HTTP, ("dims", "route"), "/v1/orders?id=x"), "invalid_dimension"),
+    # forged strings that start with "/" but are no route the sidecar publishes
+    ("slash then prose", with_(HTTP, ("dims", "route"), "/call me on saturday"),
+     "invalid_dimension"),
+    ("unknown placeholder", with_(HTTP, ("dims", "route"), "/v1/orders/{bogus}"),
+     "invalid_dimension"),
+    ("unclosed placeholder", with_(HTTP, ("dims", "route"), "/v1/orders/{id"),
+     "invalid_dimension"),
+    ("empty segments", with_(HTTP, ("dims", "route"), "//v1//orders"), "invalid_dimension"),
+    ("dot segments", with_(HTTP, ("dims", "route"), "/v1/../orders"), "invalid_dimension"),
+    ("hex token segment", with_(HTTP, ("dims", "route"), "/v1/orders/9f86d081884c7d65"),
+     "guard_hit"),
+    ("unknown literal", with_(HTTP, ("dims", "route"), "/v1/zzqxj"), "invalid_dimension"),
     ("full url as route", with_(HTTP, ("dims", "route"), "https://api.example.com/v1/orders"),
      "invalid_dimension"),
     ("lowercase method", with_(HTTP, ("dims", "method"), "get"), "invalid_dimension"),
@@ -308,7 +330,20 @@ def test_any_dimension_mutation_is_accepted_only_if_grammatical(dim: str, value)
         assert value == "__other__" or (dim == "method" and value in {
             "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"}) or (
             dim == "status" and type(value) is int and 100 <= value <= 599) or (
-            dim == "route" and type(value) is str and value.startswith("/"))
+            dim == "route" and type(value) is str and sidecar_would_publish(value))
+
+
+ROUTE_LIKE = st.text(alphabet="/{}_-.%@:~ abcdefghijklmnopqrstuvwxyz0123456789", max_size=40)
+
+
+@given(st.one_of(ROUTE_LIKE.map(lambda t: "/" + t),
+                 st.sampled_from(["/v1/orders/{id}", "/healthz", "/v1/orders", "/v1/me"])))
+def test_a_route_is_accepted_only_if_the_sidecar_could_have_published_it(route: str) -> None:
+    """Not "any string starting with /": the route grammar and literal rules the sidecar
+    publishes with (re-templating an accepted route changes nothing)."""
+    result = validate(VALIDATOR, with_(HTTP, ("dims", "route"), route))
+    if isinstance(result, Accepted):
+        assert sidecar_would_publish(route)
 
 
 def test_constructor_checks() -> None:

@@ -567,8 +567,8 @@ NAME_WORDS = ["will", "mark", "grace", "rose", "bill", "page", "april", "june", 
 
 
 def test_vocabulary_has_no_name_words() -> None:
-    from deidentify.generate import _FIRST_NAMES, _LAST_NAMES, _ascii
-    generated = {_ascii(n) for n in _FIRST_NAMES + _LAST_NAMES}
+    from deidentify.generate.words import FIRST_NAMES, LAST_NAMES, ascii_fold
+    generated = {ascii_fold(n) for n in FIRST_NAMES + LAST_NAMES}
     assert not (generated & ROUTE_WORDS), sorted(generated & ROUTE_WORDS)
     assert not (set(NAME_WORDS) & ROUTE_WORDS), sorted(set(NAME_WORDS) & ROUTE_WORDS)
     for name in NAME_WORDS:

@@ -16,7 +16,9 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from deidentify.generate import _ROUTES, _WEBHOOK_EVENTS, TENANTS
+from deidentify.generate import TENANTS
+from deidentify.generate.traffic import ROUTES
+from deidentify.generate.words import WEBHOOK_EVENTS
 from deidentify.privacy import names
 from deidentify.privacy.guard import Detector, OutputGuard
 from deidentify.privacy.names import (
@@ -94,7 +96,7 @@ def test_names_in_compound_forms_hit(value: str) -> None:
 # ------------------------------------------------------------------------------ must pass
 
 def _generator_literal_segments() -> list[str]:
-    return sorted({s for _, t, *_ in _ROUTES for s in t.split("/") if s and "{" not in s})
+    return sorted({s for r in ROUTES for s in r.template.split("/") if s and "{" not in s})
 
 
 WORDS_AND_ROUTES = (
@@ -141,7 +143,7 @@ def test_generator_route_words_pass(segment: str) -> None:
 
 
 @pytest.mark.parametrize("value", sorted(
-    {t.tenant_id for t in TENANTS} | set(_WEBHOOK_EVENTS) | {t for _, t, *_ in _ROUTES}))
+    {t.tenant_id for t in TENANTS} | set(WEBHOOK_EVENTS) | {r.template for r in ROUTES}))
 def test_generator_tenants_events_and_templates_pass(value: str) -> None:
     assert GUARD.check(value) is None
 

@@ -126,8 +126,18 @@ def test_empty_file_and_aliases_refused(tmp_path):
         load_schema_file(write(tmp_path, aliased))
 
 
-def test_other_placeholder_constant():
-    assert OTHER == "__other__"
+def test_an_unknown_enum_value_becomes_the_placeholder_the_dashboard_shows(tmp_path):
+    """The roll-up placeholder is one value across the path: what extraction emits for a
+    value outside the vocabulary is what the dashboard renders as "other (rolled up)"."""
+    import deidentify.central
+    from deidentify.schema.compile import compile_dimension
+
+    schema = load_schema_file(write(tmp_path, GOOD))
+    (method,) = [d for d in schema.dimensions if d.name == "method"]
+    extract = compile_dimension(method, None, None)
+    assert (extract({"method": "GET"}), extract({"method": "BREW"})) == ("GET", OTHER)
+    app_js = Path(deidentify.central.__file__).with_name("static") / "app.js"
+    assert f'const OTHER = "{OTHER}";' in app_js.read_text()
 
 
 def test_reload_refuses_a_changed_schema_without_version_bump(tmp_path):

@@ -14,13 +14,10 @@ import asyncio
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -30,8 +27,8 @@ from pathlib import Path
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
-from prometheus_client.parser import text_string_to_metric_families
 
+from tests.helpers import ServiceProcess, free_port, parse_metrics
 from tests.kafka_helpers import KAFKA_SH, create_topic_async, state_dir
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -69,12 +66,6 @@ def schemas_with(tmp_dir: Path, *, grace: str | None = "5m", k: int | None = Non
 
 def unique(prefix: str) -> str:
     return f"{prefix}{uuid.uuid4().hex[:8]}"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def iso(ms: int) -> str:
@@ -458,8 +449,10 @@ class DedicatedBroker:
 # --------------------------------------------------------------------------- the process
 
 
-class SidecarProcess:
+class SidecarProcess(ServiceProcess):
     """``python -m deidentify.cli run ...`` as a real subprocess, output to a log file."""
+
+    name = "sidecar"
 
     def __init__(self, bootstrap: str, topics: Topics, log_path: Path, *,
                  schemas: Path = SHIPPED_SCHEMAS, idle: str = "60s", region: str = "eu",
@@ -497,46 +490,13 @@ class SidecarProcess:
                                      stdin=subprocess.DEVNULL, env=self.env, cwd=ROOT)
         return self
 
-    # --- HTTP
-
-    def get(self, path: str, timeout_s: float = 2.0) -> tuple[int, bytes]:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}",
-                                        timeout=timeout_s) as resp:
-                return resp.status, resp.read()
-        except urllib.error.HTTPError as exc:
-            return exc.code, exc.read()
+    # --- HTTP (get, metrics_text, wait_until, wait_ready: ServiceProcess)
 
     def metrics(self) -> dict:
-        status, body = self.get("/metrics")
-        assert status == 200
-        out = {}
-        for family in text_string_to_metric_families(body.decode()):
-            for sample in family.samples:
-                out[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
-        return out
+        return parse_metrics(self.metrics_text())
 
     def metric(self, name: str, **labels: str) -> float:
         return self.metrics().get((name, tuple(sorted(labels.items()))), 0.0)
-
-    def wait_until(self, what: str, check: Callable[[], bool], timeout_s: float = 30.0,
-                   interval_s: float = 0.1) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.proc is not None and self.proc.poll() is not None:
-                raise AssertionError(f"sidecar exited ({self.proc.returncode}) while waiting "
-                                     f"for {what}:\n{self.log_tail()}")
-            try:
-                if check():
-                    return
-            except (OSError, urllib.error.URLError):
-                pass
-            time.sleep(interval_s)
-        raise AssertionError(f"timed out after {timeout_s}s waiting for {what}:\n"
-                             f"{self.log_tail()}")
-
-    def wait_ready(self, timeout_s: float = 30.0) -> None:
-        self.wait_until("/readyz 200", lambda: self.get("/readyz")[0] == 200, timeout_s)
 
     def wait_consumed(self, n: int, timeout_s: float = 30.0) -> None:
         def done() -> bool:
@@ -545,18 +505,7 @@ class SidecarProcess:
             return total >= n
         self.wait_until(f"{n} events consumed", done, timeout_s)
 
-    # --- process control
-
-    def sigterm(self, timeout_s: float = 15.0) -> int:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGTERM)
-        return self.wait(timeout_s)
-
-    def kill9(self) -> None:
-        assert self.proc is not None
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.wait(10)
+    # --- process control (sigterm, kill9, alive, log_tail: ServiceProcess)
 
     def wait(self, timeout_s: float) -> int:
         assert self.proc is not None
@@ -567,9 +516,6 @@ class SidecarProcess:
                 self._log.close()
                 self._log = None
 
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
     def ensure_stopped(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
@@ -577,15 +523,6 @@ class SidecarProcess:
         if self._log is not None:
             self._log.close()
             self._log = None
-
-    def log_text(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
-
-    def log_tail(self, n: int = 40) -> str:
-        return "\n".join(self.log_text().splitlines()[-n:])
 
 
 def assert_no_pii(text: str) -> None:

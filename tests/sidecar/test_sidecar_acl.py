@@ -19,13 +19,13 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka import errors as kerr
 
+from tests.helpers import free_port
 from tests.kafka_helpers import KAFKA_SH
 from tests.sidecar.sidecar_support import (
     RAW,
     DedicatedBroker,
     SidecarProcess,
     create_raw_topics,
-    free_port,
     make_mix,
     new_topics,
     produce,
@@ -33,7 +33,7 @@ from tests.sidecar.sidecar_support import (
     wait_for_totals,
 )
 
-pytestmark = pytest.mark.kafka
+pytestmark = [pytest.mark.kafka, pytest.mark.dedicated_broker]
 
 PASSWORDS = {"deid-eu": secrets.token_urlsafe(12), "deid-us": secrets.token_urlsafe(12)}
 

@@ -3,7 +3,8 @@
 Runs against a dedicated broker (``scripts/kafka.sh`` with its own state directory and
 ports, and ``KAFKA_MTLS_PORT``: an SSL listener with ``ssl.client.auth=required`` trusting
 the broker's throw-away CA). The client certificate is signed here with that CA's key.
-Named ``zz`` to run near the end with the other dedicated-broker test.
+Marked ``dedicated_broker``: it runs after the tests on the shared broker, with the other
+dedicated-broker tests (tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -12,12 +13,12 @@ import asyncio
 
 import pytest
 
+from tests.helpers import free_port
 from tests.sidecar.sidecar_support import (
     DedicatedBroker,
     SidecarProcess,
     assert_no_pii,
     create_raw_topics,
-    free_port,
     make_mix,
     new_topics,
     produce,
@@ -25,7 +26,7 @@ from tests.sidecar.sidecar_support import (
     wait_for_totals,
 )
 
-pytestmark = pytest.mark.kafka
+pytestmark = [pytest.mark.kafka, pytest.mark.dedicated_broker]
 
 
 @pytest.fixture

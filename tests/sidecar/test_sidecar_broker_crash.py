@@ -13,7 +13,8 @@ same lines, every window closed at the end -- what ``deidentify preview`` comput
   every backlog window must be published soon after the backlog was consumed: partitions
   that fell silent early are caught up and idle, and stop holding the watermark back.
 
-Runs against a dedicated broker of its own (it is killed); named ``zz`` to run late.
+Runs against a dedicated broker of its own (it is killed); marked ``dedicated_broker``, so
+it runs after the tests on the shared broker (tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ from tests.sidecar.sidecar_support import (
     webhook_event,
 )
 
-pytestmark = pytest.mark.kafka
+pytestmark = [pytest.mark.kafka, pytest.mark.dedicated_broker]
 
 BACKLOG_MINUTES = 40
 IDLE = "3s"
