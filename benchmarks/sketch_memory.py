@@ -13,7 +13,8 @@ same subjects spread over many cells:
 Memory is what ``tracemalloc`` still traces once the cells are built (the hashes are computed
 inside the traced part, so kept Python ints are counted; the subject strings are not kept).
 Also printed: the cost per event into one cell, bottom-k against first-k, with the subject
-hashed per event and with precomputed hashes (``timeit``; ratios, nothing asserted). Printed figures only: counts and bytes.
+hashed per event (by the region key, and by the window's per-process hasher) and with
+precomputed hashes (``timeit``; ratios, nothing asserted). Printed figures only: counts and bytes.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ import timeit
 import tracemalloc
 
 from deidentify.privacy.sketch import SubjectKey, SubjectSketch
+from deidentify.window import make_subject_hasher
+
+U64 = (1 << 64) - 1
 
 
 def build(kind: str, k: int, subjects: int, cells: int, subject_hash) -> tuple[int, int]:
@@ -65,9 +69,24 @@ def build(kind: str, k: int, subjects: int, cells: int, subject_hash) -> tuple[i
 
 def add_cost(k: int, n: int, subject_hash) -> dict[str, float]:
     """Seconds per event into one cell of ``n`` distinct subjects, bottom-k and first-k,
-    with the subject hashed per event (as the window does) and with precomputed hashes."""
+    with the subject hashed per event by the region key (BLAKE2b) or by the window's own
+    per-process hasher (SipHash), and with precomputed hashes."""
     subjects = [f"user-{i}" for i in range(n)]
     hashes = [subject_hash(x) for x in subjects]
+    process_hash = make_subject_hasher()
+
+    def bottom_k_process() -> None:
+        add = SubjectSketch(k).add
+        for x in subjects:
+            add(process_hash(x) & U64)      # hash() is signed; the sketch holds unsigned
+
+    def first_k_process() -> None:
+        s: set | int = set()
+        for x in subjects:
+            if type(s) is set:
+                s.add(process_hash(x))
+                if len(s) >= k:
+                    s = k
 
     def bottom_k_hashed() -> None:
         add = SubjectSketch(k).add
@@ -95,6 +114,7 @@ def add_cost(k: int, n: int, subject_hash) -> dict[str, float]:
                 if len(s) >= k:
                     s = k
     runs = {"bottom-k hashed": bottom_k_hashed, "first-k hashed": first_k_hashed,
+            "bottom-k process": bottom_k_process, "first-k process": first_k_process,
             "bottom-k": bottom_k, "first-k": first_k}
     return {name: min(timeit.repeat(fn, number=1, repeat=3)) / n for name, fn in runs.items()}
 
@@ -125,11 +145,15 @@ def main(argv: list[str] | None = None) -> int:
                   + f"   {reached:,}")
     for k in args.k:
         t = add_cost(k, min(n, 1_000_000), subject_hash)
-        print(f"per event into one cell, k={k}: subject hashed per event: bottom-k "
-              f"{t['bottom-k hashed'] * 1e9:.0f} ns, first-k {t['first-k hashed'] * 1e9:.0f} ns "
-              f"({t['bottom-k hashed'] / t['first-k hashed']:.1f}x); hash precomputed: "
-              f"bottom-k {t['bottom-k'] * 1e9:.0f} ns, first-k {t['first-k'] * 1e9:.0f} ns "
-              f"({t['bottom-k'] / t['first-k']:.1f}x)")
+        print(f"ns per event into one cell of {min(n, 1_000_000):,} subjects, k={k}:")
+        for label, name in (("region key (BLAKE2b)", "hashed"),
+                            ("window hasher (per-process SipHash)", "process")):
+            b, f = t[f"bottom-k {name}"], t[f"first-k {name}"]
+            print(f"  {label:<38} bottom-k {b * 1e9:6.0f}  first-k {f * 1e9:6.0f}  "
+                  f"({b / f:.1f}x)")
+        b, f = t["bottom-k"], t["first-k"]
+        print(f"  {'hash precomputed':<38} bottom-k {b * 1e9:6.0f}  first-k {f * 1e9:6.0f}  "
+              f"({b / f:.1f}x)")
     return 0
 
 

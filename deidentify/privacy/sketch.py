@@ -84,13 +84,15 @@ class SubjectKey:
 
     def hasher(self) -> Callable[[object], int]:
         """A closure: subject value -> 64-bit keyed hash (non-strings hash by ``repr``)."""
-        key = self._key
+        keyed = blake2b(key=self._key, digest_size=8, person=_SUBJECT_PERSON)
+        fresh = keyed.copy        # the keyed start state, copied: no key set-up per call
+        from_bytes = int.from_bytes
 
         def subject_hash(value: object) -> int:
             text = value if type(value) is str else repr(value)
-            digest = blake2b(text.encode("utf-8", "surrogatepass"), key=key, digest_size=8,
-                             person=_SUBJECT_PERSON).digest()
-            return int.from_bytes(digest, "little")
+            h = fresh()
+            h.update(text.encode("utf-8", "surrogatepass"))
+            return from_bytes(h.digest(), "little")
         return subject_hash
 
     def __repr__(self) -> str:
@@ -113,7 +115,7 @@ class SubjectSketch:
             self.add(h)
 
     def add(self, h: int) -> None:
-        """Insert one 64-bit hash."""
+        """Insert one hash, an int in ``[0, 2**64)`` (``OverflowError`` otherwise)."""
         hs = self._h
         n = len(hs)
         if n == self.k and h >= hs[-1]:
