@@ -3,7 +3,6 @@ the two publisher strategies, the window-close gate and the per-session metrics.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 
 import pytest
@@ -11,6 +10,7 @@ from aiokafka import TopicPartition
 from aiokafka import errors as kerr
 from aiokafka.structs import OffsetAndMetadata
 
+from deidentify import cli
 from deidentify.errors import BrokerUnavailable
 from deidentify.metrics import sidecar_metrics
 from deidentify.sidecar import kafka
@@ -29,7 +29,6 @@ from deidentify.sidecar.publish import (
 )
 from deidentify.sidecar.session_metrics import SessionMetrics
 from deidentify.sidecar.settings import load_settings
-from tests.sidecar.test_sidecar_units import RUN_FLAGS
 
 P0 = TopicPartition("telemetry.raw.http_requests", 0)
 P1 = TopicPartition("telemetry.raw.http_requests", 1)
@@ -219,11 +218,9 @@ def test_a_transaction_that_never_completes_becomes_broker_unavailable():
 
 
 def test_settings_choose_the_strategy():
-    flags = dict.fromkeys(RUN_FLAGS)
-    flags.update(region="eu")
-    exactly_once = load_settings(argparse.Namespace(**flags), env={})
-    at_least_once = load_settings(argparse.Namespace(**flags),
-                                  env={"DEIDENTIFY_AT_LEAST_ONCE": "1"})
+    parse = cli.build_parser().parse_args
+    exactly_once = load_settings(parse(["run", "--region", "eu"]), env={})
+    at_least_once = load_settings(parse(["run", "--region", "eu", "--at-least-once"]), env={})
     assert type(make_publisher(exactly_once, FakeProducer(), FakeConsumer(),
                                Failpoint(None))) is TransactionalPublisher
     p = make_publisher(at_least_once, FakeProducer(), FakeConsumer(), Failpoint(None))

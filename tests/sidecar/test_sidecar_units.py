@@ -28,11 +28,11 @@ from deidentify.errors import (
 from deidentify.metrics import sidecar_metrics
 from deidentify.schema import load_schemas
 from deidentify.sidecar import kafka
+from deidentify.sidecar.failpoints import Failpoint
 from deidentify.sidecar.health import HealthServer, HealthState
 from deidentify.sidecar.kafka import client_options, translate
-from deidentify.sidecar.loop import (
-    BatchLoop,
-    Failpoint,
+from deidentify.sidecar.loop import BatchLoop
+from deidentify.sidecar.offsets import (
     check_metadata_fits,
     commit_metadata,
     parse_commit_metadata,
