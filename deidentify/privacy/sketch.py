@@ -39,10 +39,12 @@ rotation in progress, a misconfigured pod) has its sketches rejected as ``wrong_
 of merged into nonsense. Rotating the key therefore means a short period in which partials of
 two keys meet and the cells involved fail closed; rotate at a quiet hour.
 
-Memory: a sketch is one ``array('Q')`` of at most ``k`` hashes plus a slotted object, about
-``100 + 8 * k`` bytes whatever the number of subjects; ``benchmarks/sketch_memory.py``
-measures it with a million subjects. Per event, once full, adding costs one comparison
-with the largest kept hash (most hashes are larger and are dropped at once).
+Memory: a sketch is one ``array('Q')`` of at most ``k`` hashes plus a slotted object,
+whatever the number of subjects: ``benchmarks/sketch_memory.py`` measured about 200 bytes per
+cell at ``k = 5`` and 570 at ``k = 50`` (a million subjects over a thousand cells). Per event,
+once full, adding costs one comparison with the largest kept hash (most hashes are larger
+and are dropped at once), but every event with a subject must be hashed: unlike the window's
+set, a sketch cannot stop hashing once it has ``k``.
 
 Wire form (little-endian): ``b"DS"``, version ``1`` (1 byte), key id (4 bytes), ``k``
 (2 bytes), count ``n <= k`` (2 bytes), then ``n`` strictly increasing unsigned 64-bit
