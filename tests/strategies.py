@@ -997,7 +997,9 @@ def clean_corpus() -> str:
                  "metrics.py", "preview.py", "pipeline.py", "window.py",
                  "central/state.py", "central/validate.py", "central/app.py",
                  "central/web.py", "privacy/threshold.py",
-                 "sidecar/loop.py", "sidecar/app.py", "sidecar/health.py"))]
+                 "sidecar/loop.py", "sidecar/app.py", "sidecar/health.py",
+                 "sidecar/failpoints.py", "sidecar/offsets.py", "sidecar/publish.py",
+                 "sidecar/gate.py", "sidecar/session_metrics.py"))]
     for path in files:
         try:
             parts.append(path.read_text(encoding="utf-8"))

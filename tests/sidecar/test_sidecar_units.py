@@ -28,11 +28,11 @@ from deidentify.errors import (
 from deidentify.metrics import sidecar_metrics
 from deidentify.schema import load_schemas
 from deidentify.sidecar import kafka
+from deidentify.sidecar.failpoints import Failpoint
 from deidentify.sidecar.health import HealthServer, HealthState
 from deidentify.sidecar.kafka import client_options, translate
-from deidentify.sidecar.loop import (
-    BatchLoop,
-    Failpoint,
+from deidentify.sidecar.loop import BatchLoop
+from deidentify.sidecar.offsets import (
     check_metadata_fits,
     commit_metadata,
     parse_commit_metadata,
@@ -431,7 +431,7 @@ def test_reloader_refuses_a_schema_below_the_k_floor(tmp_path, caplog):
 
 
 def test_windows_wait_for_assigned_partitions_until_known_caught_up(monkeypatch):
-    """``_observe_progress``: a partition counts as caught up only on a fresh fetch response
+    """The window-close gate: a partition counts as caught up only on a fresh fetch response
     whose end offset its position reached; unread records or no (fresh) response hold."""
     settings = load_settings(args(region="eu", idle="5s"), env={})
     loop = BatchLoop(settings, load_schemas(SHIPPED_SCHEMAS), sidecar_metrics(), HealthState())
@@ -439,19 +439,16 @@ def test_windows_wait_for_assigned_partitions_until_known_caught_up(monkeypatch)
     p1 = TopicPartition("telemetry.raw.http_requests", 1)
     progress: dict = {}
     monkeypatch.setattr(kafka, "fetch_progress", lambda consumer, tp: progress.get(tp))
-    loop._assigned = {p0, p1}
-    for tp in (p0, p1):
-        loop.pipeline.windows.track_partition(tp)
+    assigned = {p0, p1}
+    loop.gate.track(assigned)
     wall = int(time.time() * 1000)
     events = [(i, orjson.dumps(http_event(T0 + i * 1000, user=f"u{i}"))) for i in range(6)]
     events.append((6, orjson.dumps(http_event(T0 + 3_600_000, user="closer"))))
     loop.pipeline.process_batch(events, p0, wall)
 
     def close(at: int) -> list:
-        loop._pending.clear()
-        loop._observe_progress(at)
-        asyncio.run(loop._close_due(at))
-        return list(loop._pending)
+        loop.gate.observe(None, assigned, at)
+        return loop.gate.close_due(at)
     # p1 has not answered a fetch: it holds, however long that takes (the broker is down)
     assert close(wall) == []
     assert close(wall + 60_000) == []
