@@ -144,7 +144,7 @@ def say(text: str) -> None:
 
 
 def _settings(args: Any) -> DemoRun:
-    from deidentify.sidecar.settings import parse_duration_ms
+    from deidentify.runtime.settings import parse_duration_ms
 
     bootstrap = args.bootstrap or os.environ.get("KAFKA_BOOTSTRAP") or "127.0.0.1:9092"
     duration_s = None
