@@ -18,58 +18,45 @@ from typing import Any
 
 from deidentify.central.state import DEFAULT_MAX_VALUES_PER_DIMENSION
 from deidentify.errors import SettingsError
-from deidentify.pipeline import REGION_RE
+from deidentify.runtime import settings as shared
 from deidentify.runtime.security import SECURITY_SETTINGS, KafkaSecurity, kafka_security
-from deidentify.runtime.settings import (
-    ACCESS_LOG,
-    BOOTSTRAP,
-    K_FLOOR,
-    KAFKA_NAME_RE,
-    LOG_LEVEL,
-    SCHEMAS,
-    WEB_SETTINGS,
-    Setting,
-    Sources,
-    integer,
-    kafka_name,
-    port,
-)
+from deidentify.runtime.settings import Setting, Sources
 from deidentify.schema import DEFAULT_K_FLOOR
 from deidentify.webconfig import WebSettings, web_settings
 
 __all__ = ["CENTRAL_SETTINGS", "CentralSettings", "load_settings"]
 
-DEFAULT_TOPIC = "telemetry.central.aggregates"
+DEFAULT_TOPIC = shared.DEFAULT_CENTRAL_TOPIC
 DEFAULT_PORT = 8090
 DEFAULT_GROUP = "deidentify-central"
 DEFAULT_RETENTION_WINDOWS = 60
 
 TOPIC = Setting(
-    "topic", "--topic", "DEIDENTIFY_CENTRAL_TOPIC",
+    "--topic", "DEIDENTIFY_CENTRAL_TOPIC",
     "central aggregates topic; each region's sidecar publishes to <topic>.<region>",
-    default=DEFAULT_TOPIC, shown=DEFAULT_TOPIC, parse=kafka_name)
+    default=DEFAULT_TOPIC, shown=DEFAULT_TOPIC, parse=shared.kafka_name)
 REGIONS = Setting(
-    "regions", "--regions", "DEIDENTIFY_REGIONS",
+    "--regions", "DEIDENTIFY_REGIONS",
     "the regions to read, comma-separated, e.g. eu,us: topics <topic>.<region>; the region of "
     "an aggregate must match its topic", metavar="LIST", note="required")
-PORT = Setting("port", "--port", "DEIDENTIFY_PORT", "dashboard and metrics port",
-               default=DEFAULT_PORT, shown=str(DEFAULT_PORT), parse=port, flag_type=int)
-GROUP = Setting("group", None, "DEIDENTIFY_CENTRAL_GROUP",
+PORT = shared.http_port("dashboard and metrics port", DEFAULT_PORT)
+GROUP = Setting(None, "DEIDENTIFY_CENTRAL_GROUP",
                 "consumer group and faust app id", default=DEFAULT_GROUP, shown=DEFAULT_GROUP,
-                parse=kafka_name)
-RETENTION = Setting("retention_windows", None, "DEIDENTIFY_CENTRAL_RETENTION",
+                parse=shared.kafka_name)
+RETENTION = Setting(None, "DEIDENTIFY_CENTRAL_RETENTION",
                     "windows kept per region and schema", default=DEFAULT_RETENTION_WINDOWS,
-                    shown=str(DEFAULT_RETENTION_WINDOWS), parse=integer(1))
+                    shown=str(DEFAULT_RETENTION_WINDOWS), parse=shared.integer(1))
 MAX_VALUES = Setting(
-    "max_values_per_dimension", None, "DEIDENTIFY_CENTRAL_MAX_VALUES",
+    None, "DEIDENTIFY_CENTRAL_MAX_VALUES",
     "distinct values per region and dimension held at once (more: ignored, counted as "
     "label_overflow)", default=DEFAULT_MAX_VALUES_PER_DIMENSION,
-    shown=str(DEFAULT_MAX_VALUES_PER_DIMENSION), parse=integer(1))
-CENTRAL_LOG_LEVEL = LOG_LEVEL.with_default("WARNING", "WARNING")
+    shown=str(DEFAULT_MAX_VALUES_PER_DIMENSION), parse=shared.integer(1))
+CENTRAL_LOG_LEVEL = shared.LOG_LEVEL.with_default("WARNING", "WARNING")
 
 # deidentify central's settings, in --help order; the rest are variables only
 CENTRAL_SETTINGS: tuple[Setting, ...] = (
-    BOOTSTRAP, TOPIC, REGIONS, SCHEMAS, PORT, K_FLOOR, *WEB_SETTINGS, ACCESS_LOG,
+    shared.BOOTSTRAP, TOPIC, REGIONS, shared.SCHEMAS, PORT, shared.K_FLOOR,
+    *shared.WEB_SETTINGS, shared.ACCESS_LOG,
     GROUP, RETENTION, MAX_VALUES, CENTRAL_LOG_LEVEL,
     *(s.without_flag() for s in SECURITY_SETTINGS))
 
@@ -112,10 +99,8 @@ def _regions(src: Sources, topic: str) -> tuple[str, ...]:
         raise SettingsError(f"{REGIONS.where} is required: the regions whose topics "
                             f"{topic}.<region> to read (e.g. --regions eu,us)")
     for region in regions:
-        if not REGION_RE.match(region):
-            raise SettingsError(f"{REGIONS.where}: '{region}' must match "
-                                "^[a-z][a-z0-9-]{0,31}$ (e.g. eu, us-east)")
-        if not KAFKA_NAME_RE.match(f"{topic}.{region}"):
+        shared.region_name(region, REGIONS.where)
+        if not shared.KAFKA_NAME_RE.match(f"{topic}.{region}"):
             raise SettingsError(f"{TOPIC.where}: '{topic}.{region}' is too long for a topic "
                                 "name")
     return regions
@@ -127,15 +112,16 @@ def load_settings(args: Any, env: Mapping[str, str] | None = None) -> CentralSet
     src = Sources(args, env)
     topic = src.get(TOPIC)
     regions = _regions(src, topic)
-    schemas_dir = src.get(SCHEMAS)
+    schemas_dir = src.get(shared.SCHEMAS)
     if not schemas_dir:
         from deidentify.schema import default_schema_dir
         schemas_dir = str(default_schema_dir())
     return CentralSettings(
-        bootstrap=src.get(BOOTSTRAP), topic=topic, regions=regions, schemas_dir=schemas_dir,
+        bootstrap=src.get(shared.BOOTSTRAP), topic=topic, regions=regions,
+        schemas_dir=schemas_dir,
         port=src.get(PORT), web=web_settings(args, env, access_log=True),
         group=src.get(GROUP), retention_windows=src.get(RETENTION),
         log_level=src.get(CENTRAL_LOG_LEVEL),
         max_values_per_dimension=src.get(MAX_VALUES),
         # the same variables and checks as the sidecar (central has no security flags)
-        security=kafka_security(None, env), k_floor=src.get(K_FLOOR))
+        security=kafka_security(None, env), k_floor=src.get(shared.K_FLOOR))

@@ -32,30 +32,30 @@ SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 
 SECURITY_PROTOCOL = Setting(
-    "security_protocol", "--security-protocol", "KAFKA_SECURITY_PROTOCOL",
+    "--security-protocol", "KAFKA_SECURITY_PROTOCOL",
     "Kafka security protocol", default="PLAINTEXT", shown="PLAINTEXT",
     parse=one_of(SECURITY_PROTOCOLS), choices=SECURITY_PROTOCOLS)
 SASL_MECHANISM = Setting(
-    "sasl_mechanism", "--sasl-mechanism", "KAFKA_SASL_MECHANISM", "SASL mechanism",
+    "--sasl-mechanism", "KAFKA_SASL_MECHANISM", "SASL mechanism",
     shown="SCRAM-SHA-512", choices=SASL_MECHANISMS)
 SASL_USERNAME = Setting(
-    "sasl_username", "--sasl-username", "KAFKA_SASL_USERNAME", "SASL user name")
+    "--sasl-username", "KAFKA_SASL_USERNAME", "SASL user name")
 SASL_PASSWORD_FILE = Setting(
-    "sasl_password_file", "--sasl-password-file", "KAFKA_SASL_PASSWORD_FILE",
+    "--sasl-password-file", "KAFKA_SASL_PASSWORD_FILE",
     "file holding the SASL password", metavar="FILE",
     note="or the password itself in env KAFKA_SASL_PASSWORD; never a flag")
-SASL_PASSWORD = Setting(        # a secret: no flag (it would show in ps), never parsed/shown
-    "sasl_password", None, "KAFKA_SASL_PASSWORD", "the SASL password itself")
+# a secret: no flag (it would show in ps), never parsed or shown
+SASL_PASSWORD = Setting(None, "KAFKA_SASL_PASSWORD", "the SASL password itself")
 SSL_CAFILE = Setting(
-    "ssl_cafile", "--ssl-cafile", "KAFKA_SSL_CAFILE",
+    "--ssl-cafile", "KAFKA_SSL_CAFILE",
     "CA certificate(s) to verify the brokers, PEM", shown="the system's trusted CAs",
     metavar="FILE")
 SSL_CERTFILE = Setting(
-    "ssl_certfile", "--ssl-certfile", "KAFKA_SSL_CERTFILE",
+    "--ssl-certfile", "KAFKA_SSL_CERTFILE",
     "client certificate for mTLS to the brokers, PEM", metavar="FILE",
     note="needs --ssl-keyfile")
 SSL_KEYFILE = Setting(
-    "ssl_keyfile", "--ssl-keyfile", "KAFKA_SSL_KEYFILE",
+    "--ssl-keyfile", "KAFKA_SSL_KEYFILE",
     "the client certificate's private key, PEM, unencrypted", metavar="FILE")
 SECURITY_SETTINGS = (SECURITY_PROTOCOL, SASL_MECHANISM, SASL_USERNAME, SASL_PASSWORD_FILE,
                      SSL_CAFILE, SSL_CERTFILE, SSL_KEYFILE, SASL_PASSWORD)

@@ -30,6 +30,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from deidentify.errors import SettingsError
+from deidentify.pipeline import REGION_RE
 from deidentify.schema.model import DEFAULT_K_FLOOR, duration_ms
 
 __all__ = [
@@ -40,6 +41,8 @@ __all__ = [
 Parser = Callable[[Any, str], Any]      # (flag or variable value, where) -> typed value
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+# each region's sidecar publishes to ``<central topic>.<region>``; the collector reads those
+DEFAULT_CENTRAL_TOPIC = "telemetry.central.aggregates"
 MAX_K_FLOOR = 1000
 # Kafka's legal topic / group characters; names end up in logs and metric labels.
 KAFKA_NAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
@@ -50,13 +53,13 @@ HOST_PORT_RE = re.compile(r"^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9._-]+):(\d{1,5})$")
 class Setting:
     """One option: where it comes from, what it defaults to, how it is parsed and shown.
 
-    ``flag`` is None for a variable-only setting; ``env`` is None for a flag-only one.
+    ``flag`` is None for a variable-only setting, ``env`` None for a flag-only one; the
+    attribute the parsed arguments carry is the flag's name (``--k-floor``: ``k_floor``).
     ``default`` is the typed value used when neither is given (None: unset or required);
     ``shown`` is how ``--help`` and the docs write that default (one word first: the docs
     test compares it). ``switch``: a flag without a value (``store_true``).
     """
 
-    name: str                      # the argparse dest / attribute on the parsed args
     flag: str | None
     env: str | None
     help: str
@@ -70,11 +73,18 @@ class Setting:
     note: str | None = None        # said after the variable and default in --help
 
     @property
+    def name(self) -> str:
+        """The argparse dest: ``--k-floor`` -> ``k_floor`` (a variable's name without one)."""
+        if self.flag is not None:
+            return self.flag.lstrip("-").replace("-", "_")
+        return (self.env or "").lower()
+
+    @property
     def where(self) -> str:
         """How error messages name the setting: ``--port (env DEIDENTIFY_PORT)``."""
         if self.flag and self.env:
             return f"{self.flag} (env {self.env})"
-        return self.flag or self.env or self.name
+        return self.flag or self.env or "?"
 
     def help_text(self) -> str:
         """``--help``: the help, then ``(env VAR; default X; note)``."""
@@ -216,6 +226,14 @@ def kafka_name(value: Any, where: str) -> str:
     return text
 
 
+def region_name(value: Any, where: str) -> str:
+    text = str(value)
+    if not REGION_RE.match(text):
+        raise SettingsError(f"{where}: '{text}' must match ^[a-z][a-z0-9-]{{0,31}}$ "
+                            "(e.g. eu, us-east)")
+    return text
+
+
 def bootstrap_servers(value: Any, where: str) -> str:
     servers = [s.strip() for s in str(value).split(",") if s.strip()]
     if not servers:
@@ -231,16 +249,16 @@ def bootstrap_servers(value: Any, where: str) -> str:
 # --------------------------------------------------------------------------- shared settings
 
 BOOTSTRAP = Setting(
-    "bootstrap", "--bootstrap", "KAFKA_BOOTSTRAP", "Kafka bootstrap servers",
+    "--bootstrap", "KAFKA_BOOTSTRAP", "Kafka bootstrap servers",
     default="127.0.0.1:9092", shown="127.0.0.1:9092", parse=bootstrap_servers,
     metavar="HOST:PORT")
 
 SCHEMAS = Setting(
-    "schemas", "--schemas", "DEIDENTIFY_SCHEMAS", "folder of allowlist schemas",
+    "--schemas", "DEIDENTIFY_SCHEMAS", "folder of allowlist schemas",
     shown="the shipped schemas/", metavar="DIR")
 
 K_FLOOR = Setting(
-    "k_floor", "--k-floor", "DEIDENTIFY_K_FLOOR",
+    "--k-floor", "DEIDENTIFY_K_FLOOR",
     "deployment-wide minimum k: a schema with a lower privacy.k is refused",
     default=DEFAULT_K_FLOOR, shown=f"{DEFAULT_K_FLOOR}, can only be raised",
     parse=integer(DEFAULT_K_FLOOR, MAX_K_FLOOR,
@@ -248,28 +266,34 @@ K_FLOOR = Setting(
     metavar="K", flag_type=int)
 
 LOG_LEVEL = Setting(
-    "log_level", None, "DEIDENTIFY_LOG_LEVEL", "log level (Kafka clients never below INFO)",
+    None, "DEIDENTIFY_LOG_LEVEL", "log level (Kafka clients never below INFO)",
     default="INFO", shown="INFO", parse=one_of(LOG_LEVELS))
+
+def http_port(help: str, default: int) -> Setting:
+    """``--port`` / ``DEIDENTIFY_PORT`` of a service's HTTP server (0: any free port)."""
+    return Setting("--port", "DEIDENTIFY_PORT", help, default=default, shown=str(default),
+                   parse=port, flag_type=int)
+
 
 # Who may read an HTTP surface (see deidentify/webconfig.py and docs/security.md).
 BIND = Setting(
-    "bind", "--bind", "DEIDENTIFY_BIND",
+    "--bind", "DEIDENTIFY_BIND",
     "address of the HTTP server; a non-loopback address needs authentication from "
     "--web-config", default="127.0.0.1", shown="127.0.0.1", metavar="ADDRESS")
 WEB_CONFIG = Setting(
-    "web_config", "--web-config", "DEIDENTIFY_WEB_CONFIG",
+    "--web-config", "DEIDENTIFY_WEB_CONFIG",
     "Prometheus exporter web config: tls_server_config (TLS, client CA) and bcrypt "
     "basic_auth_users; reloaded when it changes", metavar="FILE")
 INSECURE_LISTEN = Setting(
-    "insecure_listen", "--insecure-listen", "DEIDENTIFY_INSECURE_LISTEN",
+    "--insecure-listen", "DEIDENTIFY_INSECURE_LISTEN",
     "allow a non-loopback --bind without authentication, for a lab; logged as INSECURE",
     default=False, parse=boolean, switch=True)
 PROBE_PORT = Setting(
-    "probe_port", "--probe-port", "DEIDENTIFY_PROBE_PORT",
+    "--probe-port", "DEIDENTIFY_PROBE_PORT",
     "also serve /livez and /readyz, unauthenticated plain HTTP, on this port",
     shown="none: only on --port", parse=port, metavar="PORT", flag_type=int)
 ACCESS_LOG = Setting(
-    "access_log", "--access-log", "DEIDENTIFY_ACCESS_LOG",
+    "--access-log", "DEIDENTIFY_ACCESS_LOG",
     "append the dashboard/API access log to FILE, mode 0600",
     shown="none: the process log, logger deidentify.access", metavar="FILE")
 WEB_SETTINGS = (BIND, WEB_CONFIG, INSECURE_LISTEN, PROBE_PORT)

@@ -27,10 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from deidentify.errors import SettingsError
-from deidentify.pipeline import REGION_RE
 from deidentify.runtime.security import SECURITY_SETTINGS, KafkaSecurity, kafka_security
 from deidentify.runtime.settings import (
     BOOTSTRAP,
+    DEFAULT_CENTRAL_TOPIC,
     K_FLOOR,
     KAFKA_NAME_RE,
     LOG_LEVEL,
@@ -40,13 +40,13 @@ from deidentify.runtime.settings import (
     Sources,
     boolean,
     duration,
+    http_port,
     kafka_name,
-    port,
+    region_name,
 )
 from deidentify.schema.model import DEFAULT_K_FLOOR
 from deidentify.webconfig import WebSettings, web_settings
 
-DEFAULT_CENTRAL_TOPIC = "telemetry.central.aggregates"
 DEFAULT_PORT = 8080
 DEFAULT_IDLE_MS = 30_000
 DEFAULT_COMMIT_INTERVAL_MS = 1_000
@@ -59,35 +59,34 @@ DEFAULT_MAX_FUTURE_MS = 5 * 60_000       # events further ahead of the wall cloc
 
 TOPIC_PREFIX_RE = re.compile(r"^[A-Za-z0-9._-]{0,100}$")
 
-REGION = Setting("region", "--region", "DEIDENTIFY_REGION", "region name")
-GROUP = Setting("group", "--group", "DEIDENTIFY_GROUP", "consumer group",
+REGION = Setting("--region", "DEIDENTIFY_REGION", "region name", parse=region_name)
+GROUP = Setting("--group", "DEIDENTIFY_GROUP", "consumer group",
                 shown="deidentify-<region>", parse=kafka_name)
 CENTRAL_TOPIC = Setting(
-    "central_topic", "--central-topic", "DEIDENTIFY_CENTRAL_TOPIC",
+    "--central-topic", "DEIDENTIFY_CENTRAL_TOPIC",
     "central aggregates topic; this sidecar publishes to <topic>.<region>",
     default=DEFAULT_CENTRAL_TOPIC, shown=DEFAULT_CENTRAL_TOPIC)
-PORT = Setting("port", "--port", "DEIDENTIFY_PORT", "health and metrics port",
-               default=DEFAULT_PORT, shown=str(DEFAULT_PORT), parse=port, flag_type=int)
+PORT = http_port("health and metrics port", DEFAULT_PORT)
 TOPIC_PREFIX = Setting(
-    "topic_prefix", "--topic-prefix", "DEIDENTIFY_TOPIC_PREFIX",
+    "--topic-prefix", "DEIDENTIFY_TOPIC_PREFIX",
     "prefix for the raw topics the schemas declare, e.g. 'eu.'", default="", shown="none")
 IDLE = Setting(
-    "idle", "--idle", "DEIDENTIFY_IDLE",
+    "--idle", "DEIDENTIFY_IDLE",
     "a partition read to its end with no new events this long stops holding windows open; "
     "all idle: windows close by wall clock", default=DEFAULT_IDLE_MS, shown="30s",
     parse=duration(100, None, "at least 100ms"), metavar="DURATION")
 MAX_FUTURE = Setting(
-    "max_future", "--max-future", "DEIDENTIFY_MAX_FUTURE",
+    "--max-future", "DEIDENTIFY_MAX_FUTURE",
     "reject events whose time is further than this ahead of the wall clock, counted as "
     "future_timestamp", default=DEFAULT_MAX_FUTURE_MS, shown="5m",
     parse=duration(1_000, 24 * 3_600_000, "between 1s and 24h"), metavar="DURATION")
 COMMIT_INTERVAL = Setting(
-    "commit_interval", "--commit-interval", "DEIDENTIFY_COMMIT_INTERVAL",
+    "--commit-interval", "DEIDENTIFY_COMMIT_INTERVAL",
     "commit offsets in a transaction at least this often while events flow",
     default=DEFAULT_COMMIT_INTERVAL_MS, shown="1s",
     parse=duration(10, 60_000, "between 10ms and 60s"), metavar="DURATION")
 AT_LEAST_ONCE = Setting(
-    "at_least_once", "--at-least-once", "DEIDENTIFY_AT_LEAST_ONCE",
+    "--at-least-once", "DEIDENTIFY_AT_LEAST_ONCE",
     "publish without transactions and commit offsets after the aggregates are acknowledged: "
     "a crash can publish a window twice (the central collector drops the duplicates by key). "
     "Exists to measure the cost of exactly-once, which is the default",
@@ -168,9 +167,6 @@ def load_settings(args: Any, env: Mapping[str, str] | None = None) -> SidecarSet
     region = src.get(REGION)
     if region is None:
         raise SettingsError(f"{REGION.where} is required (e.g. --region eu)")
-    if not REGION_RE.match(region):
-        raise SettingsError(f"{REGION.where}: '{region}' must match "
-                            "^[a-z][a-z0-9-]{0,31}$ (e.g. eu, us-east)")
     schemas = src.get(SCHEMAS)
     if schemas is None:
         from deidentify.schema import default_schema_dir
