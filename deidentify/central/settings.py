@@ -110,6 +110,7 @@ def load_settings(args: Any, env: Mapping[str, str] | None = None) -> CentralSet
     """Flags, else environment, else defaults; raises SettingsError naming what to fix."""
     env = os.environ if env is None else env
     src = Sources(args, env)
+    bootstrap = src.get(shared.BOOTSTRAP)       # checked first, as before the split
     topic = src.get(TOPIC)
     regions = _regions(src, topic)
     schemas_dir = src.get(shared.SCHEMAS)
@@ -117,7 +118,7 @@ def load_settings(args: Any, env: Mapping[str, str] | None = None) -> CentralSet
         from deidentify.schema import default_schema_dir
         schemas_dir = str(default_schema_dir())
     return CentralSettings(
-        bootstrap=src.get(shared.BOOTSTRAP), topic=topic, regions=regions,
+        bootstrap=bootstrap, topic=topic, regions=regions,
         schemas_dir=schemas_dir,
         port=src.get(PORT), web=web_settings(args, env, access_log=True),
         group=src.get(GROUP), retention_windows=src.get(RETENTION),

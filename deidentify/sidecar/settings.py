@@ -164,9 +164,11 @@ def load_settings(args: Any, env: Mapping[str, str] | None = None) -> SidecarSet
     env = os.environ if env is None else env
     src = Sources(args, env)
 
+    # resolved in this order, so the first unusable value is the one reported
     region = src.get(REGION)
     if region is None:
         raise SettingsError(f"{REGION.where} is required (e.g. --region eu)")
+    bootstrap = src.get(BOOTSTRAP)
     schemas = src.get(SCHEMAS)
     if schemas is None:
         from deidentify.schema import default_schema_dir
@@ -182,10 +184,13 @@ def load_settings(args: Any, env: Mapping[str, str] | None = None) -> SidecarSet
     if not TOPIC_PREFIX_RE.match(prefix):
         raise SettingsError(f"{TOPIC_PREFIX.where}: '{prefix}' may use only letters, digits, "
                             "'.', '_' and '-'")
-    return SidecarSettings(region=region, bootstrap=src.get(BOOTSTRAP), schemas_dir=schemas_dir,
-                           group_id=group, central_topic=central, port=src.get(PORT),
-                           topic_prefix=prefix, idle_ms=src.get(IDLE),
-                           commit_interval_ms=src.get(COMMIT_INTERVAL),
-                           security=kafka_security(args, env), log_level=src.get(LOG_LEVEL),
-                           web=web_settings(args, env), exactly_once=not src.get(AT_LEAST_ONCE),
-                           k_floor=src.get(K_FLOOR), max_future_ms=src.get(MAX_FUTURE))
+    port, idle_ms, commit_ms = src.get(PORT), src.get(IDLE), src.get(COMMIT_INTERVAL)
+    k_floor, max_future_ms = src.get(K_FLOOR), src.get(MAX_FUTURE)
+    at_least_once, log_level = src.get(AT_LEAST_ONCE), src.get(LOG_LEVEL)
+    web = web_settings(args, env)
+    return SidecarSettings(region=region, bootstrap=bootstrap, schemas_dir=schemas_dir,
+                           group_id=group, central_topic=central, port=port,
+                           topic_prefix=prefix, idle_ms=idle_ms, commit_interval_ms=commit_ms,
+                           security=kafka_security(args, env), log_level=log_level, web=web,
+                           exactly_once=not at_least_once, k_floor=k_floor,
+                           max_future_ms=max_future_ms)
