@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deidentify.central.state import DEFAULT_MAX_VALUES_PER_DIMENSION
 from deidentify.errors import SettingsError
@@ -22,7 +22,9 @@ from deidentify.runtime import settings as shared
 from deidentify.runtime.security import SECURITY_SETTINGS, KafkaSecurity, kafka_security
 from deidentify.runtime.settings import Setting, Sources
 from deidentify.schema import DEFAULT_K_FLOOR
-from deidentify.webconfig import WebSettings, web_settings
+
+if TYPE_CHECKING:      # the web config (asyncio, ssl) loads only when settings are read
+    from deidentify.webconfig import WebSettings
 
 __all__ = ["CENTRAL_SETTINGS", "CentralSettings", "load_settings"]
 
@@ -117,6 +119,7 @@ def load_settings(args: Any, env: Mapping[str, str] | None = None) -> CentralSet
     if not schemas_dir:
         from deidentify.schema import default_schema_dir
         schemas_dir = str(default_schema_dir())
+    from deidentify.webconfig import web_settings
     return CentralSettings(
         bootstrap=bootstrap, topic=topic, regions=regions,
         schemas_dir=schemas_dir,

@@ -24,7 +24,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deidentify.errors import SettingsError
 from deidentify.runtime.security import SECURITY_SETTINGS, KafkaSecurity, kafka_security
@@ -45,7 +45,9 @@ from deidentify.runtime.settings import (
     region_name,
 )
 from deidentify.schema.model import DEFAULT_K_FLOOR
-from deidentify.webconfig import WebSettings, web_settings
+
+if TYPE_CHECKING:      # the web config (asyncio, ssl) loads only when settings are read
+    from deidentify.webconfig import WebSettings
 
 DEFAULT_PORT = 8080
 DEFAULT_IDLE_MS = 30_000
@@ -111,7 +113,7 @@ class SidecarSettings:
     commit_interval_ms: int = DEFAULT_COMMIT_INTERVAL_MS
     security: KafkaSecurity = field(default_factory=KafkaSecurity)
     log_level: str = "INFO"
-    web: WebSettings = field(default_factory=WebSettings)
+    web: WebSettings = field(default_factory=lambda: _web_default())
     fetch_max_wait_ms: int = DEFAULT_FETCH_MAX_WAIT_MS
     max_batch_records: int = DEFAULT_MAX_BATCH_RECORDS
     reload_poll_ms: int = DEFAULT_RELOAD_POLL_MS
@@ -159,6 +161,11 @@ class SidecarSettings:
                 f"ssl_client_cert={'set' if sec.ssl_certfile else '-'}")
 
 
+def _web_default() -> WebSettings:
+    from deidentify.webconfig import WebSettings
+    return WebSettings()
+
+
 def load_settings(args: Any, env: Mapping[str, str] | None = None) -> SidecarSettings:
     """Resolve and validate every option of ``deidentify run`` (flags > env > defaults)."""
     env = os.environ if env is None else env
@@ -187,6 +194,7 @@ def load_settings(args: Any, env: Mapping[str, str] | None = None) -> SidecarSet
     port, idle_ms, commit_ms = src.get(PORT), src.get(IDLE), src.get(COMMIT_INTERVAL)
     k_floor, max_future_ms = src.get(K_FLOOR), src.get(MAX_FUTURE)
     at_least_once, log_level = src.get(AT_LEAST_ONCE), src.get(LOG_LEVEL)
+    from deidentify.webconfig import web_settings
     web = web_settings(args, env)
     return SidecarSettings(region=region, bootstrap=bootstrap, schemas_dir=schemas_dir,
                            group_id=group, central_topic=central, port=port,
