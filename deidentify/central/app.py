@@ -83,8 +83,9 @@ def _faust_credentials(security: KafkaSecurity | None):
                                 f"cannot load them ({type(exc).__name__})") from None
     if not security.uses_sasl:
         return faust.SSLCredentials(context)
+    password = security.sasl_password   # kafka_security never leaves it unset with SASL
     return faust.SASLCredentials(username=security.sasl_username,
-                                 password=security.sasl_password.reveal(),
+                                 password=password.reveal() if password else None,
                                  ssl_context=context, mechanism=security.sasl_mechanism)
 
 

@@ -137,7 +137,9 @@ def read_secret_file(path: str, *, what: str) -> Secret:
     return Secret(value)
 
 
-def _tls_files(src: Sources, protocol: str, warnings: list[str]) -> dict[str, str | None]:
+def _tls_files(src: Sources, protocol: str,
+               warnings: list[str]) -> tuple[str | None, str | None, str | None]:
+    """(CA file, client certificate, its key), each checked against the protocol."""
     proto_where = SECURITY_PROTOCOL.where
     cafile = src.get(SSL_CAFILE)
     if cafile is not None:
@@ -161,7 +163,7 @@ def _tls_files(src: Sources, protocol: str, warnings: list[str]) -> dict[str, st
         note = _readable_by_others(keyfile, what=SSL_KEYFILE.where)
         if note:
             warnings.append(note)
-    return {"ssl_cafile": cafile, "ssl_certfile": certfile, "ssl_keyfile": keyfile}
+    return cafile, certfile, keyfile
 
 
 def _sasl_password(src: Sources, protocol: str, warnings: list[str]) -> Secret:
@@ -189,7 +191,7 @@ def kafka_security(args: Any, env: Mapping[str, str]) -> KafkaSecurity:
     src = Sources(args, env)
     protocol = src.get(SECURITY_PROTOCOL)
     warnings: list[str] = []
-    tls = _tls_files(src, protocol, warnings)
+    cafile, certfile, keyfile = _tls_files(src, protocol, warnings)
     mechanism = src.get(SASL_MECHANISM)
     if protocol not in ("SASL_PLAINTEXT", "SASL_SSL"):
         if mechanism is not None or src.get(SASL_PASSWORD_FILE) is not None:
@@ -197,7 +199,8 @@ def kafka_security(args: Any, env: Mapping[str, str]) -> KafkaSecurity:
                                 f"{protocol}; use SASL_SSL (or SASL_PLAINTEXT)")
         # KAFKA_SASL_USERNAME / KAFKA_SASL_PASSWORD may be set for the local broker script;
         # without a SASL protocol they are not ours to use.
-        return KafkaSecurity(protocol=protocol, warnings=tuple(warnings), **tls)
+        return KafkaSecurity(protocol=protocol, ssl_cafile=cafile, ssl_certfile=certfile,
+                             ssl_keyfile=keyfile, warnings=tuple(warnings))
     mechanism = one_of(SASL_MECHANISMS)(mechanism or "SCRAM-SHA-512", SASL_MECHANISM.where)
     if mechanism == "PLAIN" and protocol == "SASL_PLAINTEXT":
         raise SettingsError(f"{SASL_MECHANISM.where} PLAIN over {SECURITY_PROTOCOL.where} "
@@ -208,4 +211,5 @@ def kafka_security(args: Any, env: Mapping[str, str]) -> KafkaSecurity:
         raise SettingsError(f"{protocol} needs a user name: set {SASL_USERNAME.where}")
     password = _sasl_password(src, protocol, warnings)
     return KafkaSecurity(protocol=protocol, sasl_mechanism=mechanism, sasl_username=username,
-                         sasl_password=password, warnings=tuple(warnings), **tls)
+                         sasl_password=password, ssl_cafile=cafile, ssl_certfile=certfile,
+                         ssl_keyfile=keyfile, warnings=tuple(warnings))
