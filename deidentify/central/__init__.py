@@ -11,7 +11,7 @@
 * :mod:`deidentify.central.app` - the faust app and ``main`` behind ``deidentify central``.
 
 Shared with the sidecar through :mod:`deidentify.runtime` (settings resolver, Kafka
-security, logging, HTTP server core); nothing is imported from ``deidentify.sidecar``.
+security, logging, HTTP server core); nothing here imports the sidecar package.
 
 Nothing is imported here: import the module you need (faust only loads with ``app``).
 """
