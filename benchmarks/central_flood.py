@@ -19,7 +19,7 @@ import tracemalloc
 
 import orjson
 
-from deidentify.central.app import CentralCollector
+from deidentify.central.collector import CentralCollector
 from deidentify.privacy.names import load_name_data
 from deidentify.schema import default_schema_dir, load_schemas
 

@@ -35,36 +35,13 @@ def _schemas_default() -> str:
 
 
 def _add_schemas(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--schemas", default=None, metavar="DIR",
-                   help="folder of allowlist schemas (env DEIDENTIFY_SCHEMAS; default: the "
-                        "shipped schemas/)")
+    from deidentify.runtime.settings import SCHEMAS, add_flags
+    add_flags(p, [SCHEMAS])
 
 
 def _add_bootstrap(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--bootstrap", default=None, metavar="HOST:PORT",
-                   help="Kafka bootstrap servers (env KAFKA_BOOTSTRAP; default 127.0.0.1:9092)")
-
-
-def _add_web(p: argparse.ArgumentParser, *, access_log: bool = False) -> None:
-    """Who may read the HTTP side (see deidentify/webconfig.py and docs/security.md)."""
-    p.add_argument("--bind", default=None, metavar="ADDRESS",
-                   help="address of the HTTP server (env DEIDENTIFY_BIND; default 127.0.0.1); "
-                        "a non-loopback address needs authentication from --web-config")
-    p.add_argument("--web-config", default=None, metavar="FILE",
-                   help="Prometheus exporter web config: tls_server_config (TLS, client CA) "
-                        "and bcrypt basic_auth_users (env DEIDENTIFY_WEB_CONFIG; reloaded "
-                        "when it changes)")
-    p.add_argument("--insecure-listen", action="store_true", default=None,
-                   help="allow a non-loopback --bind without authentication, for a lab "
-                        "(env DEIDENTIFY_INSECURE_LISTEN=1); logged as INSECURE")
-    p.add_argument("--probe-port", type=int, default=None, metavar="PORT",
-                   help="also serve /livez and /readyz, unauthenticated plain HTTP, on this "
-                        "port (env DEIDENTIFY_PROBE_PORT; default: only on --port)")
-    if access_log:
-        p.add_argument("--access-log", default=None, metavar="FILE",
-                       help="append the dashboard/API access log to FILE, mode 0600 (env "
-                            "DEIDENTIFY_ACCESS_LOG; default: the process log, logger "
-                            "deidentify.access)")
+    from deidentify.runtime.settings import BOOTSTRAP, add_flags
+    add_flags(p, [BOOTSTRAP])
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -85,81 +62,14 @@ def build_parser() -> argparse.ArgumentParser:
         sp = schema_sub.add_parser(name, help=text)
         _add_schemas(sp)
 
+    # run and central: every flag comes from the settings' declarations (one Setting each)
+    from deidentify.central.settings import CENTRAL_SETTINGS
+    from deidentify.runtime.settings import add_flags
+    from deidentify.sidecar.settings import RUN_SETTINGS
     p = sub.add_parser("run", help="the regional sidecar: raw topics -> central topic")
-    p.add_argument("--region", default=None, help="region name (env DEIDENTIFY_REGION)")
-    _add_bootstrap(p)
-    _add_schemas(p)
-    p.add_argument("--group", default=None,
-                   help="consumer group (env DEIDENTIFY_GROUP; default deidentify-<region>)")
-    p.add_argument("--central-topic", default=None,
-                   help="central aggregates topic; this sidecar publishes to "
-                        "<topic>.<region> (env DEIDENTIFY_CENTRAL_TOPIC; default "
-                        "telemetry.central.aggregates)")
-    p.add_argument("--port", type=int, default=None,
-                   help="health and metrics port (env DEIDENTIFY_PORT; default 8080)")
-    p.add_argument("--topic-prefix", default=None,
-                   help="prefix for the raw topics the schemas declare, e.g. 'eu.' "
-                        "(env DEIDENTIFY_TOPIC_PREFIX; default none)")
-    p.add_argument("--idle", default=None, metavar="DURATION",
-                   help="a partition read to its end with no new events this long stops "
-                        "holding windows open; all idle: windows close by wall clock "
-                        "(env DEIDENTIFY_IDLE; default 30s)")
-    p.add_argument("--k-floor", type=int, default=None, metavar="K",
-                   help="deployment-wide minimum k: a schema with a lower privacy.k is "
-                        "refused (env DEIDENTIFY_K_FLOOR; default 5, can only be raised)")
-    p.add_argument("--max-future", default=None, metavar="DURATION",
-                   help="reject events whose time is further than this ahead of the wall "
-                        "clock, counted as future_timestamp (env DEIDENTIFY_MAX_FUTURE; "
-                        "default 5m)")
-    # --- run: commit cadence and Kafka security (see deidentify/sidecar/settings.py) ---
-    p.add_argument("--commit-interval", default=None, metavar="DURATION",
-                   help="commit offsets in a transaction at least this often while events "
-                        "flow (env DEIDENTIFY_COMMIT_INTERVAL; default 1s)")
-    p.add_argument("--at-least-once", action="store_true", default=None,
-                   help="publish without transactions and commit offsets after the aggregates "
-                        "are acknowledged: a crash can publish a window twice (the central "
-                        "collector drops the duplicates by key). Exists to measure the cost "
-                        "of exactly-once, which is the default (env DEIDENTIFY_AT_LEAST_ONCE=1)")
-    p.add_argument("--security-protocol", default=None,
-                   choices=("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"),
-                   help="Kafka security protocol (env KAFKA_SECURITY_PROTOCOL; default "
-                        "PLAINTEXT)")
-    p.add_argument("--sasl-mechanism", default=None,
-                   choices=("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"),
-                   help="SASL mechanism (env KAFKA_SASL_MECHANISM; default SCRAM-SHA-512)")
-    p.add_argument("--sasl-username", default=None,
-                   help="SASL user name (env KAFKA_SASL_USERNAME)")
-    p.add_argument("--sasl-password-file", default=None, metavar="FILE",
-                   help="file holding the SASL password (env KAFKA_SASL_PASSWORD_FILE, or the "
-                        "password itself in env KAFKA_SASL_PASSWORD; never a flag)")
-    p.add_argument("--ssl-cafile", default=None, metavar="FILE",
-                   help="CA certificate(s) to verify the brokers, PEM (env KAFKA_SSL_CAFILE; "
-                        "default: the system's trusted CAs)")
-    p.add_argument("--ssl-certfile", default=None, metavar="FILE",
-                   help="client certificate for mTLS to the brokers, PEM (env "
-                        "KAFKA_SSL_CERTFILE; needs --ssl-keyfile)")
-    p.add_argument("--ssl-keyfile", default=None, metavar="FILE",
-                   help="the client certificate's private key, PEM, unencrypted (env "
-                        "KAFKA_SSL_KEYFILE)")
-    _add_web(p)
-
+    add_flags(p, RUN_SETTINGS)
     p = sub.add_parser("central", help="the central collector: aggregates -> dashboards")
-    _add_bootstrap(p)
-    p.add_argument("--topic", default=None,
-                   help="central aggregates topic; each region's sidecar publishes to "
-                        "<topic>.<region> (env DEIDENTIFY_CENTRAL_TOPIC; default "
-                        "telemetry.central.aggregates)")
-    p.add_argument("--regions", default=None, metavar="LIST",
-                   help="the regions to read, comma-separated, e.g. eu,us: topics "
-                        "<topic>.<region>; the region of an aggregate must match its topic "
-                        "(env DEIDENTIFY_REGIONS; required)"),
-    _add_schemas(p)
-    p.add_argument("--port", type=int, default=None,
-                   help="dashboard and metrics port (env DEIDENTIFY_PORT; default 8090)")
-    p.add_argument("--k-floor", type=int, default=None, metavar="K",
-                   help="deployment-wide minimum k: a schema with a lower privacy.k is "
-                        "refused (env DEIDENTIFY_K_FLOOR; default 5, can only be raised)")
-    _add_web(p, access_log=True)
+    add_flags(p, CENTRAL_SETTINGS)
 
     p = sub.add_parser("generate", help="produce synthetic raw telemetry full of fake PII")
     _add_bootstrap(p)

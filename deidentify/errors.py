@@ -16,8 +16,9 @@ Filtering an event is never an error: stages return result values (see
 ``deidentify.pipeline``). No message of any error here ever contains an event value: messages
 name files, lines, field paths, schema names and reasons only.
 
-Kafka and faust exceptions are translated into this tree only inside the runtime packages
-(``deidentify.sidecar`` and ``deidentify.central``), with ``raise X(...) from exc``.
+aiokafka exceptions are translated into this tree at one boundary,
+:mod:`deidentify.runtime.kafka_errors` (``raise translate(exc, what) from exc``), used by the
+sidecar, the collector and the generator.
 """
 
 from __future__ import annotations

@@ -64,6 +64,7 @@ from pathlib import Path
 from typing import Any
 
 from deidentify.errors import SchemaError, SettingsError, WebConfigError
+from deidentify.runtime import settings as declared
 
 __all__ = [
     "PROBE_PATHS",
@@ -85,7 +86,7 @@ log = logging.getLogger("deidentify.web")
 ACCESS_LOGGER = "deidentify.access"
 
 PROBE_PATHS = frozenset({"/livez", "/readyz"})
-DEFAULT_BIND = "127.0.0.1"
+DEFAULT_BIND = declared.BIND.default
 CLIENT_AUTH_TYPES = ("NoClientCert", "RequestClientCert", "RequireAnyClientCert",
                      "VerifyClientCertIfGiven", "RequireAndVerifyClientCert")
 TLS_VERSIONS = {"TLS12": ssl.TLSVersion.TLSv1_2, "TLS13": ssl.TLSVersion.TLSv1_3}
@@ -334,58 +335,27 @@ def check_listen(bind: str, config: WebConfig, insecure: bool) -> None:
         "DEIDENTIFY_INSECURE_LISTEN=1 exists for a lab only)")
 
 
-def _truthy(value: Any, where: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("1", "true", "yes"):
-        return True
-    if text in ("0", "false", "no", ""):
-        return False
-    raise SettingsError(f"{where}: '{value}' is not one of 1, true, yes, 0, false, no")
-
-
-def _port(value: Any, where: str) -> int:
-    try:
-        port = int(value)
-    except (TypeError, ValueError):
-        raise SettingsError(f"{where}: '{value}' is not a port number") from None
-    if not 0 <= port < 65536:
-        raise SettingsError(f"{where}: {port} is not between 0 and 65535")
-    return port
-
-
 def web_settings(args: Any, env: Mapping[str, str], *, access_log: bool = False) -> WebSettings:
     """``--bind``, ``--web-config``, ``--insecure-listen``, ``--probe-port`` (and
-    ``--access-log`` where the surface keeps one), each flag > env > default."""
-
-    def pick(attr: str, env_name: str) -> Any:
-        value = getattr(args, attr, None)
-        if value not in (None, ""):
-            return value
-        value = env.get(env_name)
-        return value if value not in (None, "") else None
-
-    bind = pick("bind", "DEIDENTIFY_BIND") or DEFAULT_BIND
+    ``--access-log`` where the surface keeps one), each flag > env > default, as declared in
+    :mod:`deidentify.runtime.settings`."""
+    src = declared.Sources(args, env)
+    bind = src.get(declared.BIND)
     if not all(c.isalnum() or c in ".:_-[]" for c in bind) or len(bind) > 253:
-        raise SettingsError(f"--bind (env DEIDENTIFY_BIND): '{bind}' is not a host name or "
-                            "address")
+        raise SettingsError(f"{declared.BIND.where}: '{bind}' is not a host name or address")
     bind = bind.strip("[]")
-    file = pick("web_config", "DEIDENTIFY_WEB_CONFIG")
+    file = src.get(declared.WEB_CONFIG)
     config = load_web_config(file) if file is not None else WebConfig()
-    insecure = _truthy(pick("insecure_listen", "DEIDENTIFY_INSECURE_LISTEN") or False,
-                       "--insecure-listen (env DEIDENTIFY_INSECURE_LISTEN)")
-    probe = pick("probe_port", "DEIDENTIFY_PROBE_PORT")
-    probe_port = None if probe is None else _port(probe, "--probe-port (env "
-                                                         "DEIDENTIFY_PROBE_PORT)")
+    insecure = src.get(declared.INSECURE_LISTEN)
+    probe_port = src.get(declared.PROBE_PORT)
     log_path = None
     if access_log:
-        value = pick("access_log", "DEIDENTIFY_ACCESS_LOG")
+        value = src.get(declared.ACCESS_LOG)
         if value is not None:
             log_path = Path(value)
             if not log_path.parent.is_dir():
-                raise SettingsError(f"--access-log (env DEIDENTIFY_ACCESS_LOG): "
-                                    f"{log_path.parent}: no such directory")
+                raise SettingsError(f"{declared.ACCESS_LOG.where}: {log_path.parent}: "
+                                    "no such directory")
     check_listen(bind, config, insecure)
     server_context(config)          # a key that does not match its certificate fails now
     return WebSettings(bind=bind, web_config=config, insecure_listen=insecure,

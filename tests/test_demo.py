@@ -140,7 +140,7 @@ def test_demo_stops_cleanly_on_ctrl_c(kafka_bootstrap: str, tmp_path: Path) -> N
 
 def test_terminal_view_shows_any_schema_from_its_view(tmp_path: Path) -> None:
     """The live view names no schema: a schema only in a folder gets its line too."""
-    from deidentify.central.app import CentralCollector
+    from deidentify.central.collector import CentralCollector
     from deidentify.demo import DemoRun, render_view
     from deidentify.generate_schema import SchemaEventGenerator
     from deidentify.pipeline import Pipeline

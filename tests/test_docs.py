@@ -11,6 +11,10 @@ grafana`` are checked against their own parsers.
 * The settings tables of docs/sidecar.md and docs/central.md list every flag of ``deidentify
   run`` and ``deidentify central``, each with the variable and the one-word default its
   ``--help`` names, and every variable in them is one the settings code reads.
+* Those tables also agree with the declarations the flags come from
+  (``RUN_SETTINGS``, ``CENTRAL_SETTINGS``; :mod:`deidentify.runtime.settings`): every declared
+  variable is in its command's table, variable-only rows show the declared default, and no
+  table names a variable its command does not declare.
 * Every relative link resolves, anchors included; the README stays under 200 lines.
 
 ``test_the_checks_catch_*`` feed invented flags and links through the same functions, so a
@@ -26,7 +30,10 @@ from pathlib import Path
 
 import pytest
 
+from deidentify.central.settings import CENTRAL_SETTINGS
 from deidentify.cli import build_parser
+from deidentify.runtime.settings import Setting
+from deidentify.sidecar.settings import RUN_SETTINGS
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
@@ -35,6 +42,8 @@ PAGES = [README, *DOCS, ROOT / "schemas" / "README.md", ROOT / "benchmarks" / "R
 PAGE_COMMAND = {"sidecar.md": ("run",), "central.md": ("central",)}
 SETTINGS_TABLES = {("run",): ROOT / "docs" / "sidecar.md",
                    ("central",): ROOT / "docs" / "central.md"}
+DECLARED: dict[tuple[str, ...], tuple[Setting, ...]] = {("run",): RUN_SETTINGS,
+                                                        ("central",): CENTRAL_SETTINGS}
 
 FENCE = re.compile(r"^```[^\n]*\n(.*?)^```", re.M | re.S)
 INLINE = re.compile(r"`([^`]+)`")
@@ -225,6 +234,35 @@ def table_problems(path: tuple[str, ...], text: str, page: str) -> list[str]:
     return out
 
 
+def table_text(text: str) -> str:
+    """The settings table block (header to the first blank line)."""
+    table = text[text.index("| flag | environment variable"):]
+    return table[:table.index("\n\n")]
+
+
+def declaration_problems(path: tuple[str, ...], text: str, page: str) -> list[str]:
+    """The table against the command's declarations, variable-only settings included."""
+    out = []
+    declared = DECLARED[path]
+    table = table_text(text)
+    named = set(ENV.findall(table))
+    for setting in declared:
+        if setting.env and setting.env not in named:
+            out.append(f"{page}: {setting.env} is declared for deidentify {' '.join(path)} "
+                       "but the settings table does not name it")
+        if setting.flag is None and setting.shown:
+            shown = setting.shown.split()[0].rstrip(",:;")
+            for flags, variables, default in settings_table(text):
+                if not flags and variables == [setting.env] \
+                        and shown not in default.replace("`", "").split():
+                    out.append(f"{page}: {setting.env}: the table's default is '{default}', "
+                               f"the declaration says {shown}")
+    for variable in sorted(named - {s.env for s in declared}):
+        out.append(f"{page}: the settings table names {variable}, which deidentify "
+                   f"{' '.join(path)} does not declare")
+    return out
+
+
 def code_variables() -> set[str]:
     """Every DEIDENTIFY_*/KAFKA_* name the package spells as a string literal."""
     names: set[str] = set()
@@ -299,12 +337,16 @@ def test_every_variable_in_the_settings_tables_is_read_by_the_code(
         command: tuple[str, ...]) -> None:
     page = SETTINGS_TABLES[command]
     variables = {v for _, vs, _ in settings_table(page.read_text(encoding="utf-8")) for v in vs}
-    text = page.read_text(encoding="utf-8")
-    table = text[text.index("| flag | environment variable"):]
-    table = table[:table.index("\n\n")]
-    variables |= set(ENV.findall(table))        # flag-less rows name variables in any cell
+    variables |= set(ENV.findall(table_text(page.read_text(encoding="utf-8"))))
     assert len(variables) > 10
     assert variables - code_variables() == set()
+
+
+@pytest.mark.parametrize("command", sorted(SETTINGS_TABLES))
+def test_the_settings_tables_match_the_declarations(command: tuple[str, ...]) -> None:
+    page = SETTINGS_TABLES[command]
+    assert declaration_problems(command, page.read_text(encoding="utf-8"),
+                                str(page.relative_to(ROOT))) == []
 
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
@@ -354,6 +396,23 @@ def test_the_checks_catch_a_drifting_settings_table() -> None:
     wrong_default = text.replace("| `DEIDENTIFY_IDLE` | `30s` |", "| `DEIDENTIFY_IDLE` | `60s` |", 1)
     assert wrong_default != text
     assert any("says 30s" in p for p in table_problems(("run",), wrong_default, "x.md"))
+
+
+def test_the_checks_catch_a_table_that_drifts_from_the_declarations() -> None:
+    text = SETTINGS_TABLES[("central",)].read_text(encoding="utf-8")
+    assert declaration_problems(("central",), text, "x.md") == []
+    wrong = text.replace("| `DEIDENTIFY_LOG_LEVEL` | `WARNING` |", "| `DEIDENTIFY_LOG_LEVEL` | "
+                         "`INFO` |", 1)
+    assert wrong != text
+    assert any("says WARNING" in p for p in declaration_problems(("central",), wrong, "x.md"))
+    dropped = re.sub(r"^\| \| `DEIDENTIFY_CENTRAL_RETENTION` \|.*\n", "", text, count=1,
+                     flags=re.M)
+    assert dropped != text
+    assert any("DEIDENTIFY_CENTRAL_RETENTION is declared" in p
+               for p in declaration_problems(("central",), dropped, "x.md"))
+    invented = text.replace("`DEIDENTIFY_CENTRAL_GROUP`", "`DEIDENTIFY_CENTRAL_GROUPS`", 1)
+    assert any("names DEIDENTIFY_CENTRAL_GROUPS" in p
+               for p in declaration_problems(("central",), invented, "x.md"))
 
 
 def test_the_checks_catch_a_broken_link(tmp_path: Path) -> None:

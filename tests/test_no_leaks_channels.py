@@ -36,7 +36,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from deidentify.central.app import CentralCollector
+from deidentify.central.collector import CentralCollector
 from deidentify.central.validate import AggregateValidator
 from deidentify.pipeline import Pipeline
 from deidentify.preview import run_preview

@@ -782,7 +782,7 @@ def test_the_detector_does_not_false_alarm_on_clean_traffic_outputs() -> None:
     traffic outputs (aggregates, keys, report, central summary and metrics): nothing found."""
     from prometheus_client import generate_latest
 
-    from deidentify.central.app import CentralCollector
+    from deidentify.central.collector import CentralCollector
     from deidentify.central.validate import AggregateValidator
     from deidentify.generate import TelemetryGenerator
     from deidentify.pipeline import Pipeline

@@ -6,8 +6,12 @@
 * :mod:`deidentify.central.export` - the Prometheus series of every schema, derived from the
   schema by one naming rule (no schema is known by name);
 * :mod:`deidentify.central.web` - dashboard, JSON API, ``/metrics``, ``/livez``, ``/readyz``;
-* :mod:`deidentify.central.app` - settings, the per-message ``CentralCollector`` and the faust
-  app behind ``deidentify central``.
+* :mod:`deidentify.central.settings` - every option of ``deidentify central``, declared once;
+* :mod:`deidentify.central.collector` - the per-message ``CentralCollector`` (no Kafka);
+* :mod:`deidentify.central.app` - the faust app and ``main`` behind ``deidentify central``.
+
+Shared with the sidecar through :mod:`deidentify.runtime` (settings resolver, Kafka
+security, logging, HTTP server core); nothing here imports the sidecar package.
 
 Nothing is imported here: import the module you need (faust only loads with ``app``).
 """

@@ -35,9 +35,10 @@ from typing import Any
 
 import orjson
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry
 
-from deidentify.webconfig import WebAccess, WebListener, WebSettings, access_logger
+from deidentify.runtime.web import ServiceWebServer, metrics_handler
+from deidentify.webconfig import WebSettings
 
 __all__ = ["DashboardServer", "STATIC_DIR", "build_web_app"]
 
@@ -78,8 +79,8 @@ async def _headers(request: web.Request, handler):
     return response
 
 
-def build_web_app(views: Views) -> web.Application:
-    app = web.Application(middlewares=[_headers])
+def add_routes(app: web.Application, views: Views) -> None:
+    """The collector's routes (see the module docstring) on ``app``."""
     index = (STATIC_DIR / "index.html").read_bytes()
     static = {name: ((STATIC_DIR / name).read_bytes(), ctype)
               for name, ctype in STATIC_FILES.items() if (STATIC_DIR / name).is_file()}
@@ -100,11 +101,6 @@ def build_web_app(views: Views) -> web.Application:
         return web.Response(body=orjson.dumps(views.summary()), content_type="application/json",
                             headers={"Cache-Control": "no-store"})
 
-    async def metrics(_request: web.Request) -> web.Response:
-        response = web.Response(body=generate_latest(views.registry))
-        response.headers["Content-Type"] = CONTENT_TYPE_LATEST
-        return response
-
     async def livez(_request: web.Request) -> web.Response:
         return web.Response(text="ok\n")
 
@@ -117,35 +113,38 @@ def build_web_app(views: Views) -> web.Application:
     app.router.add_get("/", dashboard)
     app.router.add_get("/static/{name}", static_file)
     app.router.add_get("/api/summary", api_summary)
-    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/metrics", metrics_handler(views.registry))
     app.router.add_get("/livez", livez)
     app.router.add_get("/readyz", readyz)
+
+
+def build_web_app(views: Views) -> web.Application:
+    """The collector's application without a listener (tests serve it directly)."""
+    app = web.Application(middlewares=[_headers])
+    add_routes(app, views)
     return app
 
 
-class DashboardServer:
+class DashboardServer(ServiceWebServer):
     """Start/stop the HTTP side on ``host:port``; ``stop`` is safe to call twice."""
+
+    middlewares = (_headers,)
 
     def __init__(self, views: Views, *, host: str | None = None, port: int,
                  listen: WebSettings | None = None) -> None:
-        if listen is None:
-            listen = WebSettings() if host is None else WebSettings(bind=host)
         self.views = views
-        self.host = listen.bind
-        self.access = WebAccess(listen, access_log=access_logger(listen.access_log))
-        self.listener = WebListener(build_web_app(views), self.access, port=port)
+        super().__init__(port=port, listen=listen, host=host, access_log=True)
         self.started = False
 
-    @property
-    def port(self) -> int:
-        return self.listener.port
+    def routes(self, app: web.Application) -> None:
+        add_routes(app, self.views)
 
-    async def start(self) -> None:
-        await self.listener.start()
+    async def start(self) -> int:
+        port = await super().start()
         self.started = True
-        log.warning("dashboard %s (metrics /metrics, probes /livez /readyz)",
-                    self.listener.describe())
+        log.warning("dashboard %s (metrics /metrics, probes /livez /readyz)", self.describe())
+        return port
 
     async def stop(self) -> None:
         self.started = False
-        await self.listener.stop()
+        await super().stop()

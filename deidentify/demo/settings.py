@@ -98,7 +98,7 @@ def say(text: str) -> None:
 def parse_settings(args: Any) -> DemoRun:
     """The run described by ``deidentify demo``'s arguments (``SettingsError`` /
     ``SchemaError`` for bad ones; the schemas are loaded once to find the generic ones)."""
-    from deidentify.sidecar.settings import parse_duration_ms
+    from deidentify.runtime.settings import parse_duration_ms
 
     bootstrap = args.bootstrap or os.environ.get("KAFKA_BOOTSTRAP") or "127.0.0.1:9092"
     duration_s = None

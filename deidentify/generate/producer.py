@@ -31,9 +31,6 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 from deidentify.errors import (
-    AuthenticationFailed,
-    BrokerUnavailable,
-    RuntimeFailure,
     SettingsError,
 )
 from deidentify.generate.generator import TelemetryGenerator
@@ -201,27 +198,10 @@ async def _flush(producer: Any, pending: list[asyncio.Future[Any]], bootstrap: s
 
 
 def _translate(exc: BaseException, bootstrap: str,
-               causes: tuple[type[BaseException], ...] = ()) -> RuntimeFailure:
-    """Kafka errors → deidentify's error tree (names and reasons only, never a value).
-
-    ``causes``: exception types aiokafka logged but did not raise (it reports a refused
-    SASL login as "Unable to bootstrap", a ``KafkaConnectionError``).
-    """
-    from aiokafka import errors as ke
-
-    name = type(exc).__name__
-    auth = tuple(getattr(ke, n) for n in (
-        "SaslAuthenticationFailed", "AuthenticationFailedError",
-        "TopicAuthorizationFailedError", "ClusterAuthorizationFailedError",
-        "TransactionalIdAuthorizationFailed") if hasattr(ke, n))
-    refused = [c for c in causes if issubclass(c, auth)]
-    if isinstance(exc, auth) or refused:
-        reason = refused[0].__name__ if refused else name
-        return AuthenticationFailed(f"the broker at {bootstrap} refused the producer ({reason})")
-    if isinstance(exc, ke.KafkaConnectionError | ke.KafkaTimeoutError | ke.RequestTimedOutError
-                  | ke.NodeNotReadyError):
-        return BrokerUnavailable(f"no Kafka broker answered at {bootstrap} ({name})")
-    return RuntimeFailure(f"producing to {bootstrap} failed ({name})")
+               causes: tuple[type[BaseException], ...] = ()) -> Exception:
+    """Kafka errors -> deidentify's (:mod:`deidentify.runtime.kafka_errors`, loaded lazily)."""
+    from deidentify.runtime.kafka_errors import translate
+    return translate(exc, bootstrap, causes)
 
 
 class _CauseRecorder(logging.Handler):

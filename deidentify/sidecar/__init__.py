@@ -1,8 +1,10 @@
 """The regional sidecar (``deidentify run``): raw Kafka topics -> central aggregates topic.
 
-Modules: ``settings`` (flags + env, validated), ``kafka`` (clients, TLS/SASL, the one place
-aiokafka errors are translated), ``loop`` (getmany batches, pipeline, transactions,
-rebalance), ``health`` (/livez, /readyz, /metrics), ``reload`` (schema hot reload),
+Modules: ``settings`` (its flags + env, declared with :mod:`deidentify.runtime.settings`),
+``kafka`` (clients, TLS/SASL; errors translated by :mod:`deidentify.runtime.kafka_errors`),
+``loop`` (getmany batches, pipeline, transactions, rebalance), ``health`` (/livez, /readyz,
+/metrics on the shared :mod:`deidentify.runtime.web` core), ``reload`` (schema hot reload),
 ``app`` (process lifecycle, signals, session supervision; ``main(args) -> int``).
-Imported lazily by the CLI: nothing here is loaded by ``deidentify preview``.
+The CLI reads only ``settings`` (the declarations behind ``--help``; no Kafka client, no web
+server); everything else is imported lazily, so ``deidentify preview`` loads none of it.
 """

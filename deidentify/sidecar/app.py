@@ -35,8 +35,9 @@ from deidentify.errors import (
     ProducerFenced,
     RuntimeFailure,
 )
-from deidentify.logsafe import ValueFreeFormatter, describe_exception
+from deidentify.logsafe import describe_exception
 from deidentify.metrics import SidecarMetrics, sidecar_metrics
+from deidentify.runtime.logs import configure_logging
 from deidentify.schema import SchemaSet, check_compatible, load_schemas
 from deidentify.sidecar.health import HealthServer, HealthState
 from deidentify.sidecar.loop import BatchLoop, Failpoint, check_metadata_fits
@@ -51,58 +52,8 @@ BACKOFF_MAX_S = 10.0
 PROBE_INTERVAL_S = 5.0
 HEARTBEAT_S = 1.0
 
-# Never below INFO, whatever DEIDENTIFY_LOG_LEVEL says: aiokafka logs message payloads at
-# DEBUG level.
-THIRD_PARTY_LOGGERS = ("aiokafka", "kafka", "aiohttp", "asyncio")
-
-
 class _FatalFailure(Exception):
     """A session failure the process must not retry (fenced, refused credentials)."""
-
-
-class RepeatFilter(logging.Filter):
-    """Lets one of each repeated third-party message through per ``window_s``.
-
-    While a broker is down aiokafka logs the same connection error hundreds of times a
-    second; the next one after the window says how many were held back.
-    """
-
-    def __init__(self, window_s: float = 10.0, prefixes: tuple[str, ...] = ("aiokafka",)):
-        super().__init__()
-        self.window_s = window_s
-        self.prefixes = prefixes
-        self._seen: dict[tuple, list] = {}
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if not record.name.startswith(self.prefixes):
-            return True
-        key = (record.name, record.levelno, str(record.msg))
-        now = time.monotonic()
-        seen = self._seen.get(key)
-        if seen is not None and now - seen[0] < self.window_s:
-            seen[1] += 1
-            return False
-        if seen is not None and seen[1]:
-            record.msg = f"{record.msg} [{seen[1]} more like this in the last " \
-                         f"{self.window_s:.0f}s]"
-        if len(self._seen) > 1000:
-            self._seen.clear()
-        self._seen[key] = [now, 0]
-        return True
-
-
-def configure_logging(level: str) -> None:
-    root = logging.getLogger()
-    if not any(getattr(h, "_deidentify", False) for h in root.handlers):
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(ValueFreeFormatter(
-            "ts=%(asctime)s level=%(levelname)s logger=%(name)s msg=%(message)s"))
-        handler.addFilter(RepeatFilter())
-        handler._deidentify = True  # type: ignore[attr-defined]
-        root.addHandler(handler)
-    root.setLevel(level)
-    for name in THIRD_PARTY_LOGGERS:
-        logging.getLogger(name).setLevel(max(logging.INFO, logging.getLevelName(level)))
 
 
 class Sidecar:

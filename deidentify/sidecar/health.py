@@ -9,7 +9,8 @@
 * ``/metrics`` — Prometheus text of the sidecar's own registry
   (:func:`deidentify.metrics.sidecar_metrics`). Internal data: authenticated as the web
   configuration says (:mod:`deidentify.webconfig`, ``--web-config``); the probes never are,
-  and say only status.
+  and say only status. The server core (web config, probe port, start/stop) is
+  :class:`deidentify.runtime.web.ServiceWebServer`, shared with the central collector.
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ from dataclasses import dataclass
 
 import orjson
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from deidentify.metrics import SidecarMetrics
-from deidentify.webconfig import WebAccess, WebListener, WebSettings
+from deidentify.runtime.web import ServiceWebServer, metrics_handler
+from deidentify.webconfig import WebSettings
 
 LIVENESS_STALE_S = 10.0
 BROKER_STALE_S = 15.0        # no sign of the broker for this long -> not ready
@@ -65,36 +66,19 @@ class HealthState:
         return True, "ok"
 
 
-class HealthServer:
+class HealthServer(ServiceWebServer):
     """The sidecar's small HTTP server; ``start()``/``stop()``, double stop is safe."""
 
     def __init__(self, state: HealthState, metrics: SidecarMetrics, *, host: str | None = None,
                  port: int, listen: WebSettings | None = None) -> None:
         self.state = state
         self.metrics = metrics
-        if listen is None:
-            listen = WebSettings() if host is None else WebSettings(bind=host)
-        self.access = WebAccess(listen)
-        self.host = listen.bind
-        app = web.Application()
+        super().__init__(port=port, listen=listen, host=host)
+
+    def routes(self, app: web.Application) -> None:
         app.router.add_get("/livez", self.livez)
         app.router.add_get("/readyz", self.readyz)
-        app.router.add_get("/metrics", self.metrics_text)
-        self.listener = WebListener(app, self.access, port=port)
-
-    @property
-    def port(self) -> int:
-        return self.listener.port
-
-    async def start(self) -> int:
-        """Bind and serve; returns the bound port (useful with ``--port 0``)."""
-        return await self.listener.start()
-
-    async def stop(self) -> None:
-        await self.listener.stop()
-
-    def describe(self) -> str:
-        return self.listener.describe()
+        app.router.add_get("/metrics", metrics_handler(self.metrics.registry))
 
     async def livez(self, request: web.Request) -> web.Response:
         age = time.monotonic() - self.state.heartbeat
@@ -108,7 +92,3 @@ class HealthServer:
         body = {"ready": ready, "reason": reason, "assigned_partitions": self.state.assigned}
         return web.Response(body=orjson.dumps(body), status=200 if ready else 503,
                             content_type="application/json")
-
-    async def metrics_text(self, request: web.Request) -> web.Response:
-        payload = generate_latest(self.metrics.registry)
-        return web.Response(body=payload, headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -1,4 +1,4 @@
-"""Kafka clients for the sidecar, and the one place aiokafka errors become deidentify errors.
+"""Kafka clients for the sidecar.
 
 * :func:`client_options` — bootstrap, TLS (``ssl_context`` from ``--ssl-cafile``) and SASL
   (PLAIN, SCRAM-SHA-256/512) options shared by every client.
@@ -13,16 +13,14 @@
 * :func:`fetch_progress` — a partition's position, end offset (last stable offset: the
   consumer reads committed data) and the wall time of the fetch response that reported it:
   the evidence the watermark's idle rule needs (see ``deidentify/window.py``).
-* :func:`translated` — ``raise X(...) from exc`` for every aiokafka exception, with messages
-  that name the operation and the error class, never a payload or a secret.
+* errors: every aiokafka exception leaves through :mod:`deidentify.runtime.kafka_errors`
+  (``translate``, ``translated``), the one translation the services and the generator share.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ssl
-from collections.abc import Iterator
 from typing import NamedTuple
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -33,13 +31,8 @@ from aiokafka.conn import create_conn
 from aiokafka.helpers import create_ssl_context
 
 from deidentify import __version__
-from deidentify.errors import (
-    AuthenticationFailed,
-    BrokerUnavailable,
-    DeidentifyError,
-    ProducerFenced,
-    RuntimeFailure,
-)
+from deidentify.errors import AuthenticationFailed, DeidentifyError, RuntimeFailure
+from deidentify.runtime.kafka_errors import KAFKA_ERRORS, translate, translated
 from deidentify.sidecar.settings import SidecarSettings
 
 # Topics the sidecar creates when they are missing (a real cluster usually has them already).
@@ -145,53 +138,6 @@ def make_admin(settings: SidecarSettings) -> AIOKafkaAdminClient:
     return AIOKafkaAdminClient(**client_options(settings))
 
 
-# --------------------------------------------------------------------------- errors
-
-
-def translate(exc: BaseException, what: str) -> DeidentifyError:
-    """Map an aiokafka (or socket/TLS) exception to the deidentify error tree."""
-    name = type(exc).__name__
-    if isinstance(exc, DeidentifyError):
-        return exc
-    if isinstance(exc, kerr.ProducerFenced | kerr.InvalidProducerEpoch
-                  | kerr.TransactionCoordinatorFenced):
-        return ProducerFenced(f"{what}: another producer took transactional id over ({name}); "
-                              "only one sidecar instance may run per region and group")
-    if isinstance(exc, kerr.SaslAuthenticationFailed):
-        return AuthenticationFailed(f"{what}: the broker refused the SASL credentials "
-                                    f"({name}); check the user name and password")
-    if isinstance(exc, kerr.TopicAuthorizationFailedError | kerr.GroupAuthorizationFailedError
-                  | kerr.ClusterAuthorizationFailedError
-                  | kerr.TransactionalIdAuthorizationFailed):
-        return AuthenticationFailed(f"{what}: not authorized ({name}); the Kafka user needs "
-                                    "read on the raw topics and group, write on the central "
-                                    "topic and the transactional id")
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        return AuthenticationFailed(f"{what}: TLS certificate verification failed "
-                                    f"({exc.verify_message}); check --ssl-cafile")
-    if isinstance(exc, ssl.SSLError):
-        return BrokerUnavailable(f"{what}: TLS handshake failed ({name}); is the listener "
-                                 "TLS, and is --security-protocol right?")
-    if isinstance(exc, kerr.KafkaConnectionError | kerr.NoBrokersAvailable
-                  | kerr.KafkaTimeoutError | kerr.RequestTimedOutError | OSError
-                  | TimeoutError | ConnectionError):
-        return BrokerUnavailable(f"{what}: no broker answered ({name})")
-    if isinstance(exc, kerr.KafkaError) and getattr(exc, "retriable", False):
-        return BrokerUnavailable(f"{what}: retriable Kafka error ({name})")
-    return RuntimeFailure(f"{what}: {name}")
-
-
-@contextlib.contextmanager
-def translated(what: str) -> Iterator[None]:
-    """``with translated("commit transaction"): ...`` — aiokafka errors leave as ours."""
-    try:
-        yield
-    except DeidentifyError:
-        raise
-    except (TimeoutError, kerr.KafkaError, OSError, ssl.SSLError) as exc:
-        raise translate(exc, what) from exc
-
-
 # --------------------------------------------------------------------------- start-up checks
 
 
@@ -215,7 +161,7 @@ async def preflight(settings: SidecarSettings) -> None:
                 sasl_plain_username=options.get("sasl_plain_username"),
                 sasl_plain_password=options.get("sasl_plain_password")),
                 timeout=PREFLIGHT_TIMEOUT_S)
-        except (TimeoutError, kerr.KafkaError, OSError, ssl.SSLError) as exc:
+        except KAFKA_ERRORS as exc:
             err = translate(exc, f"connect to {server}")
             if isinstance(err, AuthenticationFailed):
                 raise err from exc

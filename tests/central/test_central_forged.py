@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from prometheus_client import generate_latest
 
-from deidentify.central.app import CentralCollector
+from deidentify.central.collector import CentralCollector
 from deidentify.central.validate import (
     CENTRAL_REJECT_REASONS,
     Accepted,

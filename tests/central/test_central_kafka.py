@@ -194,7 +194,7 @@ def test_bad_security_settings_exit_2(tmp_path) -> None:
     result = subprocess.run([DEIDENTIFY, "central"], capture_output=True, text=True,
                             timeout=60, env=dict(os.environ, DEIDENTIFY_REGIONS=""))
     assert result.returncode == 2
-    assert "--regions / DEIDENTIFY_REGIONS is required" in result.stderr
+    assert "--regions (env DEIDENTIFY_REGIONS) is required" in result.stderr
 
 
 def test_topic_created_after_the_collector_started(kafka_bootstrap, tmp_path) -> None:

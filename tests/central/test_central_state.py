@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from prometheus_client import generate_latest
 
-from deidentify.central.app import CentralCollector
+from deidentify.central.collector import CentralCollector
 from deidentify.central.state import CentralState, MergeOutcome, histogram_quantile, summary
 from deidentify.central.validate import Accepted, AggregateValidator
 from deidentify.dimensions.routewords import ROUTE_WORDS

@@ -8,7 +8,7 @@ import orjson
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from deidentify.central.app import CentralCollector
+from deidentify.central.collector import CentralCollector
 from deidentify.central.web import STATIC_DIR, Views, build_web_app
 from deidentify.schema import load_schemas
 from tests.central.central_helpers import SCHEMAS_DIR, real_aggregates

@@ -26,11 +26,14 @@ from deidentify.errors import (
     SettingsError,
 )
 from deidentify.metrics import sidecar_metrics
+from deidentify.runtime.kafka_errors import translate
+from deidentify.runtime.security import Secret
+from deidentify.runtime.settings import parse_duration_ms
 from deidentify.schema import load_schemas
 from deidentify.sidecar import kafka
 from deidentify.sidecar.failpoints import Failpoint
 from deidentify.sidecar.health import HealthServer, HealthState
-from deidentify.sidecar.kafka import client_options, translate
+from deidentify.sidecar.kafka import client_options
 from deidentify.sidecar.loop import BatchLoop
 from deidentify.sidecar.offsets import (
     check_metadata_fits,
@@ -38,7 +41,7 @@ from deidentify.sidecar.offsets import (
     parse_commit_metadata,
 )
 from deidentify.sidecar.reload import SchemaReloader
-from deidentify.sidecar.settings import Secret, load_settings, parse_duration_ms
+from deidentify.sidecar.settings import load_settings
 from tests.sidecar.sidecar_support import SHIPPED_SCHEMAS, T0, http_event
 
 RUN_FLAGS = ("region", "bootstrap", "schemas", "group", "central_topic", "port", "topic_prefix",
