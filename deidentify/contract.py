@@ -35,6 +35,8 @@ dict keys are byte-identical to the documented strings):
 
 * :class:`DropReason`: why the pipeline dropped events (``reason`` label of
   ``deid_events_dropped_total``).
+* :class:`RollupReason`: why events were rolled into an ``__other__`` cell (``reason`` label
+  of ``deid_events_rolled_up_total``).
 * :class:`RefusalReason`: why central refused an aggregate (``reason`` label of
   ``deid_central_aggregates_rejected_total``).
 * :class:`Detector`: which output-guard detector hit (``detector`` label).
@@ -58,6 +60,7 @@ from typing import Any, NamedTuple
 import orjson
 
 __all__ = [
+    "COUNT",
     "GUARD_ALLOW",
     "INF",
     "IP_PLACEHOLDER",
@@ -70,6 +73,7 @@ __all__ = [
     "Detector",
     "DropReason",
     "RefusalReason",
+    "RollupReason",
     "aggregate",
     "bucket_key",
     "bucket_keys",
@@ -110,6 +114,13 @@ class DropReason(enum.StrEnum):
     LATE = "late"                            # its window had already closed
     BELOW_K = "below_k"                      # in a cell (and roll-up) under k subjects
     GUARD_HIT = "guard_hit"                  # in a cell the output guard stopped
+
+
+class RollupReason(enum.StrEnum):
+    """Why events were rolled into an ``__other__`` cell (still published if it reaches k)."""
+
+    OVER_CAP = "over_cap"                    # a cardinality cap or max_cells was reached
+    BELOW_K = "below_k"                      # their own cell had fewer than k subjects
 
 
 class RefusalReason(enum.StrEnum):

@@ -47,6 +47,7 @@ from deidentify.contract import (
     REGION_RE,
     Aggregate,
     DropReason,
+    RollupReason,
     aggregate,
     bucket_key,
     iso_utc,
@@ -242,14 +243,14 @@ class Pipeline:
             cs = window.schema
             name = cs.name
             if window.over_cap_events:
-                key = (name, "over_cap")
+                key = (name, RollupReason.OVER_CAP)
                 self.rolled_up[key] = self.rolled_up.get(key, 0) + window.over_cap_events
             threshold = self._thresholds.get(window.k)
             if threshold is None:
                 threshold = self._thresholds[window.k] = SubjectThreshold(window.k)
             result = threshold.apply(window)
             if result.rolled_up_events:
-                key = (name, BELOW_K)
+                key = (name, RollupReason.BELOW_K)
                 self.rolled_up[key] = self.rolled_up.get(key, 0) + result.rolled_up_events
             if result.suppressed_events:
                 self._drop(name, BELOW_K, result.suppressed_events)

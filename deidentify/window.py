@@ -59,8 +59,8 @@ from dataclasses import dataclass, field
 from hashlib import blake2b
 from os import urandom
 
+from deidentify.contract import OTHER, DropReason
 from deidentify.schema.compile import CompiledSchema, Extracted
-from deidentify.schema.model import OTHER
 
 # Cell layout: [count, subjects, *measures]; subjects is a set of keyed hashes, or once the
 # window's k distinct subjects were seen, the int k it reached (a lower bound, set dropped).
@@ -118,8 +118,8 @@ class ClosedWindow:
 class WindowAggregator:
     """Aggregates extracted events into open windows and closes them by stream time.
 
-    ``add`` returns ``None`` when the event was aggregated, or the string ``"late"`` when
-    its window has already closed.
+    ``add`` returns ``None`` when the event was aggregated, or ``DropReason.LATE`` when its
+    window has already closed.
     """
 
     def __init__(self, *, idle_ms: int | None = None) -> None:
@@ -142,7 +142,7 @@ class WindowAggregator:
     # ----------------------------------------------------------------- hot path
 
     def add(self, cs: CompiledSchema, x: Extracted, partition: Hashable = 0,
-            offset: int = -1) -> str | None:
+            offset: int = -1) -> DropReason | None:
         ts, dims, values, subject = x
         st = self._stream_time.get(partition)
         if st is None or ts > st:
@@ -154,7 +154,7 @@ class WindowAggregator:
             win = hot[1]
         else:
             if start + size <= self._closed_through.get(cs.name, -1):
-                return "late"
+                return DropReason.LATE
             key = (cs.name, cs.version, start)
             found = self._windows.get(key)
             if found is None:

@@ -103,11 +103,10 @@ from deidentify.central.validate import (
     Rejected,
     ValidAggregate,
 )
+from deidentify.contract import REGION_RE, Detector
 from deidentify.errors import ConfigError, SettingsError
 from deidentify.logsafe import ValueFreeFormatter
 from deidentify.metrics import CentralMetrics, central_metrics
-from deidentify.pipeline import REGION_RE
-from deidentify.privacy.guard import Detector
 from deidentify.schema import DEFAULT_K_FLOOR, SchemaSet
 from deidentify.webconfig import WebSettings, web_settings
 

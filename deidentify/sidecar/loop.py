@@ -60,9 +60,10 @@ import orjson
 from aiokafka import TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
+from deidentify.contract import Aggregate
 from deidentify.errors import BrokerUnavailable, DeidentifyError, SettingsError
 from deidentify.metrics import SidecarMetrics
-from deidentify.pipeline import Aggregate, Pipeline
+from deidentify.pipeline import Pipeline
 from deidentify.schema import SchemaSet
 from deidentify.sidecar import kafka
 from deidentify.sidecar.health import HealthState

@@ -63,8 +63,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from deidentify.contract import REGION_RE
 from deidentify.errors import SettingsError
-from deidentify.pipeline import REGION_RE
 from deidentify.schema.model import DEFAULT_K_FLOOR, duration_ms
 from deidentify.webconfig import WebSettings, web_settings
 
