@@ -298,8 +298,8 @@ class Pipeline:
         self.windows.forget_partition(partition)
 
     def drop_report(self) -> dict[str, dict[str, int]]:
-        """Drops by schema and reason: names and counts only."""
+        """Drops by schema and reason: names and counts only (plain ``str`` keys, JSON-ready)."""
         report: dict[str, dict[str, int]] = {}
         for (schema, reason), n in sorted(self.drops.items()):
-            report.setdefault(schema, {})[reason] = n
+            report.setdefault(schema, {})[str(reason)] = n
         return report

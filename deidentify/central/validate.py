@@ -134,8 +134,9 @@ OUT_OF_BOUNDS = RefusalReason.OUT_OF_BOUNDS
 WINDOW_OUT_OF_HORIZON = RefusalReason.WINDOW_OUT_OF_HORIZON
 REGION_MISMATCH = RefusalReason.REGION_MISMATCH
 
-CENTRAL_REJECT_REASONS: tuple[RefusalReason, ...] = tuple(RefusalReason)
-"""Every reason an aggregate can be rejected for: the ``reason`` label's closed set."""
+CENTRAL_REJECT_REASONS: tuple[str, ...] = tuple(r.value for r in RefusalReason)
+"""Every reason an aggregate can be rejected for: the ``reason`` label's closed set (plain
+``str``: counters keyed by them stay JSON-ready dict keys)."""
 
 ID_RE = re.compile(ID_PATTERN)
 STATUS_CLASSES = frozenset({"1xx", "2xx", "3xx", "4xx", "5xx", STATUS_CLASS_NONE})
