@@ -53,6 +53,7 @@ from deidentify.contract import (
     iso_utc,
 )
 from deidentify.errors import SettingsError
+from deidentify.privacy.caps import window_caps
 from deidentify.privacy.guard import Detector, OutputGuard
 from deidentify.privacy.threshold import SubjectThreshold
 from deidentify.schema import SchemaSet
@@ -139,7 +140,7 @@ class Pipeline:
         self.events_in = 0
         self.valid: dict[str, int] = {}              # schema -> events that passed extraction
         self._thresholds: dict[int, SubjectThreshold] = {}     # k -> threshold
-        self.windows = WindowAggregator(idle_ms=idle_ms)
+        self.windows = WindowAggregator(window_caps=window_caps, idle_ms=idle_ms)
         self.schemas = schemas
         self.swap_schemas(schemas)
 
