@@ -11,7 +11,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from deidentify.central.validate import CENTRAL_REJECT_REASONS, Accepted, AggregateValidator
@@ -33,7 +33,10 @@ from deidentify.contract import (
     parse_iso_utc,
 )
 from deidentify.pipeline import DROP_REASONS, Pipeline
+from deidentify.schema import default_schema_dir, load_schemas
+from deidentify.schema.compile import Extracted
 from tests.helpers import COUNTS_SCHEMA, MINUTE, T0, call, schema_set
+from tests.strategies import garbage_event, hostile_event
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
@@ -155,3 +158,18 @@ def test_reason_members_are_their_strings_in_json_and_labels():
         b'["late","region_mismatch","card_number"]'
     assert f"{DropReason.BELOW_K}" == str(DropReason.BELOW_K) == "below_k"
     assert type(str(RollupReason.OVER_CAP)) is str
+
+
+SHIPPED = load_schemas(default_schema_dir()).compiled
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(event=st.one_of(hostile_event(), garbage_event()))
+def test_extract_returns_an_extracted_tuple_or_a_drop_reason_member(event):
+    """The pipeline tells the two apart with ``type(x) is DropReason``: a plain str reason
+    would be read as an Extracted tuple, so both extract versions must return members."""
+    if not isinstance(event, dict):
+        return
+    for cs in SHIPPED:
+        for result in (cs.extract(event), cs.extract_reference(event)):
+            assert type(result) is DropReason or type(result) is Extracted, cs.name
