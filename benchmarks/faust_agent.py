@@ -41,6 +41,7 @@ def build_app(args: argparse.Namespace):
     import faust
 
     from benchmarks.dataset import raw_topics
+    from deidentify.contract import DropReason
     from deidentify.schema import load_schemas
     from deidentify.window import initial_measure, make_updater
 
@@ -120,7 +121,7 @@ def build_app(args: argparse.Namespace):
             etype = event.get("type") if type(event) is dict else None
             for cs in by_type.get(etype, ()) if type(etype) is str else ():
                 x = cs.extract(event)
-                if type(x) is str:
+                if type(x) is DropReason:
                     continue
                 state["valid"] += 1
                 key = orjson.dumps([cs.name, cs.version, x.dims]).decode()

@@ -41,6 +41,7 @@ def build_app(args: argparse.Namespace):
     from quixstreams import Application
 
     from benchmarks.dataset import raw_topics
+    from deidentify.contract import DropReason
     from deidentify.schema import load_schemas
     from deidentify.window import initial_measure, make_updater
 
@@ -85,7 +86,7 @@ def build_app(args: argparse.Namespace):
         if type(event) is not dict:
             return []
         x = cs.extract(event)
-        if type(x) is str:
+        if type(x) is DropReason:
             return []
         state["valid"] += 1
         subject = x.subject

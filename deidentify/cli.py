@@ -131,7 +131,8 @@ def cmd_preview(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    from deidentify.schema.lint import lint, route_literal_sources, run_examples, worst_case_series
+    from deidentify.schema.lint import lint, route_literal_sources, worst_case_series
+    from deidentify.schema_examples import run_examples
     schemas = _load(args)
     if schemas is None:
         return EXIT_USAGE

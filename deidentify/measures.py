@@ -48,6 +48,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from deidentify.contract import INF, DropReason, RefusalReason, bucket_key
 from deidentify.schema.model import (
     CONDITION_OPS,
     FIELD_RE,
@@ -71,11 +72,10 @@ __all__ = [
     "unregister",
 ]
 
-# The central collector's reasons for refusing a measure (members of its closed set
-# CENTRAL_REJECT_REASONS; a test checks that).
-INVALID_MEASURE = "invalid_measure"
-OUT_OF_BOUNDS = "out_of_bounds"
-INVALID_BUCKETS = "invalid_buckets"
+# The central collector's reasons for refusing a measure (the contract's RefusalReason).
+INVALID_MEASURE = RefusalReason.INVALID_MEASURE
+OUT_OF_BOUNDS = RefusalReason.OUT_OF_BOUNDS
+INVALID_BUCKETS = RefusalReason.INVALID_BUCKETS
 MEASURE_REASONS = (INVALID_MEASURE, OUT_OF_BOUNDS, INVALID_BUCKETS)
 
 # Dashboard roles (central/state.py, grafana.py, the built-in page).
@@ -103,8 +103,8 @@ class ReaderTools:
 
     field: Callable[[str], Callable[[dict], Any]]   # dotted path -> getter (missing if absent)
     missing: object                                 # the getter's "absent" value
-    rejected: Callable[[str], Exception]            # reason -> the exception to raise
-    invalid_field: str                              # the reason of a wrongly typed field
+    rejected: Callable[[DropReason], Exception]     # reason -> the exception to raise
+    invalid_field: DropReason                       # the reason of a wrongly typed field
 
 
 @dataclass(frozen=True, slots=True)
@@ -485,16 +485,6 @@ class CountIfKind(MeasureKind):
                                 "matching the condition)", labelnames, registry)
 
 
-INF = "+Inf"
-
-
-def _bucket_key(bound: float) -> str:
-    # The aggregate contract's spelling of a bound; the one formatter lives with the
-    # pipeline for now (imported here, at compile time, to keep the import graph acyclic).
-    from deidentify.pipeline import _bound_key
-    return _bound_key(bound)
-
-
 class HistogramKind(MeasureKind):
     """``histogram``: the sum of a numeric field (clamped to ``[min, max]``) and,
     non-cumulatively, how many values fell at or below each ascending upper bound
@@ -553,7 +543,7 @@ class HistogramKind(MeasureKind):
         return merge
 
     def format(self, measure: Measure) -> Callable[[Any], Any]:
-        keys = tuple(_bucket_key(b) for b in measure.buckets) + (INF,)
+        keys = tuple(bucket_key(b) for b in measure.buckets) + (INF,)
 
         def histogram(value: Any) -> Any:
             total, counts = value
@@ -561,7 +551,7 @@ class HistogramKind(MeasureKind):
         return histogram
 
     def central_check(self, measure: Measure) -> Callable[[Any, int], Any]:
-        keys = tuple(_bucket_key(b) for b in measure.buckets) + (INF,)
+        keys = tuple(bucket_key(b) for b in measure.buckets) + (INF,)
 
         def check(value: Any, count: int) -> Any:
             if type(value) is not dict or value.keys() != {"sum", "buckets"}:

@@ -4,8 +4,9 @@ Label discipline (tested): label values come only from closed sets or from value
 already passed the output guard and the schema's typed dimensions —
 
 * ``schema``: a schema name from the loaded schema files (or ``-`` before one is known);
-* ``reason``: one of ``deidentify.pipeline.DROP_REASONS`` or ``CENTRAL_REJECT_REASONS``;
-* ``detector``: one of ``deidentify.privacy.guard.Detector`` values;
+* ``reason``: a :class:`deidentify.contract.DropReason`, :class:`~deidentify.contract.RollupReason`
+  or :class:`~deidentify.contract.RefusalReason` value (central's ignore reasons: ``MergeOutcome``);
+* ``detector``: a :class:`deidentify.contract.Detector` value;
 * ``topic``/``partition``: raw topic names from the schemas and partition numbers;
 * ``region``: the region name validated at start-up;
 * ``outcome``: a fixed word in the code that counts it (transactions: ``committed``,
@@ -29,6 +30,8 @@ from dataclasses import dataclass
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import HistogramMetricFamily
 from prometheus_client.utils import floatToGoString
+
+from deidentify.contract import bucket_keys
 
 BATCH_SIZE_BUCKETS = (1, 10, 100, 500, 1000, 5000, 10000, 50000)
 COMMIT_SECONDS_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -133,8 +136,7 @@ class MergedHistogram:
         self.bounds = tuple(float(b) for b in bounds)
         if list(self.bounds) != sorted(set(self.bounds)):
             raise ValueError("MergedHistogram bounds must be strictly ascending")
-        self._index = {_contract_bound(b): i for i, b in enumerate(self.bounds)}
-        self._index["+Inf"] = len(self.bounds)
+        self._index = {key: i for i, key in enumerate(bucket_keys(self.bounds))}
         self._series: dict[tuple[str, ...], list] = {}   # labels -> [counts list, sum]
         if registry is not None:
             registry.register(self)
@@ -171,10 +173,6 @@ class MergedHistogram:
             buckets.append(("+Inf", cumulative))
             family.add_metric(list(labels), buckets, total)
         yield family
-
-
-def _contract_bound(bound: float) -> str:
-    return str(int(bound)) if float(bound).is_integer() else repr(float(bound))
 
 
 @dataclass

@@ -3,17 +3,19 @@
 ``deidentify preview`` and the regional sidecar run this very object; they differ only in
 where bytes come from and where aggregates go. No Kafka, no faust, no I/O here.
 
-Stages for each raw message::
+Stages for each raw message, and the :class:`~deidentify.contract.DropReason` counted when
+a stage drops it::
 
-    decode (size, UTF-8 JSON, object)   -> Rejected(invalid_json | not_an_object | too_large)
-    pick schemas by "type"              -> Rejected(unknown_type)
-    extract (compiled schema closures)  -> Rejected(invalid_field | rejected_id | invalid_timestamp)
-    event time <= wall clock + bound    -> Rejected(future_timestamp)
-    window (event time, caps)           -> Rejected(late)
+    decode (size, UTF-8 JSON, object)   -> INVALID_JSON | NOT_AN_OBJECT | TOO_LARGE
+    pick schemas by "type"              -> UNKNOWN_TYPE
+    extract (compiled schema closures)  -> INVALID_FIELD | REJECTED_ID | INVALID_TIMESTAMP
+                                           (``CompiledSchema.extract`` returns the member)
+    event time <= wall clock + bound    -> FUTURE_TIMESTAMP
+    window (event time, caps)           -> LATE (``WindowAggregator.add`` returns it)
   and when a window closes:
-    k distinct subjects + roll-up       -> Suppressed(below_k)
-    output guard (dims, 12+ digit measures) -> Suppressed(guard_hit, detector)
-    format                              -> Published(Aggregate)
+    k distinct subjects + roll-up       -> BELOW_K (``ThresholdResult.suppressed_*``)
+    output guard (dims, 12+ digit measures) -> GUARD_HIT (+ the ``Detector``)
+    format                              -> an :class:`~deidentify.contract.Aggregate`
 
 Filtering is not an error: drops are counted in :attr:`Pipeline.drops` by ``(schema,
 reason)`` from the closed set :data:`DROP_REASONS`, and nothing here ever logs, raises or
@@ -33,17 +35,25 @@ passed extraction.
 from __future__ import annotations
 
 import math
-import re
 import time
 from collections.abc import Callable, Hashable, Iterable
-from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 import orjson
 
-from deidentify.dimensions.host import IP_PLACEHOLDER, OTHER
+from deidentify.contract import (
+    GUARD_ALLOW,
+    REGION_PATTERN,
+    REGION_RE,
+    Aggregate,
+    DropReason,
+    RollupReason,
+    aggregate,
+    iso_utc,
+)
 from deidentify.errors import SettingsError
 from deidentify.measures import kind_of
+from deidentify.privacy.caps import window_caps
 from deidentify.privacy.guard import Detector, OutputGuard
 from deidentify.privacy.threshold import SubjectThreshold
 from deidentify.schema import SchemaSet
@@ -58,38 +68,15 @@ from deidentify.schema.compile import (
 )
 from deidentify.window import COUNT, FIRST_MEASURE, ClosedWindow, WindowAggregator
 
-LATE = "late"
-BELOW_K = "below_k"
-GUARD_HIT = "guard_hit"
+LATE = DropReason.LATE
+BELOW_K = DropReason.BELOW_K
+GUARD_HIT = DropReason.GUARD_HIT
 DROP_REASONS = REJECT_REASONS + (LATE, BELOW_K, GUARD_HIT)
 NO_SCHEMA = "-"          # schema label for drops that happen before a schema is known
 
 DEFAULT_MAX_EVENT_BYTES = 1024 * 1024
 DEFAULT_MAX_FUTURE_MS = 5 * 60_000     # events further ahead of the wall clock: rejected
-REGION_RE = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
-
-# Placeholders the transforms publish (OTHER, the host's "{ip}", status_class "none"); the
-# output guard here and the central re-validation must not trip on them.
-GUARD_ALLOW = (OTHER, IP_PLACEHOLDER, "none")
 NUMBER_SCAN_BOUND = 10 ** 11      # measure numbers of 12+ digits are checked by the guard
-
-
-class Aggregate(NamedTuple):
-    """One published cell: Kafka key and the JSON object of the aggregate contract."""
-
-    key: bytes
-    value: dict
-
-    def to_json(self) -> bytes:
-        return orjson.dumps(self.value)
-
-
-def iso_utc(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _bound_key(bound: float) -> str:
-    return str(int(bound)) if float(bound).is_integer() else repr(float(bound))
 
 
 def scan_measure_numbers(guard: OutputGuard, measures: object) -> Detector | None:
@@ -140,7 +127,7 @@ class Pipeline:
                  max_future_ms: int = DEFAULT_MAX_FUTURE_MS,
                  now_ms: Callable[[], int] | None = None) -> None:
         if not REGION_RE.match(region or ""):
-            raise SettingsError("region must match ^[a-z][a-z0-9-]{0,31}$ (e.g. eu, us-east)")
+            raise SettingsError(f"region must match {REGION_PATTERN} (e.g. eu, us-east)")
         if max_future_ms < 0:
             raise SettingsError("max_future_ms cannot be smaller than 0ms")
         self.region = region
@@ -157,7 +144,7 @@ class Pipeline:
         self.events_in = 0
         self.valid: dict[str, int] = {}              # schema -> events that passed extraction
         self._thresholds: dict[int, SubjectThreshold] = {}     # k -> threshold
-        self.windows = WindowAggregator(idle_ms=idle_ms)
+        self.windows = WindowAggregator(window_caps=window_caps, idle_ms=idle_ms)
         self.schemas = schemas
         self.swap_schemas(schemas)
 
@@ -224,7 +211,7 @@ class Pipeline:
                 continue
             for cs in targets:
                 x = cs.extract(event)
-                if type(x) is str:
+                if type(x) is DropReason:     # extract: an Extracted or the reason
                     self._drop(cs.name, x)
                     continue
                 name = cs.name
@@ -261,14 +248,14 @@ class Pipeline:
             cs = window.schema
             name = cs.name
             if window.over_cap_events:
-                key = (name, "over_cap")
+                key = (name, RollupReason.OVER_CAP)
                 self.rolled_up[key] = self.rolled_up.get(key, 0) + window.over_cap_events
             threshold = self._thresholds.get(window.k)
             if threshold is None:
                 threshold = self._thresholds[window.k] = SubjectThreshold(window.k)
             result = threshold.apply(window)
             if result.rolled_up_events:
-                key = (name, BELOW_K)
+                key = (name, RollupReason.BELOW_K)
                 self.rolled_up[key] = self.rolled_up.get(key, 0) + result.rolled_up_events
             if result.suppressed_events:
                 self._drop(name, BELOW_K, result.suppressed_events)
@@ -287,11 +274,7 @@ class Pipeline:
                     gkey = (name, hit.value)
                     self.guard_hits[gkey] = self.guard_hits.get(gkey, 0) + 1
                     continue
-                value = {"schema": name, "schema_version": cs.version, "region": self.region,
-                         "window": win, "dims": dims_obj, "measures": measures}
-                kafka_key = orjson.dumps([name, cs.version, self.region, win["start"],
-                                          list(dims)])
-                out.append(Aggregate(kafka_key, value))
+                out.append(aggregate(name, cs.version, self.region, win, dims_obj, measures))
                 published += 1
             self.published[name] = self.published.get(name, 0) + published
         return out
@@ -321,8 +304,8 @@ class Pipeline:
         self.windows.forget_partition(partition)
 
     def drop_report(self) -> dict[str, dict[str, int]]:
-        """Drops by schema and reason: names and counts only."""
+        """Drops by schema and reason: names and counts only (plain ``str`` keys, JSON-ready)."""
         report: dict[str, dict[str, int]] = {}
         for (schema, reason), n in sorted(self.drops.items()):
-            report.setdefault(schema, {})[reason] = n
+            report.setdefault(schema, {})[str(reason)] = n
         return report

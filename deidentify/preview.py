@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 from typing import BinaryIO, TextIO
 
+from deidentify.contract import OTHER
 from deidentify.pipeline import Pipeline
 from deidentify.schema import SchemaSet
 
@@ -82,6 +83,6 @@ def write_report(pipeline: Pipeline, published: int, err: TextIO) -> None:
             for reason, n in reasons.items():
                 print(f"  {schema} {reason} {n}", file=err)
     for (schema, reason), n in sorted(pipeline.rolled_up.items()):
-        print(f"rolled up into __other__: {schema} {reason} {n} events", file=err)
+        print(f"rolled up into {OTHER}: {schema} {reason} {n} events", file=err)
     for (schema, detector), n in sorted(pipeline.guard_hits.items()):
         print(f"output guard: {schema} {detector} {n} cells", file=err)

@@ -32,9 +32,13 @@ Watermarks and idleness (Flink-style; the runtime feeds the evidence, this modul
   lowest stream time), so a quiet region still closes its windows; a backlog is closed as
   fast as it is read, not one window per wall-clock minute.
 
-Cardinality caps (privacy layer 4) are applied here, when a cell is created: a dimension
-value beyond its per-window cap becomes ``__other__``; a cell beyond the window's
-``max_cells`` becomes the all-``__other__`` cell.
+Cardinality caps (privacy layer 4) are applied when a cell is created (never again for an
+event whose cell exists): the aggregator calls the window's prepared cap decision, built
+when the window opens by the ``window_caps`` factory it was given
+(:func:`deidentify.privacy.caps.window_caps`, handed in by the pipeline: this module does
+not import ``privacy/``, which sits above it). A dimension value beyond its per-window cap
+becomes ``__other__``; a cell beyond the window's ``max_cells`` becomes the
+all-``__other__`` cell.
 
 Privacy settings under reload: a window keeps the ``k``, caps and ``max_cells`` of the
 schema version that opened it (windows are keyed by schema name *and* version). A reload can
@@ -58,15 +62,19 @@ from dataclasses import dataclass, field
 from hashlib import blake2b
 from os import urandom
 
+from deidentify.contract import DropReason
 from deidentify.measures import build_updater, kind_of
 from deidentify.schema.compile import CompiledSchema, Extracted
-from deidentify.schema.model import OTHER, Measure
+from deidentify.schema.model import Measure, Privacy
 
 # Cell layout: [count, subjects, *measures]; subjects is a set of keyed hashes, or once the
 # window's k distinct subjects were seen, the int k it reached (a lower bound, set dropped).
 COUNT = 0
 SUBJECTS = 1
 FIRST_MEASURE = 2
+
+CellAdmit = Callable[[tuple, dict], tuple[tuple, bool]]
+"""A window's cap decision for a new cell: ``(dims, cells) -> (dims to use, capped?)``."""
 
 
 def make_subject_hasher() -> Callable[[object], int]:
@@ -97,8 +105,8 @@ class OpenWindow:
     end_ms: int
     close_at_ms: int
     k: int                # distinct subjects a cell needs; only ever raised while open
+    admit: CellAdmit      # privacy layer 4: the caps of the version that opened it
     cells: dict = field(default_factory=dict)
-    dim_values: list = field(default_factory=list)
     first_offsets: dict = field(default_factory=dict)
     over_cap_events: int = 0
 
@@ -118,11 +126,13 @@ class ClosedWindow:
 class WindowAggregator:
     """Aggregates extracted events into open windows and closes them by stream time.
 
-    ``add`` returns ``None`` when the event was aggregated, or the string ``"late"`` when
-    its window has already closed.
+    ``add`` returns ``None`` when the event was aggregated, or ``DropReason.LATE`` when its
+    window has already closed.
     """
 
-    def __init__(self, *, idle_ms: int | None = None) -> None:
+    def __init__(self, *, window_caps: Callable[[Privacy], CellAdmit],
+                 idle_ms: int | None = None) -> None:
+        self._window_caps = window_caps      # privacy layer 4, one decision per open window
         self._windows: dict[tuple[str, int, int], OpenWindow] = {}
         self._closed_through: dict[str, int] = {}   # schema name -> end of last closed window
         self._stream_time: dict[Hashable, int] = {}
@@ -142,7 +152,7 @@ class WindowAggregator:
     # ----------------------------------------------------------------- hot path
 
     def add(self, cs: CompiledSchema, x: Extracted, partition: Hashable = 0,
-            offset: int = -1) -> str | None:
+            offset: int = -1) -> DropReason | None:
         ts, dims, values, subject = x
         st = self._stream_time.get(partition)
         if st is None or ts > st:
@@ -154,13 +164,13 @@ class WindowAggregator:
             win = hot[1]
         else:
             if start + size <= self._closed_through.get(cs.name, -1):
-                return "late"
+                return DropReason.LATE
             key = (cs.name, cs.version, start)
             found = self._windows.get(key)
             if found is None:
+                privacy = cs.schema.privacy
                 win = OpenWindow(cs, start, start + size, start + size + cs.grace_ms,
-                                 cs.schema.privacy.k,
-                                 dim_values=[set() for _ in cs.dimension_names])
+                                 privacy.k, self._window_caps(privacy))
                 self._windows[key] = win
             else:
                 win = found
@@ -183,27 +193,10 @@ class WindowAggregator:
         return None
 
     def _new_cell(self, win: OpenWindow, cs: CompiledSchema, dims: tuple) -> list:
-        privacy = win.schema.schema.privacy      # the settings of the version that opened it
-        capped = False
-        if dims:
-            new_dims = []
-            for i, value in enumerate(dims):
-                seen = win.dim_values[i]
-                if value not in seen:
-                    if len(seen) >= privacy.caps[i][1]:
-                        value = OTHER
-                        capped = True
-                    else:
-                        seen.add(value)
-                new_dims.append(value)
-            dims = tuple(new_dims)
-        cell = win.cells.get(dims)
-        if cell is None and len(win.cells) >= privacy.max_cells:
-            dims = tuple(OTHER for _ in dims)
-            capped = True
-            cell = win.cells.get(dims)
+        dims, capped = win.admit(dims, win.cells)
         if capped:
             win.over_cap_events += 1
+        cell = win.cells.get(dims)
         if cell is None:
             cell = [0, set()] + [initial_measure(m) for m in cs.measures]
             win.cells[dims] = cell

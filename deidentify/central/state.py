@@ -41,10 +41,10 @@ import enum
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from deidentify.central.validate import ValidAggregate
+from deidentify.contract import INF, OTHER, iso_utc
 from deidentify.measures import ROLE_DISTRIBUTION, ROLE_RATE, ROLE_TOTAL, kind_of
 from deidentify.schema.model import Schema, presentation_of
 
@@ -59,7 +59,6 @@ __all__ = [
 DEFAULT_RETENTION_WINDOWS = 60
 DEFAULT_MAX_REGIONS = 64
 DEFAULT_MAX_VALUES_PER_DIMENSION = 1000
-OTHER = "__other__"
 RECENT_WINDOWS = 5          # the dashboard's tables: "last 5 windows"
 TOP_N = 10                  # rows per table
 TOP_SERIES = 6              # lines per chart
@@ -228,12 +227,8 @@ class CentralState:
 # ---------------------------------------------------------------------------- dashboard
 
 
-def iso_utc(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _bound(key: str) -> float:
-    return math.inf if key == "+Inf" else float(key)
+    return math.inf if key == INF else float(key)
 
 
 def histogram_quantile(q: float, buckets: dict[str, int]) -> float | None:

@@ -79,73 +79,70 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
+from deidentify.contract import (
+    COUNT,
+    GUARD_ALLOW,
+    OTHER,
+    REGION_RE,
+    STATUS_CLASS_NONE,
+    TOP_LEVEL_KEYS,
+    Detector,
+    RefusalReason,
+    parse_iso_utc,
+)
 from deidentify.dimensions.host import is_valid_host
 from deidentify.dimensions.route import RouteVocabulary, is_valid_route
 from deidentify.measures import MeasureRejected, kind_of
-from deidentify.pipeline import GUARD_ALLOW, REGION_RE, scan_measure_numbers
-from deidentify.privacy.guard import Detector, OutputGuard
+from deidentify.pipeline import scan_measure_numbers
+from deidentify.privacy.guard import OutputGuard
 from deidentify.schema import SchemaSet
-from deidentify.schema.model import ID_PATTERN, OTHER, Schema
+from deidentify.schema.model import ID_PATTERN, Schema
 
 __all__ = [
     "CENTRAL_REJECT_REASONS",
     "Accepted",
     "AggregateValidator",
     "Rejected",
+    "RefusalReason",
     "ValidAggregate",
-    "bound_key",
 ]
 
-TOO_LARGE = "too_large"
-INVALID_JSON = "invalid_json"
-NOT_AN_OBJECT = "not_an_object"
-GUARD_HIT = "guard_hit"
-MISSING_FIELD = "missing_field"
-UNKNOWN_FIELD = "unknown_field"
-UNKNOWN_SCHEMA = "unknown_schema"
-UNKNOWN_VERSION = "unknown_version"
-INVALID_REGION = "invalid_region"
-INVALID_WINDOW = "invalid_window"
-MISSING_DIMENSION = "missing_dimension"
-UNDECLARED_DIMENSION = "undeclared_dimension"
-INVALID_DIMENSION = "invalid_dimension"
-MISSING_MEASURE = "missing_measure"
-UNDECLARED_MEASURE = "undeclared_measure"
-INVALID_MEASURE = "invalid_measure"
-INVALID_BUCKETS = "invalid_buckets"
-BELOW_K = "below_k"
-OUT_OF_BOUNDS = "out_of_bounds"
-WINDOW_OUT_OF_HORIZON = "window_out_of_horizon"
-REGION_MISMATCH = "region_mismatch"
+TOO_LARGE = RefusalReason.TOO_LARGE
+INVALID_JSON = RefusalReason.INVALID_JSON
+NOT_AN_OBJECT = RefusalReason.NOT_AN_OBJECT
+GUARD_HIT = RefusalReason.GUARD_HIT
+MISSING_FIELD = RefusalReason.MISSING_FIELD
+UNKNOWN_FIELD = RefusalReason.UNKNOWN_FIELD
+UNKNOWN_SCHEMA = RefusalReason.UNKNOWN_SCHEMA
+UNKNOWN_VERSION = RefusalReason.UNKNOWN_VERSION
+INVALID_REGION = RefusalReason.INVALID_REGION
+INVALID_WINDOW = RefusalReason.INVALID_WINDOW
+MISSING_DIMENSION = RefusalReason.MISSING_DIMENSION
+UNDECLARED_DIMENSION = RefusalReason.UNDECLARED_DIMENSION
+INVALID_DIMENSION = RefusalReason.INVALID_DIMENSION
+MISSING_MEASURE = RefusalReason.MISSING_MEASURE
+UNDECLARED_MEASURE = RefusalReason.UNDECLARED_MEASURE
+INVALID_MEASURE = RefusalReason.INVALID_MEASURE
+INVALID_BUCKETS = RefusalReason.INVALID_BUCKETS
+BELOW_K = RefusalReason.BELOW_K
+OUT_OF_BOUNDS = RefusalReason.OUT_OF_BOUNDS
+WINDOW_OUT_OF_HORIZON = RefusalReason.WINDOW_OUT_OF_HORIZON
+REGION_MISMATCH = RefusalReason.REGION_MISMATCH
 
-CENTRAL_REJECT_REASONS: tuple[str, ...] = (
-    TOO_LARGE, INVALID_JSON, NOT_AN_OBJECT, GUARD_HIT, MISSING_FIELD, UNKNOWN_FIELD,
-    UNKNOWN_SCHEMA, UNKNOWN_VERSION, INVALID_REGION, INVALID_WINDOW, MISSING_DIMENSION,
-    UNDECLARED_DIMENSION, INVALID_DIMENSION, MISSING_MEASURE, UNDECLARED_MEASURE,
-    INVALID_MEASURE, INVALID_BUCKETS, BELOW_K, OUT_OF_BOUNDS, WINDOW_OUT_OF_HORIZON,
-    REGION_MISMATCH,
-)
-"""Every reason an aggregate can be rejected for: the ``reason`` label's closed set."""
+CENTRAL_REJECT_REASONS: tuple[str, ...] = tuple(r.value for r in RefusalReason)
+"""Every reason an aggregate can be rejected for: the ``reason`` label's closed set (plain
+``str``: counters keyed by them stay JSON-ready dict keys)."""
 
-TOP_LEVEL_KEYS = frozenset({"schema", "schema_version", "region", "window", "dims", "measures"})
 ID_RE = re.compile(ID_PATTERN)
-ISO_UTC_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,3}))?Z$")
-STATUS_CLASSES = frozenset({"1xx", "2xx", "3xx", "4xx", "5xx", "none"})
+STATUS_CLASSES = frozenset({"1xx", "2xx", "3xx", "4xx", "5xx", STATUS_CLASS_NONE})
 DEFAULT_MAX_BYTES = 64 * 1024
 DEFAULT_MAX_FUTURE_MS = 3_600_000              # windows starting later than now + 1 h
 DEFAULT_MAX_AGE_MS = 7 * 24 * 3_600_000        # windows ending before now - 7 days
 DEFAULT_MAX_EVENTS_PER_S = 1_000_000           # per cell and second of its window
-COUNT = "count"
-
-
-def bound_key(bound: float) -> str:
-    """A histogram bound as the aggregate contract spells it: ``5``, ``2.5``, ``+Inf``."""
-    return str(int(bound)) if float(bound).is_integer() else repr(float(bound))
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,31 +179,22 @@ class Accepted:
 class Rejected:
     """Why an aggregate was refused: a reason from the closed set, never its content."""
 
-    reason: str
+    reason: RefusalReason
     detector: Detector | None = None
 
 
 class _Reject(Exception):
     """Internal control flow; never escapes :meth:`AggregateValidator.validate`."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: RefusalReason) -> None:
         self.reason = reason
 
 
 def _parse_iso_ms(value: Any) -> int:
-    if type(value) is not str:
+    ms = parse_iso_utc(value)
+    if ms is None:
         raise _Reject(INVALID_WINDOW)
-    m = ISO_UTC_RE.match(value)
-    if m is None:
-        raise _Reject(INVALID_WINDOW)
-    year, month, day, hour, minute, second, frac = m.groups()
-    try:
-        dt = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second),
-                      tzinfo=UTC)
-    except ValueError:
-        raise _Reject(INVALID_WINDOW) from None
-    ms = int((frac or "0").ljust(3, "0"))
-    return int(dt.timestamp()) * 1000 + ms
+    return ms
 
 
 class _SchemaRules:

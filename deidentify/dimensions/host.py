@@ -45,12 +45,11 @@ from urllib.parse import unquote
 
 from publicsuffixlist import PublicSuffixList
 
+from deidentify.contract import IP_PLACEHOLDER, OTHER
 from deidentify.errors import ConfigError
 
 __all__ = ["IP_PLACEHOLDER", "OTHER", "HostExtractor", "is_valid_host", "split_url"]
 
-OTHER = "__other__"
-IP_PLACEHOLDER = "{ip}"
 
 MAX_CACHED_KEY_CHARS = 256
 _MAX_HOST_CHARS = 253

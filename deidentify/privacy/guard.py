@@ -117,30 +117,16 @@ of six characters or more: ``scan`` of a three-dimension cell went from 3.0 us t
 
 from __future__ import annotations
 
-import enum
 import ipaddress
 import math
 import re
 from collections import Counter
 from collections.abc import Iterable
 
+from deidentify.contract import Detector as Detector  # re-exported; defined in contract
 from deidentify.privacy.names import NameDetector
 
 __all__ = ["Detector", "OutputGuard"]
-
-
-class Detector(enum.Enum):
-    """Closed set of output-guard detectors; values are the stable metric-label strings."""
-
-    EMAIL = "email"
-    IPV4 = "ipv4"
-    IPV6 = "ipv6"
-    CARD = "card_number"
-    IBAN = "iban"
-    JWT = "jwt"
-    TOKEN = "high_entropy_token"
-    PHONE = "phone"
-    PERSON_NAME = "person_name"
 
 
 # Integers with at least this many digits are checked as strings by ``scan`` (13-19 digit

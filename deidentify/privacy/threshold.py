@@ -2,7 +2,8 @@
 
 When a window closes, every cell is classified:
 
-* ``Publishable`` — at least ``k`` distinct subjects (keyed hashes) contributed to it;
+* publishable (:attr:`ThresholdResult.publishable`) — at least ``k`` distinct subjects
+  (keyed hashes) contributed to it;
 * cells under ``k`` are merged into the window's single roll-up cell, whose every dimension
   is ``__other__``. The roll-up is publishable only if *it* reaches ``k`` distinct subjects
   (the union of the merged cells' subject hashes); otherwise all of its events are
@@ -24,8 +25,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from deidentify.contract import OTHER
 from deidentify.measures import kind_of
-from deidentify.schema.model import OTHER, Measure
+from deidentify.schema.model import Measure
 from deidentify.window import COUNT, FIRST_MEASURE, SUBJECTS, ClosedWindow, initial_measure
 
 

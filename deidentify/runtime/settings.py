@@ -29,8 +29,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from deidentify.contract import REGION_RE
 from deidentify.errors import SettingsError
-from deidentify.pipeline import REGION_RE
 from deidentify.schema.model import DEFAULT_K_FLOOR, duration_ms
 
 __all__ = [

@@ -2,7 +2,8 @@
 
 The per-event path never looks at the schema again: it calls ``CompiledSchema.extract``,
 which runs a fixed tuple of prepared closures (field getters, dimension transforms, measure
-readers, subject reader) and returns either an :class:`Extracted` tuple or a rejection reason.
+readers, subject reader) and returns either an :class:`Extracted` tuple or the rejecting
+:class:`~deidentify.contract.DropReason` member (test it with ``type(x) is DropReason``).
 
 Invariants
 
@@ -28,6 +29,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from deidentify import measures as measure_kinds  # a module: it imports schema.model
+from deidentify.contract import DropReason
 from deidentify.dimensions.host import HostExtractor
 from deidentify.dimensions.route import RouteTemplate, RouteVocabulary
 from deidentify.schema.codegen import build_extract
@@ -35,15 +37,15 @@ from deidentify.schema.model import ID_PATTERN, OTHER, Dimension, Measure, Schem
 
 MAX_FIELD_CHARS = 8192
 
-# Closed set of reasons an event can be rejected for (these are metric label values).
-INVALID_JSON = "invalid_json"
-NOT_AN_OBJECT = "not_an_object"
-TOO_LARGE = "too_large"
-UNKNOWN_TYPE = "unknown_type"
-INVALID_FIELD = "invalid_field"
-REJECTED_ID = "rejected_id"
-INVALID_TIMESTAMP = "invalid_timestamp"
-FUTURE_TIMESTAMP = "future_timestamp"   # checked by the pipeline against its wall clock
+# Closed set of reasons an event can be rejected for (metric label values; see contract).
+INVALID_JSON = DropReason.INVALID_JSON
+NOT_AN_OBJECT = DropReason.NOT_AN_OBJECT
+TOO_LARGE = DropReason.TOO_LARGE
+UNKNOWN_TYPE = DropReason.UNKNOWN_TYPE
+INVALID_FIELD = DropReason.INVALID_FIELD
+REJECTED_ID = DropReason.REJECTED_ID
+INVALID_TIMESTAMP = DropReason.INVALID_TIMESTAMP
+FUTURE_TIMESTAMP = DropReason.FUTURE_TIMESTAMP   # checked by the pipeline against its wall clock
 REJECT_REASONS = (INVALID_JSON, NOT_AN_OBJECT, TOO_LARGE, UNKNOWN_TYPE, INVALID_FIELD,
                   REJECTED_ID, INVALID_TIMESTAMP, FUTURE_TIMESTAMP)
 
@@ -56,7 +58,7 @@ class Rejected(Exception):
 
     __slots__ = ("reason",)
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: DropReason) -> None:
         self.reason = reason
 
 
@@ -262,8 +264,8 @@ class CompiledSchema:
         tenant_get = field_getter("tenant_id")
         id_match = _ID_RE.match
 
-        def extract_reference(event: dict) -> Extracted | str:
-            """Extract one decoded event; returns Extracted or a reason string."""
+        def extract_reference(event: dict) -> Extracted | DropReason:
+            """Extract one decoded event; returns Extracted or the DropReason rejecting it."""
             try:
                 tenant = tenant_get(event)
                 if type(tenant) is not str or id_match(tenant) is None:

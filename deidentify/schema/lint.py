@@ -1,14 +1,14 @@
-"""``deidentify schema check`` and ``deidentify schema test``: lint and run schema examples.
+"""``deidentify schema check``: lint a loaded schema (warnings, never a refusal).
 
 Lint findings are warnings (the schema still loads); structural problems are
 :class:`~deidentify.errors.SchemaError` raised by the loader before linting starts.
+Running a schema's examples needs the pipeline, a layer above ``schema/``: that lives in
+:mod:`deidentify.schema_examples` (``deidentify schema test``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import orjson
 
 from deidentify.dimensions.route import RouteVocabulary
 from deidentify.dimensions.routewords import ROUTE_WORDS
@@ -85,54 +85,4 @@ def route_literal_sources(schema: Schema) -> list[str]:
     return out
 
 
-@dataclass(frozen=True, slots=True)
-class ExampleResult:
-    schema: str
-    example: str
-    passed: bool
-    detail: str        # what differed, as dims/measure names and counts, never event values
-
-
-def _normalise(cells: list[dict], with_window: bool) -> list[bytes]:
-    out = []
-    for cell in cells:
-        item = {"dims": cell.get("dims", {}), "measures": cell.get("measures", {})}
-        if with_window and "window" in cell:
-            item["window"] = cell["window"]
-        out.append(orjson.dumps(item, option=orjson.OPT_SORT_KEYS))
-    return sorted(out)
-
-
-def run_examples(schema: Schema) -> list[ExampleResult]:
-    """Run each example's events through a fresh one-schema pipeline and compare cells."""
-    from deidentify.pipeline import Pipeline
-    from deidentify.schema import SchemaSet
-
-    results = []
-    for example in schema.examples:
-        pipeline = Pipeline(SchemaSet.from_schemas([schema]), region="example")
-        for i, event in enumerate(example.events):
-            pipeline.process(orjson.dumps(event), offset=i)
-        got = [a.value for a in pipeline.close_all()]
-        with_window = all("window" in c for c in example.expect)
-        want = _normalise(list(example.expect), with_window)
-        have = _normalise(got, with_window)
-        if want == have:
-            results.append(ExampleResult(schema.name, example.name, True, ""))
-            continue
-        drops = pipeline.drop_report()
-        detail = (f"expected {len(want)} cell(s), got {len(have)}; "
-                  f"drops: {drops or 'none'}")
-        missing = [orjson.loads(c) for c in want if c not in have]
-        extra = [orjson.loads(c) for c in have if c not in want]
-        if missing:
-            detail += f"; expected but not published: {[m['dims'] for m in missing]}"
-        if extra:
-            # Published cells already passed the output guard, so showing them is safe.
-            detail += f"; published but not expected: {extra}"
-        results.append(ExampleResult(schema.name, example.name, False, detail))
-    return results
-
-
-__all__ = ["OTHER", "ExampleResult", "Finding", "lint", "route_literal_sources", "run_examples",
-           "worst_case_series"]
+__all__ = ["OTHER", "Finding", "lint", "route_literal_sources", "worst_case_series"]

@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from deidentify.dimensions.host import OTHER as OTHER  # re-exported: the one "__other__"
+from deidentify.contract import OTHER as OTHER  # re-exported; defined in deidentify.contract
 from deidentify.dimensions.route import declared_template
 from deidentify.errors import SchemaError
 from deidentify.schema.openapi import load_openapi_routes

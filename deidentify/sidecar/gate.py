@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING
 from deidentify.sidecar import kafka
 
 if TYPE_CHECKING:
-    from deidentify.pipeline import Aggregate, Pipeline
+    from deidentify.contract import Aggregate
+    from deidentify.pipeline import Pipeline
 
 STALE_FETCH_FACTOR = 5           # a fetch response older than 5 x fetch_max_wait ...
 STALE_FETCH_MIN_MS = 2_000       # ... and than 2 s proves nothing about "caught up"

@@ -61,9 +61,10 @@ from operator import attrgetter
 
 from aiokafka import TopicPartition
 
+from deidentify.contract import Aggregate
 from deidentify.errors import DeidentifyError
 from deidentify.metrics import SidecarMetrics
-from deidentify.pipeline import Aggregate, Pipeline
+from deidentify.pipeline import Pipeline
 from deidentify.schema import SchemaSet
 from deidentify.sidecar import kafka
 from deidentify.sidecar.failpoints import Failpoint

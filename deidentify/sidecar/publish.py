@@ -29,7 +29,7 @@ from deidentify.sidecar.failpoints import Failpoint
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from deidentify.pipeline import Aggregate
+    from deidentify.contract import Aggregate
     from deidentify.sidecar.settings import SidecarSettings
 
 

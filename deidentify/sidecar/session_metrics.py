@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING
 from deidentify.sidecar import kafka
 
 if TYPE_CHECKING:
+    from deidentify.contract import Aggregate
     from deidentify.metrics import SidecarMetrics
-    from deidentify.pipeline import Aggregate, Pipeline
+    from deidentify.pipeline import Pipeline
 
 LAG_REFRESH_S = 1.0
 

@@ -20,8 +20,9 @@ from pathlib import Path
 
 import orjson
 
+from deidentify.contract import Aggregate
 from deidentify.generate import TelemetryGenerator
-from deidentify.pipeline import Aggregate, Pipeline
+from deidentify.pipeline import Pipeline
 from deidentify.schema import load_schemas
 from tests.helpers import ServiceProcess, free_port, http_get, metric_samples
 from tests.tls_helpers import WebTls

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from deidentify.pipeline import Aggregate
+from deidentify.contract import Aggregate
 from tests.central.central_helpers import (
     CentralProcess,
     as_records,

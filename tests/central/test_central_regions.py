@@ -70,7 +70,7 @@ MINUTE_MS = 60_000
 
 
 def iso(ms: int) -> str:
-    from deidentify.central.state import iso_utc
+    from deidentify.contract import iso_utc
     return iso_utc(ms)
 
 

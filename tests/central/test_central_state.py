@@ -25,7 +25,7 @@ VALIDATOR = AggregateValidator(SCHEMAS, max_future_ms=10**15, now_ms=lambda: T0)
 
 
 def iso(ms: int) -> str:
-    from deidentify.central.state import iso_utc
+    from deidentify.contract import iso_utc
     return iso_utc(ms)
 
 
