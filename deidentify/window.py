@@ -132,6 +132,7 @@ class WindowAggregator:
         self._next_offset: dict[Hashable, int] = {}
         self._idle_ms = idle_ms
         self._hash = make_subject_hasher()
+        self._str_hash_keyed = bool(sys.flags.hash_randomization)   # hash(str) is SipHash
         # Keyed by the CompiledSchema object itself (identity), never by id(): after a hot
         # reload an id could be reused by a new schema with other measures.
         self._updaters: dict[CompiledSchema, Callable] = {}
@@ -144,9 +145,10 @@ class WindowAggregator:
     def add(self, cs: CompiledSchema, x: Extracted, partition: Hashable = 0,
             offset: int = -1) -> str | None:
         ts, dims, values, subject = x
-        st = self._stream_time.get(partition)
+        stream_time = self._stream_time
+        st = stream_time.get(partition)
         if st is None or ts > st:
-            self._stream_time[partition] = ts
+            stream_time[partition] = ts
         size = cs.size_ms
         start = ts - ts % size
         hot = self._hot.get(cs)
@@ -165,15 +167,19 @@ class WindowAggregator:
             else:
                 win = found
             self._hot[cs] = (start, win)
-        if offset >= 0 and partition not in win.first_offsets:
-            win.first_offsets[partition] = offset
+        if offset >= 0:
+            first = win.first_offsets
+            if partition not in first:
+                first[partition] = offset
         cell = win.cells.get(dims)
         if cell is None:
             cell = self._new_cell(win, cs, dims)
         cell[COUNT] += 1
         subjects = cell[SUBJECTS]
-        if subject is not None and type(subjects) is set:
-            subjects.add(self._hash(subject))
+        if subject is not None and subjects.__class__ is set:
+            # A str subject is hashed inline when hash() is keyed (see make_subject_hasher).
+            subjects.add(hash(subject) if subject.__class__ is str and self._str_hash_keyed
+                         else self._hash(subject))
             if len(subjects) >= win.k:
                 cell[SUBJECTS] = win.k
         updater = self._updaters.get(cs)

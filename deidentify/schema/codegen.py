@@ -65,6 +65,30 @@ class StructFields:
         return lines
 
 
+KNOWN_IDS_MAX = 4096
+
+
+def _id_memo(id_match: Callable[[str], Any]) -> tuple[set[str], Callable[[str], Any]]:
+    """``(known, new_id)``: ids that matched the id pattern, and the check that adds to them.
+
+    The same few tenant ids arrive over and over; a set lookup is cheaper than the regular
+    expression. Bounded: at most KNOWN_IDS_MAX entries (cleared when full), in this
+    process's memory only, never logged or published; it holds nothing but strings that
+    already passed the id pattern (the ``tenant_id`` and ``id`` dimension values, which are
+    published as such).
+    """
+    known: set[str] = set()
+
+    def new_id(value: str) -> Any:
+        hit = id_match(value)
+        if hit is not None:
+            if len(known) >= KNOWN_IDS_MAX:
+                known.clear()
+            known.add(value)
+        return hit
+    return known, new_id
+
+
 def _path_lines(path: str, target: str, indent: str,
                 fields: StructFields | None = None) -> list[str]:
     """Lines reading dotted ``path`` from ``event`` into ``target`` (MISSING when absent):
@@ -109,7 +133,7 @@ def generate_source(schema: Schema,
         return _path_lines(path, target, indent, fields)
 
     body += path_lines("tenant_id", "v", ind)
-    body += [f"{ind}if v.__class__ is not str or id_match(v) is None:",
+    body += [f"{ind}if v.__class__ is not str or (v not in KNOWN_IDS and new_id(v) is None):",
              f"{ind}    return REJECTED_ID"]
     body += path_lines("ts", "v", ind)
     body += [f"{ind}if v.__class__ is int and 0 < v < 10000000000000:",
@@ -161,7 +185,7 @@ def generate_source(schema: Schema,
                      f"{ind}else:",
                      f"{ind}    {d} = STATUS_CLASSES[v // 100]"]
         elif kind == "id":
-            body += [f"{ind}if v.__class__ is not str or id_match(v) is None:",
+            body += [f"{ind}if v.__class__ is not str or (v not in KNOWN_IDS and new_id(v) is None):",
                      f"{ind}    return REJECTED_ID",
                      f"{ind}{d} = v"]
         elif kind == "bool":
@@ -242,6 +266,7 @@ def build_extract(schema: Schema, transforms: tuple[Callable | None, ...],
     namespace["OTHER"] = OTHER
     namespace["STATUS_CLASSES"] = {n: f"{n}xx" for n in range(1, 6)}
     namespace["make"] = tuple.__new__
+    namespace["KNOWN_IDS"], namespace["new_id"] = _id_memo(runtime["id_match"])
     for i, dim in enumerate(schema.dimensions):
         if dim.type in ("route", "host"):
             namespace[f"DIM_{i}"] = transforms[i]
