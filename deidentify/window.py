@@ -145,10 +145,9 @@ class WindowAggregator:
     def add(self, cs: CompiledSchema, x: Extracted, partition: Hashable = 0,
             offset: int = -1) -> str | None:
         ts, dims, values, subject = x
-        stream_time = self._stream_time
-        st = stream_time.get(partition)
+        st = self._stream_time.get(partition)
         if st is None or ts > st:
-            stream_time[partition] = ts
+            self._stream_time[partition] = ts
         size = cs.size_ms
         start = ts - ts % size
         hot = self._hot.get(cs)
@@ -167,16 +166,14 @@ class WindowAggregator:
             else:
                 win = found
             self._hot[cs] = (start, win)
-        if offset >= 0:
-            first = win.first_offsets
-            if partition not in first:
-                first[partition] = offset
+        if offset >= 0 and partition not in win.first_offsets:
+            win.first_offsets[partition] = offset
         cell = win.cells.get(dims)
         if cell is None:
             cell = self._new_cell(win, cs, dims)
         cell[COUNT] += 1
         subjects = cell[SUBJECTS]
-        if subject is not None and subjects.__class__ is set:
+        if subject is not None and type(subjects) is set:
             # A str subject is hashed inline when hash() is keyed (see make_subject_hasher).
             subjects.add(hash(subject) if subject.__class__ is str and self._str_hash_keyed
                          else self._hash(subject))
