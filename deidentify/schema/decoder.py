@@ -95,17 +95,19 @@ DECODE_ERRORS = (ValueError, RecursionError, KeyError)
 class _Placeholder(msgspec.Struct, tag_field="type", tag="\x00deidentify:placeholder"):
     """Makes the decoded type a union even for one event type (see EventDecoder)."""
 
+
 Targets = tuple[tuple[CompiledSchema, Callable[[Any], Any]], ...]
 
 
 class _Node:
-    """One object level of the paths of an event type: child name -> _Node (or leaf)."""
+    """One object level of the paths of an event type: child name -> _Node. A node with
+    children is decoded as a Struct (also when a schema reads it as a leaf: any object is
+    a wrong type there, whatever it holds)."""
 
-    __slots__ = ("children", "leaf")
+    __slots__ = ("children",)
 
     def __init__(self) -> None:
         self.children: dict[str, _Node] = {}
-        self.leaf = False
 
 
 def _tree(paths: Iterable[str]) -> _Node:
@@ -114,7 +116,6 @@ def _tree(paths: Iterable[str]) -> _Node:
         node = root
         for part in path.split("."):
             node = node.children.setdefault(part, _Node())
-        node.leaf = True
     return root
 
 

@@ -17,8 +17,52 @@ from hypothesis import strategies as st
 
 from deidentify.schema.compile import INVALID_JSON, NOT_AN_OBJECT, UNKNOWN_TYPE, schema_paths
 from deidentify.schema.decoder import EventDecoder
+from deidentify.schema import SchemaSet
+from tests.helpers import schema_file
 from tests.schema.test_codegen import BASES, EDGE_VALUES, FIELDS, SETS, extra_shapes
 from tests.strategies import garbage_event, hostile_event, raw_line
+
+# One event type whose schemas read "user" as a leaf (a subject) and "user.id" below it, and
+# "type" itself (the tag) as an enum dimension.
+LEAF_AND_PARENT = ["""\
+name: by_user
+version: 1
+description: user read as a leaf
+source: {type: http_request, topic: raw.a}
+window: {size: 60s}
+dimensions:
+  kind: {type: enum, field: type, values: [http_request]}
+measures:
+  lat: {type: sum, field: latency_ms, min: 0, max: 1000}
+privacy:
+  subjects: [user]
+  k: 1
+""", """\
+name: by_user_id
+version: 1
+description: user.id below it
+source: {type: http_request, topic: raw.a}
+window: {size: 60s}
+dimensions:
+  method: {type: enum, field: method, values: [GET]}
+measures:
+  n: {type: count_if, field: user.id, equals: u1}
+privacy:
+  subjects: [user.id, type.x]
+  k: 1
+"""]
+
+
+def _leaf_and_parent_set() -> SchemaSet:
+    import tempfile
+    from pathlib import Path
+    with tempfile.TemporaryDirectory() as tmp:
+        schemas = [schema_file(Path(tmp) / f"s{i}.yaml", text)
+                   for i, text in enumerate(LEAF_AND_PARENT)]
+        return SchemaSet.from_schemas(schemas, "leaf-and-parent")
+
+
+SETS = [*SETS, _leaf_and_parent_set()]
 
 
 def reference_outcome(schemas, value: bytes):
@@ -223,6 +267,14 @@ def test_invalid_utf8_anywhere_is_invalid_json():
         for where in (UNLISTED, "url", "route", "method"):
             line = _line(BASES[0], {}, extra={where: b'"x' + bad + b'"'})
             assert decoder.read(line) == INVALID_JSON
+
+
+def test_a_field_read_as_a_leaf_and_as_a_parent():
+    decoder = SETS[-1].decoder
+    for user in (b'"u1"', b"7", b'{"id":"u1"}', b'{"id":"u1","id":"u2"}', b"[1]", b"null"):
+        line = _line(BASES[0], {"user": user})
+        assert took_decoded_path(decoder, line)
+        assert_same(line)
 
 
 def test_an_empty_schema_set_decodes_nothing():
