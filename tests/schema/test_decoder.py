@@ -15,9 +15,9 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from deidentify.schema import SchemaSet
 from deidentify.schema.compile import INVALID_JSON, NOT_AN_OBJECT, UNKNOWN_TYPE, schema_paths
 from deidentify.schema.decoder import EventDecoder
-from deidentify.schema import SchemaSet
 from tests.helpers import schema_file
 from tests.schema.test_codegen import BASES, EDGE_VALUES, FIELDS, SETS, extra_shapes
 from tests.strategies import garbage_event, hostile_event, raw_line
