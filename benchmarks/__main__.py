@@ -4,11 +4,11 @@ usage: python -m benchmarks [--events N] [--partitions P] [--repeat R] [--only N
                             [--quick] [--bootstrap HOST:PORT] [--results-dir DIR] ...
 
 Names for ``--only``: the contenders ``deidentify``, ``faust``, ``faust-pipeline``,
-``quixstreams``, ``ceiling``, ``preview``, ``parse-only``, the optional ``deidentify-alo``
+``quixstreams``, ``ceiling``, ``preview``, ``parse-only``, ``decode-only``, the optional ``deidentify-alo``
 (needs an at-least-once switch in ``deidentify run``) and ``quixstreams-eos``, and the probes
 ``partitions`` (deidentify + ceiling with 1, 2 and 4 partitions), ``subjects`` (RSS with
 10k/100k/1M distinct subjects per window) and ``profile`` (cProfile of the pipeline).
-``preview``, ``parse-only``, ``subjects`` and ``profile`` need no broker.
+``preview``, ``parse-only``, ``decode-only``, ``subjects`` and ``profile`` need no broker.
 
 Bounded in time: each contender run has a timeout, faust and quixstreams process a capped
 number of events (their rates are steady long before), and once ``--budget`` is spent the
@@ -220,6 +220,7 @@ def run_all(bench: Bench, ctx: C.RunContext, selected: list[str]) -> None:
         "ceiling": lambda rep: C.run_ceiling(ctx, rep, P),
         "preview": lambda rep: C.run_preview(ctx, rep),
         "parse-only": lambda rep: C.run_parse_only(ctx, rep),
+        "decode-only": lambda rep: C.run_decode_only(ctx, rep),
     }
     for rep in range(1, args.repeat + 1):
         if rep > 1 and bench.over_budget():

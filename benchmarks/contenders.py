@@ -21,7 +21,7 @@ from benchmarks.measure import Child, Measurement, Sampler, python_argv, read_re
 ROOT = Path(__file__).resolve().parent.parent
 
 CONTENDERS = ("deidentify", "faust", "faust-pipeline", "quixstreams", "ceiling", "preview",
-              "parse-only")
+              "parse-only", "decode-only")
 OPTIONAL = ("deidentify-alo", "quixstreams-eos")
 PROBES = ("partitions", "subjects", "profile")
 
@@ -108,6 +108,13 @@ def run_parse_only(ctx: RunContext, rep: int) -> Measurement:
     result = ctx.path("parse-only", rep, "result.json")
     return _run_self_timed(ctx, "parse-only",
                            python_argv("benchmarks.offline", "parse", ctx.dataset.path,
+                                       "--result", result), result)
+
+
+def run_decode_only(ctx: RunContext, rep: int) -> Measurement:
+    result = ctx.path("decode-only", rep, "result.json")
+    return _run_self_timed(ctx, "decode-only",
+                           python_argv("benchmarks.offline", "decode", ctx.dataset.path,
                                        "--result", result), result)
 
 

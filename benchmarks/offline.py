@@ -5,10 +5,13 @@
 ``preview FILE``     ``deidentify.preview.run_preview`` (what ``deidentify preview FILE`` runs)
                      over the file, aggregates written to /dev/null
 ``parse FILE``       the same file, each line stripped and parsed with ``orjson.loads``
+``decode FILE``      the same file, each line stripped and decoded by the shipped schemas'
+                     allowlist decoder alone (the pipeline's decode stage: the UTF-8 check of
+                     a non-ASCII line, then msgspec into the event type's Struct), nothing else
 ``subjects N``       RSS with ``N`` distinct subjects in one open window (no Kafka, no file)
 ``profile FILE``     cProfile over ``Pipeline.process_batch`` on the file's events (in memory)
 
-Both timed modes read the file once before the timed part (it is then in the page cache for
+The timed modes read the file once before the timed part (it is then in the page cache for
 both) and time only the loop. Output: a :class:`benchmarks.measure.Measurement` as JSON.
 """
 
@@ -81,6 +84,33 @@ def run_parse(path: str) -> Measurement:
     if parsed != events:
         raise SystemExit("parse-only counted a different number of lines")
     return Measurement(parsed, c1 - c0, t1 - t0, max_rss_bytes())
+
+
+def run_decode(path: str) -> Measurement:
+    from deidentify.schema import load_schemas
+
+    events = _count_lines(path)
+    decoder = load_schemas().decoder
+    assert decoder is not None and decoder.decode is not None
+    decode = decoder.decode
+    errors = (ValueError, RecursionError)
+    decoded = refused = 0
+    t0, c0 = self_timer()
+    with open(path, "rb") as fh:
+        for line in fh:
+            line = line.strip(b" \t\r\n")
+            if line:
+                try:
+                    if not line.isascii():
+                        line.decode()
+                    decode(line)
+                    decoded += 1
+                except errors:
+                    refused += 1
+    t1, c1 = self_timer()
+    if decoded + refused != events:
+        raise SystemExit("decode-only counted a different number of lines")
+    return Measurement(events, c1 - c0, t1 - t0, max_rss_bytes(), extra={"refused": refused})
 
 
 def _rss_now() -> int:
@@ -177,7 +207,7 @@ def run_profile(path: str, limit: int, top: int = 20) -> Measurement:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.offline")
-    parser.add_argument("mode", choices=("preview", "parse", "subjects", "profile"))
+    parser.add_argument("mode", choices=("preview", "parse", "decode", "subjects", "profile"))
     parser.add_argument("arg", help="the JSON-lines file, or N for subjects")
     parser.add_argument("--result", required=True)
     parser.add_argument("--limit", type=int, default=200_000, help="profile: events to use")
@@ -187,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
         m = run_preview(args.arg)
     elif args.mode == "parse":
         m = run_parse(args.arg)
+    elif args.mode == "decode":
+        m = run_decode(args.arg)
     elif args.mode == "subjects":
         m = run_subjects(int(args.arg))
     else:

@@ -10,7 +10,8 @@ from pathlib import Path
 
 COLOURS = {"deidentify": "#1f77b4", "deidentify-alo": "#6baed6", "faust": "#d62728",
            "faust-pipeline": "#ff9896", "quixstreams": "#2ca02c", "quixstreams-eos": "#98df8a",
-           "ceiling": "#7f7f7f", "preview": "#9467bd", "parse-only": "#c5b0d5"}
+           "ceiling": "#7f7f7f", "preview": "#9467bd", "parse-only": "#c5b0d5",
+           "decode-only": "#dbdb8d"}
 
 
 def plot(doc: dict, path: Path) -> Path | None:

@@ -8,6 +8,9 @@ a stage drops it::
 
     decode (size, UTF-8 JSON, object)   -> INVALID_JSON | NOT_AN_OBJECT | TOO_LARGE
     pick schemas by "type"              -> UNKNOWN_TYPE
+                                           (allowlist decode: only the fields the schemas
+                                           name become Python objects; a line it refuses is
+                                           decided by orjson, see deidentify/schema/decoder.py)
     extract (compiled schema closures)  -> INVALID_FIELD | REJECTED_ID | INVALID_TIMESTAMP
                                            (``CompiledSchema.extract`` returns the member)
     event time <= wall clock + bound    -> FUTURE_TIMESTAMP
@@ -39,8 +42,6 @@ import time
 from collections.abc import Callable, Hashable, Iterable
 from typing import Any
 
-import orjson
-
 from deidentify.contract import (
     GUARD_ALLOW,
     REGION_PATTERN,
@@ -60,11 +61,15 @@ from deidentify.schema import SchemaSet
 from deidentify.schema.compile import (
     FUTURE_TIMESTAMP,
     INVALID_JSON,
-    NOT_AN_OBJECT,
     REJECT_REASONS,
     TOO_LARGE,
-    UNKNOWN_TYPE,
     CompiledSchema,
+)
+from deidentify.schema.decoder import (
+    DECODE_ERRORS,
+    DEEP_MIN_BYTES,
+    EventDecoder,
+    too_deep_for_msgspec,
 )
 from deidentify.window import COUNT, FIRST_MEASURE, ClosedWindow, WindowAggregator
 
@@ -119,6 +124,12 @@ def format_measures(cs: CompiledSchema, cell: list) -> dict:
     return measure_formatter(cs)(cell)
 
 
+def _refuse(value: bytes) -> Any:
+    """The decode of a schema set that names no event type: every line takes the reference
+    path (which finds its type unknown)."""
+    raise ValueError("no event type")
+
+
 class Pipeline:
     """Decode, extract, window, filter, publish. Build once; feed batches; close windows."""
 
@@ -160,7 +171,7 @@ class Pipeline:
         for cs in schemas.compiled:
             self.windows.raise_k(cs.name, cs.schema.privacy.k)
         self.schemas = schemas
-        self._by_type = schemas.by_type
+        self._decoder = schemas.decoder or EventDecoder(schemas.compiled)
 
     # ----------------------------------------------------------------- hot path
 
@@ -182,9 +193,13 @@ class Pipeline:
         """
         wall = self._now_ms() if wall_ms is None else wall_ms
         horizon = wall + self.max_future_ms
-        loads = orjson.loads
-        decode_error = orjson.JSONDecodeError
-        by_type = self._by_type
+        decoder = self._decoder
+        decode = decoder.decode or _refuse
+        by_class = decoder.by_class
+        read_reference = decoder.read_reference
+        decode_errors = DECODE_ERRORS
+        deep_min = DEEP_MIN_BYTES
+        too_deep = too_deep_for_msgspec
         add = self.windows.add
         max_bytes = self.max_event_bytes
         valid = self.valid
@@ -196,21 +211,23 @@ class Pipeline:
             if value is None or len(value) > max_bytes:
                 self._drop(NO_SCHEMA, TOO_LARGE if value is not None else INVALID_JSON)
                 continue
+            # Allowlist decode; a line msgspec refuses (or may read differently from orjson)
+            # takes the reference path, which decides its reason (see schema/decoder.py).
             try:
-                event = loads(value)
-            except decode_error:
-                self._drop(NO_SCHEMA, INVALID_JSON)
-                continue
-            if type(event) is not dict:
-                self._drop(NO_SCHEMA, NOT_AN_OBJECT)
-                continue
-            etype = event.get("type")
-            targets = by_type.get(etype) if type(etype) is str else None
-            if targets is None:
-                self._drop(NO_SCHEMA, UNKNOWN_TYPE)
-                continue
-            for cs in targets:
-                x = cs.extract(event)
+                if not value.isascii():
+                    value.decode()           # msgspec skips unread strings unchecked
+                if len(value) >= deep_min and too_deep(value):
+                    raise RecursionError     # orjson decides (msgspec's limit may differ)
+                event = decode(value)
+                targets = by_class[event.__class__]
+            except decode_errors:
+                got = read_reference(value)
+                if isinstance(got, str):
+                    self._drop(NO_SCHEMA, got)
+                    continue
+                event, targets = got
+            for cs, extract in targets:
+                x = extract(event)
                 if type(x) is DropReason:     # extract: an Extracted or the reason
                     self._drop(cs.name, x)
                     continue

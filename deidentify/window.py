@@ -142,6 +142,7 @@ class WindowAggregator:
         self._next_offset: dict[Hashable, int] = {}
         self._idle_ms = idle_ms
         self._hash = make_subject_hasher()
+        self._str_hash_keyed = bool(sys.flags.hash_randomization)   # hash(str) is SipHash
         # Keyed by the CompiledSchema object itself (identity), never by id(): after a hot
         # reload an id could be reused by a new schema with other measures.
         self._updaters: dict[CompiledSchema, Callable] = {}
@@ -183,7 +184,9 @@ class WindowAggregator:
         cell[COUNT] += 1
         subjects = cell[SUBJECTS]
         if subject is not None and type(subjects) is set:
-            subjects.add(self._hash(subject))
+            # A str subject is hashed inline when hash() is keyed (see make_subject_hasher).
+            subjects.add(hash(subject) if subject.__class__ is str and self._str_hash_keyed
+                         else self._hash(subject))
             if len(subjects) >= win.k:
                 cell[SUBJECTS] = win.k
         updater = self._updaters.get(cs)

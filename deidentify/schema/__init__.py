@@ -12,6 +12,7 @@ from pathlib import Path
 from deidentify.dimensions.vocab import VOCABULARIES
 from deidentify.errors import SchemaError
 from deidentify.schema.compile import CompiledSchema
+from deidentify.schema.decoder import EventDecoder
 from deidentify.schema.model import DEFAULT_K_FLOOR, Schema, parse_schema
 from deidentify.schema.yamlsource import read_yaml
 
@@ -35,6 +36,8 @@ class SchemaSet:
     compiled: tuple[CompiledSchema, ...]
     by_type: dict[str, tuple[CompiledSchema, ...]] = field(default_factory=dict)
     directory: str = ""
+    # The allowlist decoder of these schemas (raw bytes -> only the fields they name).
+    decoder: EventDecoder | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def from_schemas(cls, schemas: list[Schema], directory: str = "") -> SchemaSet:
@@ -43,7 +46,7 @@ class SchemaSet:
         for cs in compiled:
             by_type.setdefault(cs.schema.source_type, []).append(cs)
         return cls(tuple(schemas), compiled, {t: tuple(v) for t, v in by_type.items()},
-                   directory)
+                   directory, EventDecoder(compiled))
 
     def by_name(self, name: str) -> Schema | None:
         for schema in self.schemas:

@@ -51,6 +51,7 @@ REJECT_REASONS = (INVALID_JSON, NOT_AN_OBJECT, TOO_LARGE, UNKNOWN_TYPE, INVALID_
 
 _ID_RE = re.compile(ID_PATTERN)
 _MISSING = object()
+MISSING = _MISSING      # what a field reader returns for an absent field (shared with codegen)
 
 
 class Rejected(Exception):
@@ -218,6 +219,22 @@ def compile_measure_reader(measure: Measure) -> Callable[[dict], Any]:
     return measure_kinds.kind_of(measure).reader(measure, tools)
 
 
+def schema_paths(schema: Schema) -> tuple[str, ...]:
+    """Every field path the extraction of ``schema`` reads (the allowlist decoder's fields)."""
+    paths = ["tenant_id", "ts"]
+    for dim in schema.dimensions:
+        paths.append(dim.field)
+        if dim.url_field:
+            paths.append(dim.url_field)
+    for measure in schema.measures:
+        if measure.condition is not None:
+            paths.append(measure.condition.field)
+        elif measure.field:
+            paths.append(measure.field)
+    paths.extend(schema.privacy.subjects)
+    return tuple(dict.fromkeys(paths))
+
+
 def compile_subject(paths: tuple[str, ...]) -> Callable[[dict], Any]:
     getters = tuple(field_getter(p) for p in paths)
 
@@ -244,7 +261,7 @@ class CompiledSchema:
     """A schema prepared for the hot path. Build once; call :meth:`extract` per event."""
 
     __slots__ = ("schema", "name", "version", "size_ms", "grace_ms", "dimension_names",
-                 "measures", "extract", "extract_reference")
+                 "measures", "extract", "extract_reference", "dimension_transforms")
 
     def __init__(self, schema: Schema) -> None:
         self.schema = schema
@@ -257,8 +274,14 @@ class CompiledSchema:
         host_extractor = HostExtractor()
         # One templater per route dimension: its literals are the shipped route words plus
         # the templates that dimension declares (routes / openapi).
-        dim_fns = tuple(compile_dimension(d, _route_template(d), host_extractor)
-                        for d in schema.dimensions)
+        templates = tuple(_route_template(d) for d in schema.dimensions)
+        dim_fns = tuple(compile_dimension(d, t, host_extractor)
+                        for d, t in zip(schema.dimensions, templates, strict=True))
+        # The route templater / host extractor of each dimension (None for the others): the
+        # generated extractors call these very objects.
+        self.dimension_transforms = tuple(
+            t if d.type == "route" else host_extractor if d.type == "host" else None
+            for d, t in zip(schema.dimensions, templates, strict=True))
         measure_fns = tuple(compile_measure_reader(m) for m in schema.measures)
         subject_fn = compile_subject(schema.privacy.subjects)
         tenant_get = field_getter("tenant_id")
@@ -279,7 +302,11 @@ class CompiledSchema:
         # The hot path runs the generated straight-line version of the same extraction
         # (deidentify.schema.codegen); the closure version above is its executable reference.
         self.extract_reference = extract_reference
-        self.extract = build_extract(schema, dim_fns, {
-            "MISSING": _MISSING, "Rejected": Rejected, "Extracted": Extracted,
-            "parse_ts_ms": parse_ts_ms, "id_match": id_match, "REJECTED_ID": REJECTED_ID,
-            "INVALID_FIELD": INVALID_FIELD})
+        self.extract = build_extract(schema, self.dimension_transforms, EXTRACT_RUNTIME)
+
+
+# The shared names the generated extractors use (deidentify.schema.codegen).
+EXTRACT_RUNTIME: dict[str, Any] = {
+    "MISSING": _MISSING, "Rejected": Rejected, "Extracted": Extracted,
+    "parse_ts_ms": parse_ts_ms, "id_match": _ID_RE.match, "REJECTED_ID": REJECTED_ID,
+    "INVALID_FIELD": INVALID_FIELD, "MAX_FIELD_CHARS": MAX_FIELD_CHARS}

@@ -356,3 +356,17 @@ def test_constructor_checks() -> None:
         AggregateValidator(schemas, max_age_ms=-1)
     with pytest.raises(ValueError, match="max_events_per_s cannot be smaller than 1"):
         AggregateValidator(schemas, max_events_per_s=0)
+
+
+def test_duplicate_keys_the_last_value_wins(validator: AggregateValidator) -> None:
+    """The rule of the raw decode (sidecar, preview) holds for aggregates too: the last value
+    of a repeated key is the one validated (schemas/README.md, "Duplicate keys")."""
+    raw = orjson.dumps(http_aggregate())
+    twice = raw.replace(b'"dims":{"method":"GET"', b'"dims":{"method":"PUT","method":"GET"')
+    twice = twice[:-1] + b',"region":"us","region":"eu"}'
+    assert twice != raw
+    result = validator.validate(twice)
+    assert isinstance(result, Accepted)
+    assert result.aggregate.dims[0] == "GET" and result.aggregate.region == "eu"
+    last_is_forged = raw[:-1] + b',"region":"not a region!"}'
+    assert validator.validate(last_is_forged) == Rejected("invalid_region")
