@@ -86,6 +86,17 @@ class UncappedWindows(WindowAggregator):
         win.cells[dims] = cell
         return cell
 
+    def partition_mark(self, partition: Hashable, wall_ms: int) -> int | None:
+        """The mark this partition's task publishes: its close watermark, or, for a
+        partition known caught up that has delivered nothing, the wall clock (it holds
+        nothing back, as in the one-process watermark; an event it delivers later for a
+        window closed meanwhile is late)."""
+        mark = self.watermark(wall_ms)
+        if mark is None and partition not in self._stream_time \
+                and partition in self._caught_up_since:
+            return wall_ms
+        return mark
+
 
 # --------------------------------------------------------------------------- wire form
 
@@ -254,6 +265,7 @@ class RegionWindows:
         self._closed_through: dict[str, int] = {}
         self._next_offset: int | None = None
         self.rejected: dict[tuple[str, str], int] = {}     # (schema, reason) -> records
+        self.late_events: dict[str, int] = {}      # schema -> events of late partials
 
     def _reject(self, schema: str, reason: str) -> None:
         key = (schema, reason)
@@ -275,6 +287,8 @@ class RegionWindows:
                      resolve: Callable[[str, int], CompiledSchema | None]) -> None:
         if p.end_ms <= self._closed_through.get(p.schema, -1):
             self._reject(p.schema, LATE_PARTIAL)
+            events = sum(cell[COUNT] for cell in p.cells.values())
+            self.late_events[p.schema] = self.late_events.get(p.schema, 0) + events
             return
         key = (p.schema, p.version, p.start_ms)
         win = self._windows.get(key)
@@ -325,6 +339,9 @@ class RegionWindows:
     @property
     def open_window_count(self) -> int:
         return len(self._windows)
+
+    def oldest_open_end(self) -> int | None:
+        return min((w.end_ms for w in self._windows.values()), default=None)
 
     def marks(self) -> dict[Hashable, int]:
         return dict(self._marks)

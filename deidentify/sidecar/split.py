@@ -39,6 +39,7 @@ import asyncio
 import logging
 import time
 from operator import attrgetter
+from typing import NamedTuple
 
 from aiokafka import TopicPartition
 from aiokafka.structs import OffsetAndMetadata
@@ -46,6 +47,8 @@ from aiokafka.structs import OffsetAndMetadata
 from deidentify.errors import DeidentifyError, ProducerFenced, RuntimeFailure, TaskFenced
 from deidentify.metrics import SidecarMetrics
 from deidentify.partials import (
+    BAD_RECORD,
+    WRONG_KEY,
     RegionWindows,
     UncappedWindows,
     decode_record,
@@ -54,7 +57,7 @@ from deidentify.partials import (
     internal_partition,
     window_key,
 )
-from deidentify.pipeline import Aggregate, Pipeline
+from deidentify.pipeline import LATE, Aggregate, Pipeline
 from deidentify.privacy.sketch import SubjectKey
 from deidentify.schema import SchemaSet
 from deidentify.schema.compile import CompiledSchema
@@ -78,6 +81,7 @@ INTERNAL_TOPIC_PARTITIONS = 6
 INTERNAL_TOPIC_CONFIG = {"cleanup.policy": "delete", "retention.ms": str(24 * 3600 * 1000)}
 STAGE2_GROUP_SUFFIX = ".s2"
 CLIENT_STOP_TIMEOUT_S = 5.0
+STEP_TIMEOUT_FACTOR = 2          # a step of both stages: at most two transaction timeouts
 MARK_KEY = b"mark"
 
 _offset_value = attrgetter("offset", "value")
@@ -159,6 +163,8 @@ class SplitSession:
         self._failure: DeidentifyError | None = None
         self._last_commit = time.monotonic()
         self._closed = False
+        self._retired_drops: dict[tuple[str, str], int] = {}   # of tasks given up
+        self._refused_logged = 0
 
     def _remember(self, schemas: SchemaSet) -> None:
         for cs in schemas.compiled:
@@ -233,8 +239,20 @@ class SplitSession:
 
     async def run(self, stopping: asyncio.Event) -> None:
         await self.failpoint.reached("session_start", self.failpoint.session_started())
+        limit_s = self.settings.transaction_timeout_ms / 1000 * STEP_TIMEOUT_FACTOR
         while not stopping.is_set():
-            await self.step()
+            step = asyncio.ensure_future(self.step())
+            done, _ = await asyncio.wait({step}, timeout=limit_s)
+            if not done:
+                # A step waits on the broker for many tasks; one that cannot finish (a
+                # transaction the broker keeps refusing) fails the session: a new one
+                # starts fresh producers, which settles the tasks' last transactions.
+                where = _awaiting(step.get_coro())
+                step.cancel()
+                await asyncio.gather(step, return_exceptions=True)
+                raise RuntimeFailure(f"split step did not finish within {limit_s:.0f}s "
+                                     f"(waiting in {where or '-'})")
+            step.result()
 
     async def step(self) -> int:
         """Stage one on a raw batch, then stage two on an internal batch."""
@@ -288,7 +306,7 @@ class SplitSession:
                 self._last_commit = time.monotonic()
                 self.health.last_commit = self.health.broker_ok = self._last_commit
                 self.health.uncommitted_since = None
-            self._export()
+            self._export(wall)
         return fetched
 
     async def finish(self, timeout_s: float) -> None:
@@ -326,7 +344,7 @@ class SplitSession:
     async def _commit_s1(self, task: Stage1Task, wall: int) -> None:
         pipeline = task.pipeline
         safe = pipeline.safe_offsets().get(task.tp)
-        mark = pipeline.windows.watermark(wall)
+        mark = pipeline.windows.partition_mark(task.tp, wall)
         mono = time.monotonic()
         if not (task.pending or (safe is not None and safe != task.committed)
                 or (mark is not None and mark != task.sent_mark)
@@ -415,6 +433,7 @@ class SplitSession:
                 task = self.s1.pop(tp, None)
                 if task is None:
                     continue
+                _add_counts(self._retired_drops, task.pipeline.drops)
                 if self._failure is None and not self._closed:
                     try:
                         wall = now_ms()
@@ -513,6 +532,8 @@ class SplitSession:
                 task = self.s2.pop(tp, None)
                 if task is None:
                     continue
+                _add_counts(self._retired_drops,
+                            {(n, LATE): e for n, e in task.windows.late_events.items()})
                 if self._failure is None and not self._closed:
                     try:
                         closed = task.windows.due(self._sources)
@@ -589,10 +610,67 @@ class SplitSession:
         if self._failure is not None:
             raise self._failure
 
-    def _export(self) -> None:
-        open_windows = sum(t.pipeline.windows.open_window_count for t in self.s1.values())
-        open_windows += sum(t.windows.open_window_count for t in self.s2.values())
-        self.metrics.windows_open.set(open_windows)
+    def _export(self, wall: int) -> None:
+        """Counters over both stages and every task this session held (tasks come and go
+        with rebalances; the counters only grow), in the one-process metric names."""
+        drops = dict(self._retired_drops)
+        _add_counts(drops, self.stage2.drops)
+        for task in self.s1.values():
+            _add_counts(drops, task.pipeline.drops)
+        refused = 0
+        for task2 in self.s2.values():
+            _add_counts(drops, {(n, LATE): e for n, e in task2.windows.late_events.items()})
+            refused += sum(n for (_, reason), n in task2.windows.rejected.items()
+                           if reason in (BAD_RECORD, WRONG_KEY))
+        if refused > self._refused_logged:
+            log.warning("internal topic: %d record(s) refused (not ours, corrupt, or made "
+                        "under another subject key)", refused - self._refused_logged)
+            self._refused_logged = refused
+        windows = [t.pipeline.windows for t in self.s1.values()]
+        windows += [t.windows for t in self.s2.values()]
+        view = _SessionTotals(drops, self.stage2.rolled_up, self.stage2.guard_hits,
+                              self.stage2.suppressed_cells, _OpenWindows(windows))
+        self.session_metrics.export(view, self._raw, list(self.s1), time.monotonic(), wall)
+
+
+class _OpenWindows(NamedTuple):
+    """Open windows over both stages' tasks (what ``SessionMetrics.export`` reads)."""
+
+    parts: list
+
+    @property
+    def open_window_count(self) -> int:
+        return sum(w.open_window_count for w in self.parts)
+
+    def oldest_open_end(self) -> int | None:
+        return min((end for w in self.parts if (end := w.oldest_open_end()) is not None),
+                   default=None)
+
+
+class _SessionTotals(NamedTuple):
+    """The pipeline counters ``SessionMetrics.export`` reads, summed over the session."""
+
+    drops: dict
+    rolled_up: dict
+    guard_hits: dict
+    suppressed_cells: dict
+    windows: _OpenWindows
+
+
+def _add_counts(into: dict, counts: dict) -> None:
+    for key, n in counts.items():
+        into[key] = into.get(key, 0) + n
+
+
+def _awaiting(coro) -> str:
+    """Where a suspended coroutine waits: function names and lines only (no values)."""
+    names = []
+    while coro is not None and len(names) < 16:
+        frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+        if frame is not None:
+            names.append(f"{frame.f_code.co_name}:{frame.f_lineno}")
+        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+    return " > ".join(names)
 
 
 async def _stop(name: str, client) -> None:

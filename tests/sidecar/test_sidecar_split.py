@@ -91,11 +91,11 @@ def split_sidecars(tmp_path: Path, kafka_bootstrap: str, key_file: Path):
         assert_no_pii(sc.log_text())
 
 
-def spread_records() -> list[tuple[str, int, bytes]]:
+def spread_records(windows: int = WINDOWS) -> list[tuple[str, int, bytes]]:
     """``(topic key, partition, value)``: subjects of one cell spread over partitions."""
     per_partition: dict = defaultdict(list)
     for p in range(PARTITIONS):
-        for w in range(WINDOWS):
+        for w in range(windows):
             base = T0 + w * MINUTE
             for j in range(6):
                 ts = base + j * 7_000 + p
@@ -193,15 +193,16 @@ def test_one_split_process_publishes_what_preview_publishes(kafka_bootstrap, top
 
 def test_three_processes_with_a_sigkill_publish_what_one_process_publishes(
         kafka_bootstrap, topics, split_sidecars):
-    records = spread_records()
+    """Three processes of one group (9 raw, 6 internal partitions). The first 8 of 12
+    minutes are produced; once windows have closed in stage one *and* been published by
+    stage two (others still open), one process is SIGKILLed; the rest is produced while it
+    is down, and it is restarted (two rebalances with open windows)."""
+    records = spread_records(12)
     expected = preview_of(split_sidecars.schemas, records)
-    # the first half of every partition, then the rest: each partition keeps its order
-    by_part: dict = defaultdict(list)
-    for rec in records:
-        by_part[(rec[0], rec[1])].append(rec)
-    first = [r for seq in by_part.values() for r in seq[:len(seq) // 2]]
-    rest = [r for seq in by_part.values() for r in seq[len(seq) // 2:]]
-    assert len(first) + len(rest) == len(records) and first and rest
+    cut = T0 + 8 * MINUTE
+    first = [r for r in records if orjson.loads(r[2])["ts"] < cut]
+    rest = [r for r in records if orjson.loads(r[2])["ts"] >= cut]
+    assert first and rest
     procs = [split_sidecars(topics, f"p{i}").start() for i in range(3)]
     for sc in procs:
         sc.wait_until("stage one partitions assigned",
@@ -209,9 +210,11 @@ def test_three_processes_with_a_sigkill_publish_what_one_process_publishes(
                       DEADLINE_S)
     produce(kafka_bootstrap, topics, first)
     victim = procs[1]
-    victim.wait_until("the victim consumed raw events", lambda: sum(
-        v for (name, _), v in victim.metrics().items()
-        if name == "deid_sidecar_events_consumed_total") > 0, DEADLINE_S)
+    victim.wait_until("the victim sent partials of closed windows",
+                      lambda: "stage one committed" in victim.log_text(), DEADLINE_S)
+    victim.wait_until("some windows published by stage two", lambda: any(
+        "stage two committed" in sc.log_text() for sc in procs), DEADLINE_S)
+    assert victim.alive()
     victim.kill9()
     produce(kafka_bootstrap, topics, rest + closers())
     deadline = time.monotonic() + DEADLINE_S
