@@ -86,17 +86,6 @@ class UncappedWindows(WindowAggregator):
         win.cells[dims] = cell
         return cell
 
-    def partition_mark(self, partition: Hashable, wall_ms: int) -> int | None:
-        """The mark this partition's task publishes: its close watermark, or, for a
-        partition known caught up that has delivered nothing, the wall clock (it holds
-        nothing back, as in the one-process watermark; an event it delivers later for a
-        window closed meanwhile is late)."""
-        mark = self.watermark(wall_ms)
-        if mark is None and partition not in self._stream_time \
-                and partition in self._caught_up_since:
-            return wall_ms
-        return mark
-
 
 # --------------------------------------------------------------------------- wire form
 

@@ -344,7 +344,7 @@ class SplitSession:
     async def _commit_s1(self, task: Stage1Task, wall: int) -> None:
         pipeline = task.pipeline
         safe = pipeline.safe_offsets().get(task.tp)
-        mark = pipeline.windows.partition_mark(task.tp, wall)
+        mark = pipeline.windows.watermark(wall)
         mono = time.monotonic()
         if not (task.pending or (safe is not None and safe != task.committed)
                 or (mark is not None and mark != task.sent_mark)
