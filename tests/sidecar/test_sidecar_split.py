@@ -191,11 +191,6 @@ def test_one_split_process_publishes_what_preview_publishes(kafka_bootstrap, top
     assert "split session started" in sc.log_text()
 
 
-@pytest.mark.skipif(
-    not os.environ.get("DEIDENTIFY_RUN_FLAKY_SPLIT_TEST"),
-    reason="known flaky (docs/scale-out.md, 'Known problems'): after the rebalance that "
-           "follows the SIGKILL, a process sometimes stops publishing while producers retry "
-           "NotEnoughReplicas on one internal partition; set DEIDENTIFY_RUN_FLAKY_SPLIT_TEST=1")
 def test_three_processes_with_a_sigkill_publish_what_one_process_publishes(
         kafka_bootstrap, topics, split_sidecars):
     """Three processes of one group (9 raw, 6 internal partitions). The first 8 of 12
