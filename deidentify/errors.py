@@ -10,7 +10,8 @@
     └── RuntimeFailure              the runtime cannot go on (translated Kafka/faust errors)
         ├── BrokerUnavailable       no broker answered (retriable = True)
         ├── AuthenticationFailed    the broker refused our credentials (retriable = False)
-        └── ProducerFenced          another instance took our transactional id (retriable = False)
+        ├── ProducerFenced          another instance took our transactional id (retriable = False)
+        └── TaskFenced              --stages split: another process took a task over (retriable)
 
 Filtering an event is never an error: stages return result values (see
 ``deidentify.pipeline``). No message of any error here ever contains an event value: messages
@@ -91,3 +92,11 @@ class AuthenticationFailed(RuntimeFailure):
 
 class ProducerFenced(RuntimeFailure):
     retriable = False
+
+
+class TaskFenced(RuntimeFailure):
+    """``--stages split``: a task's partition moved to another process of the region while
+    this one stalled; its producer was fenced. The session restarts (not fatal: the
+    partitions are handed out again)."""
+
+    retriable = True

@@ -2,8 +2,9 @@
 
 Groundwork for scale-out (issue 12, ``docs/scale-out.md``): stage one would pre-aggregate a
 raw partition's cells and ship each cell's sketch to a regional internal topic; stage two
-would merge the sketches of one cell from every partition and apply ``k``. Nothing in the
-running sidecar uses this module yet.
+would merge the sketches of one cell from every partition and apply ``k``. The sketch is not
+used by the sidecar (``--stages split`` merges exact sets of fewer than ``k`` hashes instead,
+see ``deidentify/partials.py``); its :class:`SubjectKey` is the split mode's region key.
 
 A :class:`SubjectSketch` with parameter ``k`` holds the ``k`` smallest distinct 64-bit hashes
 of the subjects it has seen (all of them while fewer than ``k`` were seen).

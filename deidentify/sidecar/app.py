@@ -131,8 +131,8 @@ class Sidecar:
     async def _supervise(self) -> int:
         backoff = BACKOFF_MIN_S
         while not self._stopping.is_set():
-            session = BatchLoop(self.settings, self.schemas, self.metrics, self.health,
-                                failpoint=self.failpoint)
+            session = make_session(self.settings, self.schemas, self.metrics, self.health,
+                                   self.failpoint)
             self.session = session
             try:
                 if not await self._start_unless_stopped(session):
@@ -258,6 +258,16 @@ class Sidecar:
             if session is not None and \
                     time.monotonic() - self.health.broker_ok > PROBE_INTERVAL_S:
                 await session.probe()
+
+
+def make_session(settings: SidecarSettings, schemas: SchemaSet, metrics: SidecarMetrics,
+                 health: HealthState, failpoint: Failpoint) -> BatchLoop:
+    """The session ``--stages`` asks for: the one-process loop, or both stages as tasks."""
+    if settings.stages == "split":
+        from deidentify.sidecar.split import SplitSession
+        return SplitSession(settings, schemas, metrics, health,  # type: ignore[return-value]
+                            failpoint=failpoint)
+    return BatchLoop(settings, schemas, metrics, health, failpoint=failpoint)
 
 
 def _background_error(loop: asyncio.AbstractEventLoop, context: dict) -> None:

@@ -77,11 +77,14 @@ def ssl_context(settings: SidecarSettings) -> ssl.SSLContext:
                              f"({type(exc).__name__})") from exc
 
 
-def make_consumer(settings: SidecarSettings) -> AIOKafkaConsumer:
+def make_consumer(settings: SidecarSettings, *, group_id: str | None = None,
+                  static: bool = True) -> AIOKafkaConsumer:
+    """The group's consumer; ``static=False`` for a member of a group of several processes
+    (``--stages split``: a static member id shared by two processes would fence one)."""
     return AIOKafkaConsumer(
         **client_options(settings),
-        group_id=settings.group_id,
-        group_instance_id=settings.instance_id,
+        group_id=group_id or settings.group_id,
+        group_instance_id=settings.instance_id if static else None,
         enable_auto_commit=False,
         isolation_level="read_committed",
         auto_offset_reset="earliest",
@@ -120,11 +123,15 @@ def fetch_progress(consumer: AIOKafkaConsumer, tp) -> FetchProgress | None:
     return FetchProgress(state.position, end, state.timestamp)
 
 
-def make_producer(settings: SidecarSettings) -> AIOKafkaProducer:
+def make_producer(settings: SidecarSettings,
+                  transactional_id: str | None = None) -> AIOKafkaProducer:
+    """The transactional producer (``transactional_id``: a task's own, ``--stages split``)."""
+    if transactional_id is None and settings.exactly_once:
+        transactional_id = settings.transactional_id
     return AIOKafkaProducer(
         **client_options(settings),
         # at-least-once (a benchmark baseline) keeps the idempotent producer, no transactions
-        transactional_id=settings.transactional_id if settings.exactly_once else None,
+        transactional_id=transactional_id,
         transaction_timeout_ms=TRANSACTION_TIMEOUT_MS,
         enable_idempotence=True,
         acks="all",

@@ -59,7 +59,19 @@ DEFAULT_SHUTDOWN_TIMEOUT_MS = 10_000     # SIGTERM -> exit, at most
 DEFAULT_TRANSACTION_TIMEOUT_MS = 30_000  # one publish+commit transaction, at most
 DEFAULT_MAX_FUTURE_MS = 5 * 60_000       # events further ahead of the wall clock: rejected
 
+STAGE_MODES = ("single", "split")
+MIN_SUBJECT_KEY_BYTES = 32
+MAX_SUBJECT_KEY_BYTES = 4096
+
 TOPIC_PREFIX_RE = re.compile(r"^[A-Za-z0-9._-]{0,100}$")
+
+
+def _stage(value: Any, where: str) -> str:
+    text = str(value).lower()
+    if text not in STAGE_MODES:
+        raise SettingsError(f"{where}: '{text}' is not one of {', '.join(STAGE_MODES)}")
+    return text
+
 
 REGION = Setting("--region", "DEIDENTIFY_REGION", "region name", parse=region_name)
 GROUP = Setting("--group", "DEIDENTIFY_GROUP", "consumer group",
@@ -93,11 +105,26 @@ AT_LEAST_ONCE = Setting(
     "a crash can publish a window twice (the central collector drops the duplicates by key). "
     "Exists to measure the cost of exactly-once, which is the default",
     default=False, parse=boolean, switch=True)
+STAGES = Setting(
+    "--stages", "DEIDENTIFY_STAGES",
+    "single: one process serves the region (one instance per group); split: stage one "
+    "pre-aggregates each raw partition into the internal topic and stage two merges, applies "
+    "k and caps, so several processes of one group can serve a region (docs/scale-out.md)",
+    default="single", shown="single", choices=STAGE_MODES, parse=_stage)
+SUBJECT_KEY_FILE = Setting(
+    "--subject-key-file", "DEIDENTIFY_SUBJECT_KEY_FILE",
+    "file with the region's subject key (at least 32 random bytes), the same for every "
+    "process of the region; required by --stages split", metavar="PATH")
+INTERNAL_TOPIC = Setting(
+    "--internal-topic", "DEIDENTIFY_INTERNAL_TOPIC",
+    "the region's internal topic of partial cells (--stages split; never leaves the region)",
+    shown="<central-topic>.<region>.internal", parse=kafka_name, metavar="TOPIC")
 
 # deidentify run's settings, in --help order (LOG_LEVEL and the password: variables only)
 RUN_SETTINGS: tuple[Setting, ...] = (
     REGION, BOOTSTRAP, SCHEMAS, GROUP, CENTRAL_TOPIC, PORT, TOPIC_PREFIX, IDLE, K_FLOOR,
-    MAX_FUTURE, COMMIT_INTERVAL, AT_LEAST_ONCE, *SECURITY_SETTINGS, *WEB_SETTINGS, LOG_LEVEL)
+    MAX_FUTURE, COMMIT_INTERVAL, AT_LEAST_ONCE, STAGES, SUBJECT_KEY_FILE, INTERNAL_TOPIC,
+    *SECURITY_SETTINGS, *WEB_SETTINGS, LOG_LEVEL)
 
 
 @dataclass(frozen=True)
@@ -122,6 +149,9 @@ class SidecarSettings:
     exactly_once: bool = True
     k_floor: int = DEFAULT_K_FLOOR
     max_future_ms: int = DEFAULT_MAX_FUTURE_MS
+    stages: str = "single"
+    subject_key: bytes | None = field(default=None, repr=False)   # --stages split only
+    internal_topic_name: str | None = None
 
     @property
     def host(self) -> str:
@@ -142,6 +172,11 @@ class SidecarSettings:
         """This region's own central topic: ``<central topic>.<region>``."""
         return f"{self.central_topic}.{self.region}"
 
+    @property
+    def internal_topic(self) -> str:
+        """The region's internal topic of partial cells (``--stages split``)."""
+        return self.internal_topic_name or f"{self.publish_topic}.internal"
+
     def raw_topic(self, schema_topic: str) -> str:
         return self.topic_prefix + schema_topic
 
@@ -154,11 +189,32 @@ class SidecarSettings:
                 f"commit_interval_ms={self.commit_interval_ms} "
                 f"k_floor={self.k_floor} max_future_ms={self.max_future_ms} "
                 f"guarantee={'exactly_once' if self.exactly_once else 'at_least_once'} "
+                f"stages={self.stages} "
+                f"internal_topic={self.internal_topic if self.stages == 'split' else '-'} "
                 f"security_protocol={sec.protocol} "
                 f"sasl_mechanism={sec.sasl_mechanism or '-'} "
                 f"sasl_username={'set' if sec.sasl_username else '-'} "
                 f"ssl_cafile={sec.ssl_cafile or '-'} "
                 f"ssl_client_cert={'set' if sec.ssl_certfile else '-'}")
+
+
+def read_subject_key(path: str) -> bytes:
+    """The region's subject key file: its bytes (never logged, never quoted in errors)."""
+    where = SUBJECT_KEY_FILE.where
+    try:
+        p = Path(path)
+        if p.stat().st_size > MAX_SUBJECT_KEY_BYTES:
+            raise SettingsError(f"{where}: {path} is larger than {MAX_SUBJECT_KEY_BYTES} "
+                                "bytes; it must hold only the key")
+        key = p.read_bytes().strip()
+    except OSError as exc:
+        raise SettingsError(f"{where}: cannot read {path} "
+                            f"({exc.strerror or type(exc).__name__})") from None
+    if len(key) < MIN_SUBJECT_KEY_BYTES:
+        raise SettingsError(f"{where}: {path} holds fewer than {MIN_SUBJECT_KEY_BYTES} bytes "
+                            "(fix: head -c 48 /dev/urandom | base64 > the file, and give "
+                            "every process of the region the same file)")
+    return key
 
 
 def _web_default() -> WebSettings:
@@ -194,6 +250,17 @@ def load_settings(args: Any, env: Mapping[str, str] | None = None) -> SidecarSet
     port, idle_ms, commit_ms = src.get(PORT), src.get(IDLE), src.get(COMMIT_INTERVAL)
     k_floor, max_future_ms = src.get(K_FLOOR), src.get(MAX_FUTURE)
     at_least_once, log_level = src.get(AT_LEAST_ONCE), src.get(LOG_LEVEL)
+    stages = src.get(STAGES)
+    key_file, internal = src.get(SUBJECT_KEY_FILE), src.get(INTERNAL_TOPIC)
+    subject_key = None
+    if stages == "split":
+        if not key_file:
+            raise SettingsError(f"{SUBJECT_KEY_FILE.where} is required with --stages split: "
+                                "the processes of a region must hash subjects with one key")
+        subject_key = read_subject_key(key_file)
+        if at_least_once:
+            raise SettingsError(f"{AT_LEAST_ONCE.where} cannot be combined with "
+                                "--stages split (both stages are exactly-once)")
     from deidentify.webconfig import web_settings
     web = web_settings(args, env)
     return SidecarSettings(region=region, bootstrap=bootstrap, schemas_dir=schemas_dir,
@@ -201,4 +268,5 @@ def load_settings(args: Any, env: Mapping[str, str] | None = None) -> SidecarSet
                            topic_prefix=prefix, idle_ms=idle_ms, commit_interval_ms=commit_ms,
                            security=kafka_security(args, env), log_level=log_level, web=web,
                            exactly_once=not at_least_once, k_floor=k_floor,
-                           max_future_ms=max_future_ms)
+                           max_future_ms=max_future_ms, stages=stages,
+                           subject_key=subject_key, internal_topic_name=internal)
