@@ -157,6 +157,8 @@ class Pipeline:
         self._thresholds: dict[int, SubjectThreshold] = {}     # k -> threshold
         self.windows = WindowAggregator(window_caps=window_caps, idle_ms=idle_ms)
         self.schemas = schemas
+        self._targets_of: EventDecoder | None = None
+        self._by_class: dict[type, tuple] = {}
         self.swap_schemas(schemas)
 
     # ----------------------------------------------------------------- configuration
@@ -172,6 +174,16 @@ class Pipeline:
             self.windows.raise_k(cs.name, cs.schema.privacy.k)
         self.schemas = schemas
         self._decoder = schemas.decoder or EventDecoder(schemas.compiled)
+
+    def _targets_by_class(self, decoder: EventDecoder) -> dict[type, tuple]:
+        """Per decoded class, each schema with its extractor and its window ``add``
+        (built once per decoder)."""
+        if self._targets_of is not decoder:
+            adder = self.windows.adder
+            self._by_class = {cls: tuple((cs, extract, adder(cs)) for cs, extract in targets)
+                              for cls, targets in decoder.by_class.items()}
+            self._targets_of = decoder
+        return self._by_class
 
     # ----------------------------------------------------------------- hot path
 
@@ -195,12 +207,12 @@ class Pipeline:
         horizon = wall + self.max_future_ms
         decoder = self._decoder
         decode = decoder.decode or _refuse
-        by_class = decoder.by_class
+        by_class = self._targets_by_class(decoder)
         read_reference = decoder.read_reference
         decode_errors = DECODE_ERRORS
         deep_min = DEEP_MIN_BYTES
         too_deep = too_deep_for_msgspec
-        add = self.windows.add
+        adder = self.windows.adder
         max_bytes = self.max_event_bytes
         valid = self.valid
         accepted = 0
@@ -225,8 +237,9 @@ class Pipeline:
                 if isinstance(got, str):
                     self._drop(NO_SCHEMA, got)
                     continue
-                event, targets = got
-            for cs, extract in targets:
+                event, reference_targets = got
+                targets = tuple((cs, extract, adder(cs)) for cs, extract in reference_targets)
+            for cs, extract, add in targets:
                 x = extract(event)
                 if type(x) is DropReason:     # extract: an Extracted or the reason
                     self._drop(cs.name, x)
@@ -236,7 +249,7 @@ class Pipeline:
                     self._drop(name, FUTURE_TIMESTAMP)
                     continue
                 valid[name] = valid.get(name, 0) + 1
-                if add(cs, x, partition, offset) is not None:
+                if add(x, partition, offset) is not None:
                     self._drop(name, LATE)
                 else:
                     accepted += 1

@@ -63,7 +63,7 @@ from hashlib import blake2b
 from os import urandom
 
 from deidentify.contract import DropReason
-from deidentify.measures import build_updater, kind_of
+from deidentify.measures import build_updater, kind_of, update_body
 from deidentify.schema.compile import CompiledSchema, Extracted
 from deidentify.schema.model import Measure, Privacy
 
@@ -145,55 +145,89 @@ class WindowAggregator:
         self._str_hash_keyed = bool(sys.flags.hash_randomization)   # hash(str) is SipHash
         # Keyed by the CompiledSchema object itself (identity), never by id(): after a hot
         # reload an id could be reused by a new schema with other measures.
-        self._updaters: dict[CompiledSchema, Callable] = {}
-        # The window each schema last wrote to: consecutive events mostly share it, and an
-        # open window cannot be late. Cleared whenever a window closes.
-        self._hot: dict[CompiledSchema, tuple[int, OpenWindow]] = {}
+        self._adders: dict[CompiledSchema, Callable] = {}
+        # Per schema, the window it last wrote to ([start, OpenWindow]): consecutive events
+        # mostly share it, and an open window cannot be late. Forgotten whenever a window
+        # closes.
+        self._hot: list[list] = []
 
     # ----------------------------------------------------------------- hot path
 
     def add(self, cs: CompiledSchema, x: Extracted, partition: Hashable = 0,
             offset: int = -1) -> DropReason | None:
-        ts, dims, values, subject = x
-        st = self._stream_time.get(partition)
-        if st is None or ts > st:
-            self._stream_time[partition] = ts
+        adder = self._adders.get(cs)
+        if adder is None:
+            adder = self.adder(cs)
+        return adder(x, partition, offset)
+
+    def adder(self, cs: CompiledSchema) -> Callable[[Extracted, Hashable, int],
+                                                    DropReason | None]:
+        """``add`` for one schema, compiled once into a single straight-line function:
+        stream time, the window (the one this schema last wrote to, else looked up or
+        opened), the first offset, the cell, its count and subjects, and the measure
+        updates (each measure kind's lines, :func:`deidentify.measures.update_body`)."""
+        adder = self._adders.get(cs)
+        if adder is not None:
+            return adder
+        lines, namespace = update_body(cs.measures, FIRST_MEASURE)
+        hot: list = [None, None]       # [start, OpenWindow] this schema last wrote to
+        self._hot.append(hot)
+        namespace.update(
+            HOT=hot, SIZE=cs.size_ms, CS=cs, LATE=DropReason.LATE,
+            stream_time=self._stream_time, stream_time_get=self._stream_time.get,
+            find_window=self._find_window, new_cell=self._new_cell, HASH=self._hash)
+        # A str subject is hashed inline when hash() is keyed (see make_subject_hasher).
+        hashed = ("hash(subject) if subject.__class__ is str else HASH(subject)"
+                  if self._str_hash_keyed else "HASH(subject)")
+        source = "\n".join([
+            "def add(x, partition, offset):",
+            "    ts, dims, values, subject = x",
+            "    st = stream_time_get(partition)",
+            "    if st is None or ts > st:",
+            "        stream_time[partition] = ts",
+            "    start = ts - ts % SIZE",
+            "    if HOT[0] == start:",
+            "        win = HOT[1]",
+            "    else:",
+            "        win = find_window(CS, start)",
+            "        if win is None:",
+            "            return LATE",
+            "        HOT[0] = start",
+            "        HOT[1] = win",
+            "    if offset >= 0 and partition not in win.first_offsets:",
+            "        win.first_offsets[partition] = offset",
+            "    cell = win.cells.get(dims)",
+            "    if cell is None:",
+            "        cell = new_cell(win, CS, dims)",
+            "    cell[0] += 1",
+            "    if subject is not None:",
+            "        subjects = cell[1]",
+            "        if subjects.__class__ is set:",
+            f"            subjects.add({hashed})",
+            "            if len(subjects) >= win.k:",
+            "                cell[1] = win.k",
+            *["    " + line for line in lines],
+            "    return None", ""])
+        exec(compile(source, f"<deidentify add {cs.name} v{cs.version}>", "exec"), namespace)
+        adder = namespace["add"]
+        adder.__source__ = source
+        self._adders[cs] = adder
+        return adder
+
+    def _find_window(self, cs: CompiledSchema, start: int) -> OpenWindow | None:
+        """The open window of ``cs`` starting at ``start`` (opened if need be), or None
+        when that window has already closed (the event is late)."""
         size = cs.size_ms
-        start = ts - ts % size
-        hot = self._hot.get(cs)
-        if hot is not None and hot[0] == start:
-            win = hot[1]
-        else:
-            if start + size <= self._closed_through.get(cs.name, -1):
-                return DropReason.LATE
-            key = (cs.name, cs.version, start)
-            found = self._windows.get(key)
-            if found is None:
-                privacy = cs.schema.privacy
-                win = OpenWindow(cs, start, start + size, start + size + cs.grace_ms,
-                                 privacy.k, self._window_caps(privacy))
-                self._windows[key] = win
-            else:
-                win = found
-            self._hot[cs] = (start, win)
-        if offset >= 0 and partition not in win.first_offsets:
-            win.first_offsets[partition] = offset
-        cell = win.cells.get(dims)
-        if cell is None:
-            cell = self._new_cell(win, cs, dims)
-        cell[COUNT] += 1
-        subjects = cell[SUBJECTS]
-        if subject is not None and type(subjects) is set:
-            # A str subject is hashed inline when hash() is keyed (see make_subject_hasher).
-            subjects.add(hash(subject) if subject.__class__ is str and self._str_hash_keyed
-                         else self._hash(subject))
-            if len(subjects) >= win.k:
-                cell[SUBJECTS] = win.k
-        updater = self._updaters.get(cs)
-        if updater is None:
-            updater = self._updaters[cs] = make_updater(cs)
-        updater(cell, values)
-        return None
+        if start + size <= self._closed_through.get(cs.name, -1):
+            return None
+        key = (cs.name, cs.version, start)
+        win = self._windows.get(key)
+        if win is None:
+            privacy = cs.schema.privacy
+            win = OpenWindow(cs, start, start + size, start + size + cs.grace_ms,
+                             privacy.k, self._window_caps(privacy))
+            self._windows[key] = win
+        return win
 
     def _new_cell(self, win: OpenWindow, cs: CompiledSchema, dims: tuple) -> list:
         dims, capped = win.admit(dims, win.cells)
@@ -306,7 +340,8 @@ class WindowAggregator:
         closing = [w for w in self._windows.values() if due(w)]
         closing.sort(key=lambda w: (w.start_ms, w.schema.name, w.schema.version))
         if closing:
-            self._hot.clear()
+            for hot in self._hot:
+                hot[0] = hot[1] = None
         out = []
         for win in closing:
             del self._windows[(win.schema.name, win.schema.version, win.start_ms)]
