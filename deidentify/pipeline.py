@@ -59,7 +59,6 @@ from deidentify.privacy.guard import Detector, OutputGuard
 from deidentify.privacy.threshold import SubjectThreshold
 from deidentify.schema import SchemaSet
 from deidentify.schema.compile import (
-    FUTURE_TIMESTAMP,
     INVALID_JSON,
     REJECT_REASONS,
     TOO_LARGE,
@@ -244,16 +243,14 @@ class Pipeline:
                 if type(x) is DropReason:     # extract: an Extracted or the reason
                     self._drop(cs.name, x)
                     continue
-                name = cs.name
-                if x[0] > horizon:
-                    self._drop(name, FUTURE_TIMESTAMP)
-                    continue
-                valid[name] = valid.get(name, 0) + 1
-                if add(x, partition, offset) is not None:
-                    self._drop(name, LATE)
-                else:
+                refused = add(x, partition, offset, horizon)   # FUTURE_TIMESTAMP or LATE
+                if refused is None:
                     accepted += 1
+                else:
+                    self._drop(cs.name, refused)
         self.events_in += n
+        for name, received in self.windows.take_received():
+            valid[name] = valid.get(name, 0) + received
         if offset >= 0:
             self.windows.mark_consumed(partition, offset + 1)
         self.windows.cap_stream_time(partition, wall)

@@ -67,6 +67,8 @@ from deidentify.measures import build_updater, kind_of, update_body
 from deidentify.schema.compile import CompiledSchema, Extracted
 from deidentify.schema.model import Measure, Privacy
 
+INF = float("inf")     # the horizon of a direct add: no event time is beyond it
+
 # Cell layout: [count, subjects, *measures]; subjects is a set of keyed hashes, or once the
 # window's k distinct subjects were seen, the int k it reached (a lower bound, set dropped).
 COUNT = 0
@@ -150,38 +152,51 @@ class WindowAggregator:
         # mostly share it, and an open window cannot be late. Forgotten whenever a window
         # closes.
         self._hot: list[list] = []
+        # Per compiled schema: events ``add`` took within the horizon since the last
+        # :meth:`take_received` (late ones included).
+        self._received: list[tuple[str, list[int]]] = []
 
     # ----------------------------------------------------------------- hot path
 
     def add(self, cs: CompiledSchema, x: Extracted, partition: Hashable = 0,
-            offset: int = -1) -> DropReason | None:
+            offset: int = -1, horizon: float = INF) -> DropReason | None:
+        """Aggregate one extracted event: ``None``, or ``DropReason.LATE`` when its window
+        has closed, or ``DropReason.FUTURE_TIMESTAMP`` when its event time is beyond
+        ``horizon`` (then it touches nothing, stream time included)."""
         adder = self._adders.get(cs)
         if adder is None:
             adder = self.adder(cs)
-        return adder(x, partition, offset)
+        return adder(x, partition, offset, horizon)
 
-    def adder(self, cs: CompiledSchema) -> Callable[[Extracted, Hashable, int],
+    def adder(self, cs: CompiledSchema) -> Callable[[Extracted, Hashable, int, float],
                                                     DropReason | None]:
-        """``add`` for one schema, compiled once into a single straight-line function:
-        stream time, the window (the one this schema last wrote to, else looked up or
-        opened), the first offset, the cell, its count and subjects, and the measure
-        updates (each measure kind's lines, :func:`deidentify.measures.update_body`)."""
+        """``add`` for one schema, ``(x, partition, offset, horizon) -> None | reason``,
+        compiled once into a single straight-line function: the horizon check, the
+        received count, stream time, the window (the one this schema last wrote to, else
+        looked up or opened), the first offset, the cell, its count and subjects, and the
+        measure updates (each measure kind's lines, :func:`deidentify.measures.update_body`)."""
         adder = self._adders.get(cs)
         if adder is not None:
             return adder
         lines, namespace = update_body(cs.measures, FIRST_MEASURE)
         hot: list = [None, None]       # [start, OpenWindow] this schema last wrote to
         self._hot.append(hot)
+        received = [0]
+        self._received.append((cs.name, received))
         namespace.update(
-            HOT=hot, SIZE=cs.size_ms, CS=cs, LATE=DropReason.LATE,
+            HOT=hot, SIZE=cs.size_ms, CS=cs, LATE=DropReason.LATE, RECEIVED=received,
+            FUTURE=DropReason.FUTURE_TIMESTAMP,
             stream_time=self._stream_time, stream_time_get=self._stream_time.get,
             find_window=self._find_window, new_cell=self._new_cell, HASH=self._hash)
         # A str subject is hashed inline when hash() is keyed (see make_subject_hasher).
         hashed = ("hash(subject) if subject.__class__ is str else HASH(subject)"
                   if self._str_hash_keyed else "HASH(subject)")
         source = "\n".join([
-            "def add(x, partition, offset):",
+            "def add(x, partition, offset, horizon):",
             "    ts, dims, values, subject = x",
+            "    if ts > horizon:",
+            "        return FUTURE",
+            "    RECEIVED[0] += 1",
             "    st = stream_time_get(partition)",
             "    if st is None or ts > st:",
             "        stream_time[partition] = ts",
@@ -213,6 +228,14 @@ class WindowAggregator:
         adder.__source__ = source
         self._adders[cs] = adder
         return adder
+
+    def take_received(self) -> Iterator[tuple[str, int]]:
+        """``(schema name, events)`` that ``add`` took within the horizon (late ones
+        included) since the last call, for the schemas that took any; resets the counts."""
+        for name, received in self._received:
+            if received[0]:
+                yield name, received[0]
+                received[0] = 0
 
     def _find_window(self, cs: CompiledSchema, start: int) -> OpenWindow | None:
         """The open window of ``cs`` starting at ``start`` (opened if need be), or None
