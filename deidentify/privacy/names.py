@@ -121,7 +121,9 @@ False positives, counted per distinct string:
   are name tokens (``white``, ``king``, ``green``, ``price``, ``cook``, ``mark``: all Census
   names; the Faker lists add none).
 
-Cost: loading takes about 1.0 s of CPU (gender-guesser's list took 0.9 s; loaded alternately
+Cost: building the sets takes about 1.0 s of CPU, once per machine and package versions:
+later processes read them from an on-disk cache in ~0.06 s (:func:`load_name_data`).
+Building (gender-guesser's list took 0.9 s; loaded alternately
 in one process, 0.9-1.0 s against 0.7 s), peaks at ~45 MiB while the lists are read and
 keeps ~20 MiB: 13.8 MiB of name sets (20,203 first names, 103,066 surnames, 15,982 and
 18,027 of them tried in concatenations, 1,861 English words kept whole; 13.7 MiB before)
