@@ -175,11 +175,11 @@ class Pipeline:
         self._decoder = schemas.decoder or EventDecoder(schemas.compiled)
 
     def _targets_by_class(self, decoder: EventDecoder) -> dict[type, tuple]:
-        """Per decoded class, each schema with its extractor and its window ``add``
-        (built once per decoder)."""
+        """Per decoded class, each schema with its extractor and window ``add`` as one
+        generated function (built once per decoder)."""
         if self._targets_of is not decoder:
-            adder = self.windows.adder
-            self._by_class = {cls: tuple((cs, extract, adder(cs)) for cs, extract in targets)
+            fuse = self.windows.extract_adder
+            self._by_class = {cls: tuple((cs, fuse(cs, extract)) for cs, extract in targets)
                               for cls, targets in decoder.by_class.items()}
             self._targets_of = decoder
         return self._by_class
@@ -237,13 +237,18 @@ class Pipeline:
                     self._drop(NO_SCHEMA, got)
                     continue
                 event, reference_targets = got
-                targets = tuple((cs, extract, adder(cs)) for cs, extract in reference_targets)
-            for cs, extract, add in targets:
-                x = extract(event)
-                if type(x) is DropReason:     # extract: an Extracted or the reason
-                    self._drop(cs.name, x)
-                    continue
-                refused = add(x, partition, offset, horizon)   # FUTURE_TIMESTAMP or LATE
+                for cs, extract in reference_targets:
+                    x = extract(event)
+                    refused = (x if type(x) is DropReason
+                               else adder(cs)(x, partition, offset, horizon))
+                    if refused is None:
+                        accepted += 1
+                    else:
+                        self._drop(cs.name, refused)
+                continue
+            for cs, extract_add in targets:
+                # extract + window add: None, or the reason (extraction, future, late)
+                refused = extract_add(event, partition, offset, horizon)
                 if refused is None:
                     accepted += 1
                 else:

@@ -56,6 +56,7 @@ number of distinct subjects.
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
@@ -68,6 +69,9 @@ from deidentify.schema.compile import CompiledSchema, Extracted
 from deidentify.schema.model import Measure, Privacy
 
 INF = float("inf")     # the horizon of a direct add: no event time is beyond it
+# The last line of a generated extractor (deidentify/schema/codegen.py).
+_EXTRACTED_RETURN = re.compile(
+    r"( *)return make\(Extracted, \(ts, (\([^()]*\)), (\([^()]*\)), s\)\)$")
 
 # Cell layout: [count, subjects, *measures]; subjects is a set of keyed hashes, or once the
 # window's k distinct subjects were seen, the int k it reached (a lower bound, set dropped).
@@ -148,6 +152,8 @@ class WindowAggregator:
         # Keyed by the CompiledSchema object itself (identity), never by id(): after a hot
         # reload an id could be reused by a new schema with other measures.
         self._adders: dict[CompiledSchema, Callable] = {}
+        self._add_bodies: dict[CompiledSchema, tuple[list[str], dict]] = {}
+        self._fused: dict[Callable, Callable] = {}     # generated extract -> extract+add
         # Per schema, the window it last wrote to ([start, OpenWindow]): consecutive events
         # mostly share it, and an open window cannot be late. Forgotten whenever a window
         # closes.
@@ -178,6 +184,58 @@ class WindowAggregator:
         adder = self._adders.get(cs)
         if adder is not None:
             return adder
+        lines, namespace = self._add_body(cs)
+        source = "\n".join(["def add(x, partition, offset, horizon):",
+                            "    ts, dims, values, subject = x",
+                            *["    " + line for line in lines], ""])
+        exec(compile(source, f"<deidentify add {cs.name} v{cs.version}>", "exec"), namespace)
+        adder = namespace["add"]
+        adder.__source__ = source
+        self._adders[cs] = adder
+        return adder
+
+    def extract_adder(self, cs: CompiledSchema, extract: Callable) -> Callable[
+            [object, Hashable, int, float], DropReason | None]:
+        """``extract`` (a generated extractor, :mod:`deidentify.schema.codegen`) and
+        :meth:`adder` as one function, ``(event, partition, offset, horizon) -> None |
+        reason``: the extractor's lines, then, where it would return its ``Extracted``
+        tuple, the add lines (no tuple is built, one call per event less). Same outcome,
+        the same state (window, counts) as ``add(extract(event), ...)``."""
+        fused = self._fused.get(extract)
+        if fused is not None:
+            return fused
+        source = extract.__source__
+        lines = source.split("\n")
+        ret = [(i, m) for i, line in enumerate(lines) if (m := _EXTRACTED_RETURN.match(line))]
+        if lines[0] != "def extract(event):" or len(ret) != 1:
+            raise ValueError("not a generated extractor")   # pragma: no cover
+        at, match = ret[0]
+        ind, dims, values = match.groups()
+        subject = "s"
+        add_lines, add_namespace = self._add_body(cs)
+        namespace = dict(extract.__globals__)
+        if set(add_namespace) & set(namespace) - {"__builtins__", "bisect_left"}:
+            raise ValueError("generated names collide")     # pragma: no cover
+        namespace.update(add_namespace)
+        lines[at:at + 1] = [f"{ind}dims = {dims}", f"{ind}values = {values}",
+                                    f"{ind}subject = {subject}",
+                                    *[ind + line for line in add_lines]]
+        lines[0] = "def extract_add(event, partition, offset, horizon):"
+        source = "\n".join(lines)
+        exec(compile(source, f"<deidentify extract+add {cs.name} v{cs.version}>", "exec"),
+             namespace)
+        fused = namespace["extract_add"]
+        fused.__source__ = source
+        self._fused[extract] = fused
+        return fused
+
+    def _add_body(self, cs: CompiledSchema) -> tuple[list[str], dict]:
+        """The lines of ``add`` after ``ts, dims, values, subject`` are bound, and their
+        namespace: built once per schema, so every function built from them shares the
+        schema's hot window and received count."""
+        built = self._add_bodies.get(cs)
+        if built is not None:
+            return built
         lines, namespace = update_body(cs.measures, FIRST_MEASURE)
         hot: list = [None, None]       # [start, OpenWindow] this schema last wrote to
         self._hot.append(hot)
@@ -191,43 +249,38 @@ class WindowAggregator:
         # A str subject is hashed inline when hash() is keyed (see make_subject_hasher).
         hashed = ("hash(subject) if subject.__class__ is str else HASH(subject)"
                   if self._str_hash_keyed else "HASH(subject)")
-        source = "\n".join([
-            "def add(x, partition, offset, horizon):",
-            "    ts, dims, values, subject = x",
-            "    if ts > horizon:",
-            "        return FUTURE",
-            "    RECEIVED[0] += 1",
-            "    st = stream_time_get(partition)",
-            "    if st is None or ts > st:",
-            "        stream_time[partition] = ts",
-            "    start = ts - ts % SIZE",
-            "    if HOT[0] == start:",
-            "        win = HOT[1]",
-            "    else:",
-            "        win = find_window(CS, start)",
-            "        if win is None:",
-            "            return LATE",
-            "        HOT[0] = start",
-            "        HOT[1] = win",
-            "    if offset >= 0 and partition not in win.first_offsets:",
-            "        win.first_offsets[partition] = offset",
-            "    cell = win.cells.get(dims)",
-            "    if cell is None:",
-            "        cell = new_cell(win, CS, dims)",
-            "    cell[0] += 1",
-            "    if subject is not None:",
-            "        subjects = cell[1]",
-            "        if subjects.__class__ is set:",
-            f"            subjects.add({hashed})",
-            "            if len(subjects) >= win.k:",
-            "                cell[1] = win.k",
-            *["    " + line for line in lines],
-            "    return None", ""])
-        exec(compile(source, f"<deidentify add {cs.name} v{cs.version}>", "exec"), namespace)
-        adder = namespace["add"]
-        adder.__source__ = source
-        self._adders[cs] = adder
-        return adder
+        body = [
+            "if ts > horizon:",
+            "    return FUTURE",
+            "RECEIVED[0] += 1",
+            "st = stream_time_get(partition)",
+            "if st is None or ts > st:",
+            "    stream_time[partition] = ts",
+            "start = ts - ts % SIZE",
+            "if HOT[0] == start:",
+            "    win = HOT[1]",
+            "else:",
+            "    win = find_window(CS, start)",
+            "    if win is None:",
+            "        return LATE",
+            "    HOT[0] = start",
+            "    HOT[1] = win",
+            "if offset >= 0 and partition not in win.first_offsets:",
+            "    win.first_offsets[partition] = offset",
+            "cell = win.cells.get(dims)",
+            "if cell is None:",
+            "    cell = new_cell(win, CS, dims)",
+            "cell[0] += 1",
+            "if subject is not None:",
+            "    subjects = cell[1]",
+            "    if subjects.__class__ is set:",
+            f"        subjects.add({hashed})",
+            "        if len(subjects) >= win.k:",
+            "            cell[1] = win.k",
+            *lines,
+            "return None"]
+        self._add_bodies[cs] = body, namespace
+        return body, namespace
 
     def take_received(self) -> Iterator[tuple[str, int]]:
         """``(schema name, events)`` that ``add`` took within the horizon (late ones
