@@ -15,6 +15,9 @@ a stage drops it::
                                            (``CompiledSchema.extract`` returns the member)
     event time <= wall clock + bound    -> FUTURE_TIMESTAMP
     window (event time, caps)           -> LATE (``WindowAggregator.add`` returns it)
+                                           (decoded path: extract, bound and window run
+                                           as one generated function per schema,
+                                           ``WindowAggregator.extract_adder``)
   and when a window closes:
     k distinct subjects + roll-up       -> BELOW_K (``ThresholdResult.suppressed_*``)
     output guard (dims, 12+ digit measures) -> GUARD_HIT (+ the ``Detector``)

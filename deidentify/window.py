@@ -51,7 +51,8 @@ is rolled up (fail closed) rather than re-checked.
 Memory: per open window, one entry per cell (a small list) plus, per cell, at most ``k``
 subject hashes (a cell that reached ``k`` distinct subjects drops its set), plus one set of
 distinct values per dimension (bounded by the caps). So it is O(cells * k) whatever the
-number of distinct subjects.
+number of distinct subjects. Per schema version seen, a few generated functions (``add``,
+the decoded path's extract+add) and their namespace, kept for the process's life.
 """
 
 from __future__ import annotations
