@@ -205,7 +205,7 @@ class WindowAggregator:
         fused = self._fused.get(extract)
         if fused is not None:
             return fused
-        source = extract.__source__
+        source: str = getattr(extract, "__source__", "")
         lines = source.split("\n")
         ret = [(i, m) for i, line in enumerate(lines) if (m := _EXTRACTED_RETURN.match(line))]
         if lines[0] != "def extract(event):" or len(ret) != 1:
