@@ -70,6 +70,7 @@ __all__ = [
     "kind_names",
     "register",
     "unregister",
+    "update_body",
 ]
 
 # The central collector's reasons for refusing a measure (the contract's RefusalReason).
@@ -225,23 +226,35 @@ def parse_measure_spec(ctx: _Ctx, name: str, spec: Located, line: int | None) ->
     return kind.parse(ctx, name, spec, line)
 
 
-def build_updater(measures: Iterable[Measure], first_slot: int
-                  ) -> Callable[[list, tuple], None]:
-    """One straight-line ``update(cell, values)`` for a schema's measures: each measure's
-    :meth:`MeasureKind.update_lines`, compiled once (measure ``i`` lives in
-    ``cell[first_slot + i]`` and its contribution is ``values[i]``)."""
+def update_body(measures: Iterable[Measure], first_slot: int, values: str = "values"
+                ) -> tuple[list[str], dict[str, Any]]:
+    """The unindented lines that apply one event's measure contributions (the tuple named
+    ``values``) to the cell list named ``cell``, and the constants they read: each measure's
+    :meth:`MeasureKind.update_lines` (measure ``i`` lives in ``cell[first_slot + i]``).
+    Shared by :func:`build_updater` and the window's generated ``add``
+    (:meth:`deidentify.window.WindowAggregator.adder`)."""
     measures = tuple(measures)
     body: list[str] = []
     namespace: dict[str, Any] = {"bisect_left": bisect_left}
     names = [f"v{i}" for i in range(len(measures))]
     if names:
-        body.append(f"    {', '.join(names)}{',' if len(names) == 1 else ''} = values")
+        body.append(f"{', '.join(names)}{',' if len(names) == 1 else ''} = {values}")
     for i, measure in enumerate(measures):
         lines, consts = kind_of(measure).update_lines(measure, str(first_slot + i),
                                                       names[i], f"U{i}_")
         _check_consts(consts, f"U{i}_")
         namespace.update(consts)
-        body += ["    " + line for line in lines]
+        body += lines
+    return body, namespace
+
+
+def build_updater(measures: Iterable[Measure], first_slot: int
+                  ) -> Callable[[list, tuple], None]:
+    """One straight-line ``update(cell, values)`` for a schema's measures: each measure's
+    :meth:`MeasureKind.update_lines`, compiled once (measure ``i`` lives in
+    ``cell[first_slot + i]`` and its contribution is ``values[i]``)."""
+    lines, namespace = update_body(measures, first_slot)
+    body = ["    " + line for line in lines]
     source = "\n".join(["def update(cell, values):", *body, "    return None", ""])
     exec(compile(source, "<deidentify update>", "exec"), namespace)
     update = namespace["update"]

@@ -15,6 +15,9 @@ a stage drops it::
                                            (``CompiledSchema.extract`` returns the member)
     event time <= wall clock + bound    -> FUTURE_TIMESTAMP
     window (event time, caps)           -> LATE (``WindowAggregator.add`` returns it)
+                                           (decoded path: extract, bound and window run
+                                           as one generated function per schema,
+                                           ``WindowAggregator.extract_adder``)
   and when a window closes:
     k distinct subjects + roll-up       -> BELOW_K (``ThresholdResult.suppressed_*``)
     output guard (dims, 12+ digit measures) -> GUARD_HIT (+ the ``Detector``)
@@ -59,7 +62,6 @@ from deidentify.privacy.guard import Detector, OutputGuard
 from deidentify.privacy.threshold import SubjectThreshold
 from deidentify.schema import SchemaSet
 from deidentify.schema.compile import (
-    FUTURE_TIMESTAMP,
     INVALID_JSON,
     REJECT_REASONS,
     TOO_LARGE,
@@ -157,6 +159,8 @@ class Pipeline:
         self._thresholds: dict[int, SubjectThreshold] = {}     # k -> threshold
         self.windows = WindowAggregator(window_caps=window_caps, idle_ms=idle_ms)
         self.schemas = schemas
+        self._targets_of: EventDecoder | None = None
+        self._by_class: dict[type, tuple] = {}
         self.swap_schemas(schemas)
 
     # ----------------------------------------------------------------- configuration
@@ -172,6 +176,16 @@ class Pipeline:
             self.windows.raise_k(cs.name, cs.schema.privacy.k)
         self.schemas = schemas
         self._decoder = schemas.decoder or EventDecoder(schemas.compiled)
+
+    def _targets_by_class(self, decoder: EventDecoder) -> dict[type, tuple]:
+        """Per decoded class, each schema with its extractor and window ``add`` as one
+        generated function (built once per decoder)."""
+        if self._targets_of is not decoder:
+            fuse = self.windows.extract_adder
+            self._by_class = {cls: tuple((cs, fuse(cs, extract)) for cs, extract in targets)
+                              for cls, targets in decoder.by_class.items()}
+            self._targets_of = decoder
+        return self._by_class
 
     # ----------------------------------------------------------------- hot path
 
@@ -195,12 +209,12 @@ class Pipeline:
         horizon = wall + self.max_future_ms
         decoder = self._decoder
         decode = decoder.decode or _refuse
-        by_class = decoder.by_class
+        by_class = self._targets_by_class(decoder)
         read_reference = decoder.read_reference
         decode_errors = DECODE_ERRORS
         deep_min = DEEP_MIN_BYTES
         too_deep = too_deep_for_msgspec
-        add = self.windows.add
+        adder = self.windows.adder
         max_bytes = self.max_event_bytes
         valid = self.valid
         accepted = 0
@@ -225,22 +239,26 @@ class Pipeline:
                 if isinstance(got, str):
                     self._drop(NO_SCHEMA, got)
                     continue
-                event, targets = got
-            for cs, extract in targets:
-                x = extract(event)
-                if type(x) is DropReason:     # extract: an Extracted or the reason
-                    self._drop(cs.name, x)
-                    continue
-                name = cs.name
-                if x[0] > horizon:
-                    self._drop(name, FUTURE_TIMESTAMP)
-                    continue
-                valid[name] = valid.get(name, 0) + 1
-                if add(cs, x, partition, offset) is not None:
-                    self._drop(name, LATE)
-                else:
+                event, reference_targets = got
+                for cs, extract in reference_targets:
+                    x = extract(event)
+                    refused = (x if type(x) is DropReason
+                               else adder(cs)(x, partition, offset, horizon))
+                    if refused is None:
+                        accepted += 1
+                    else:
+                        self._drop(cs.name, refused)
+                continue
+            for cs, extract_add in targets:
+                # extract + window add: None, or the reason (extraction, future, late)
+                refused = extract_add(event, partition, offset, horizon)
+                if refused is None:
                     accepted += 1
+                else:
+                    self._drop(cs.name, refused)
         self.events_in += n
+        for name, received in self.windows.take_received():
+            valid[name] = valid.get(name, 0) + received
         if offset >= 0:
             self.windows.mark_consumed(partition, offset + 1)
         self.windows.cap_stream_time(partition, wall)

@@ -51,11 +51,13 @@ is rolled up (fail closed) rather than re-checked.
 Memory: per open window, one entry per cell (a small list) plus, per cell, at most ``k``
 subject hashes (a cell that reached ``k`` distinct subjects drops its set), plus one set of
 distinct values per dimension (bounded by the caps). So it is O(cells * k) whatever the
-number of distinct subjects.
+number of distinct subjects. Per schema version seen, a few generated functions (``add``,
+the decoded path's extract+add) and their namespace, kept for the process's life.
 """
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
@@ -63,9 +65,14 @@ from hashlib import blake2b
 from os import urandom
 
 from deidentify.contract import DropReason
-from deidentify.measures import build_updater, kind_of
+from deidentify.measures import build_updater, kind_of, update_body
 from deidentify.schema.compile import CompiledSchema, Extracted
 from deidentify.schema.model import Measure, Privacy
+
+INF = float("inf")     # the horizon of a direct add: no event time is beyond it
+# The last line of a generated extractor (deidentify/schema/codegen.py).
+_EXTRACTED_RETURN = re.compile(
+    r"( *)return make\(Extracted, \(ts, (\([^()]*\)), (\([^()]*\)), s\)\)$")
 
 # Cell layout: [count, subjects, *measures]; subjects is a set of keyed hashes, or once the
 # window's k distinct subjects were seen, the int k it reached (a lower bound, set dropped).
@@ -145,55 +152,159 @@ class WindowAggregator:
         self._str_hash_keyed = bool(sys.flags.hash_randomization)   # hash(str) is SipHash
         # Keyed by the CompiledSchema object itself (identity), never by id(): after a hot
         # reload an id could be reused by a new schema with other measures.
-        self._updaters: dict[CompiledSchema, Callable] = {}
-        # The window each schema last wrote to: consecutive events mostly share it, and an
-        # open window cannot be late. Cleared whenever a window closes.
-        self._hot: dict[CompiledSchema, tuple[int, OpenWindow]] = {}
+        self._adders: dict[CompiledSchema, Callable] = {}
+        self._add_bodies: dict[CompiledSchema, tuple[list[str], dict]] = {}
+        self._fused: dict[Callable, Callable] = {}     # generated extract -> extract+add
+        # Per schema, the window it last wrote to ([start, OpenWindow]): consecutive events
+        # mostly share it, and an open window cannot be late. Forgotten whenever a window
+        # closes.
+        self._hot: list[list] = []
+        # Per compiled schema: events ``add`` took within the horizon since the last
+        # :meth:`take_received` (late ones included).
+        self._received: list[tuple[str, list[int]]] = []
 
     # ----------------------------------------------------------------- hot path
 
     def add(self, cs: CompiledSchema, x: Extracted, partition: Hashable = 0,
-            offset: int = -1) -> DropReason | None:
-        ts, dims, values, subject = x
-        st = self._stream_time.get(partition)
-        if st is None or ts > st:
-            self._stream_time[partition] = ts
+            offset: int = -1, horizon: float = INF) -> DropReason | None:
+        """Aggregate one extracted event: ``None``, or ``DropReason.LATE`` when its window
+        has closed, or ``DropReason.FUTURE_TIMESTAMP`` when its event time is beyond
+        ``horizon`` (then it touches nothing, stream time included)."""
+        adder = self._adders.get(cs)
+        if adder is None:
+            adder = self.adder(cs)
+        return adder(x, partition, offset, horizon)
+
+    def adder(self, cs: CompiledSchema) -> Callable[[Extracted, Hashable, int, float],
+                                                    DropReason | None]:
+        """``add`` for one schema, ``(x, partition, offset, horizon) -> None | reason``,
+        compiled once into a single straight-line function: the horizon check, the
+        received count, stream time, the window (the one this schema last wrote to, else
+        looked up or opened), the first offset, the cell, its count and subjects, and the
+        measure updates (each measure kind's lines, :func:`deidentify.measures.update_body`)."""
+        adder = self._adders.get(cs)
+        if adder is not None:
+            return adder
+        lines, namespace = self._add_body(cs)
+        source = "\n".join(["def add(x, partition, offset, horizon):",
+                            "    ts, dims, values, subject = x",
+                            *["    " + line for line in lines], ""])
+        exec(compile(source, f"<deidentify add {cs.name} v{cs.version}>", "exec"), namespace)
+        adder = namespace["add"]
+        adder.__source__ = source
+        self._adders[cs] = adder
+        return adder
+
+    def extract_adder(self, cs: CompiledSchema, extract: Callable) -> Callable[
+            [object, Hashable, int, float], DropReason | None]:
+        """``extract`` (a generated extractor, :mod:`deidentify.schema.codegen`) and
+        :meth:`adder` as one function, ``(event, partition, offset, horizon) -> None |
+        reason``: the extractor's lines, then, where it would return its ``Extracted``
+        tuple, the add lines (no tuple is built, one call per event less). Same outcome,
+        the same state (window, counts) as ``add(extract(event), ...)``."""
+        fused = self._fused.get(extract)
+        if fused is not None:
+            return fused
+        source: str = getattr(extract, "__source__", "")
+        lines = source.split("\n")
+        ret = [(i, m) for i, line in enumerate(lines) if (m := _EXTRACTED_RETURN.match(line))]
+        if lines[0] != "def extract(event):" or len(ret) != 1:
+            raise ValueError("not a generated extractor")   # pragma: no cover
+        at, match = ret[0]
+        ind, dims, values = match.groups()
+        subject = "s"
+        add_lines, add_namespace = self._add_body(cs)
+        namespace = dict(extract.__globals__)
+        if set(add_namespace) & set(namespace) - {"__builtins__", "bisect_left"}:
+            raise ValueError("generated names collide")     # pragma: no cover
+        namespace.update(add_namespace)
+        lines[at:at + 1] = [f"{ind}dims = {dims}", f"{ind}values = {values}",
+                                    f"{ind}subject = {subject}",
+                                    *[ind + line for line in add_lines]]
+        lines[0] = "def extract_add(event, partition, offset, horizon):"
+        source = "\n".join(lines)
+        exec(compile(source, f"<deidentify extract+add {cs.name} v{cs.version}>", "exec"),
+             namespace)
+        fused = namespace["extract_add"]
+        fused.__source__ = source
+        self._fused[extract] = fused
+        return fused
+
+    def _add_body(self, cs: CompiledSchema) -> tuple[list[str], dict]:
+        """The lines of ``add`` after ``ts, dims, values, subject`` are bound, and their
+        namespace: built once per schema, so every function built from them shares the
+        schema's hot window and received count."""
+        built = self._add_bodies.get(cs)
+        if built is not None:
+            return built
+        lines, namespace = update_body(cs.measures, FIRST_MEASURE)
+        hot: list = [None, None]       # [start, OpenWindow] this schema last wrote to
+        self._hot.append(hot)
+        received = [0]
+        self._received.append((cs.name, received))
+        namespace.update(
+            HOT=hot, SIZE=cs.size_ms, CS=cs, LATE=DropReason.LATE, RECEIVED=received,
+            FUTURE=DropReason.FUTURE_TIMESTAMP,
+            stream_time=self._stream_time, stream_time_get=self._stream_time.get,
+            find_window=self._find_window, new_cell=self._new_cell, HASH=self._hash)
+        # A str subject is hashed inline when hash() is keyed (see make_subject_hasher).
+        hashed = ("hash(subject) if subject.__class__ is str else HASH(subject)"
+                  if self._str_hash_keyed else "HASH(subject)")
+        body = [
+            "if ts > horizon:",
+            "    return FUTURE",
+            "RECEIVED[0] += 1",
+            "st = stream_time_get(partition)",
+            "if st is None or ts > st:",
+            "    stream_time[partition] = ts",
+            "start = ts - ts % SIZE",
+            "if HOT[0] == start:",
+            "    win = HOT[1]",
+            "else:",
+            "    win = find_window(CS, start)",
+            "    if win is None:",
+            "        return LATE",
+            "    HOT[0] = start",
+            "    HOT[1] = win",
+            "if offset >= 0 and partition not in win.first_offsets:",
+            "    win.first_offsets[partition] = offset",
+            "cell = win.cells.get(dims)",
+            "if cell is None:",
+            "    cell = new_cell(win, CS, dims)",
+            "cell[0] += 1",
+            "if subject is not None:",
+            "    subjects = cell[1]",
+            "    if subjects.__class__ is set:",
+            f"        subjects.add({hashed})",
+            "        if len(subjects) >= win.k:",
+            "            cell[1] = win.k",
+            *lines,
+            "return None"]
+        self._add_bodies[cs] = body, namespace
+        return body, namespace
+
+    def take_received(self) -> Iterator[tuple[str, int]]:
+        """``(schema name, events)`` that ``add`` took within the horizon (late ones
+        included) since the last call, for the schemas that took any; resets the counts."""
+        for name, received in self._received:
+            if received[0]:
+                yield name, received[0]
+                received[0] = 0
+
+    def _find_window(self, cs: CompiledSchema, start: int) -> OpenWindow | None:
+        """The open window of ``cs`` starting at ``start`` (opened if need be), or None
+        when that window has already closed (the event is late)."""
         size = cs.size_ms
-        start = ts - ts % size
-        hot = self._hot.get(cs)
-        if hot is not None and hot[0] == start:
-            win = hot[1]
-        else:
-            if start + size <= self._closed_through.get(cs.name, -1):
-                return DropReason.LATE
-            key = (cs.name, cs.version, start)
-            found = self._windows.get(key)
-            if found is None:
-                privacy = cs.schema.privacy
-                win = OpenWindow(cs, start, start + size, start + size + cs.grace_ms,
-                                 privacy.k, self._window_caps(privacy))
-                self._windows[key] = win
-            else:
-                win = found
-            self._hot[cs] = (start, win)
-        if offset >= 0 and partition not in win.first_offsets:
-            win.first_offsets[partition] = offset
-        cell = win.cells.get(dims)
-        if cell is None:
-            cell = self._new_cell(win, cs, dims)
-        cell[COUNT] += 1
-        subjects = cell[SUBJECTS]
-        if subject is not None and type(subjects) is set:
-            # A str subject is hashed inline when hash() is keyed (see make_subject_hasher).
-            subjects.add(hash(subject) if subject.__class__ is str and self._str_hash_keyed
-                         else self._hash(subject))
-            if len(subjects) >= win.k:
-                cell[SUBJECTS] = win.k
-        updater = self._updaters.get(cs)
-        if updater is None:
-            updater = self._updaters[cs] = make_updater(cs)
-        updater(cell, values)
-        return None
+        if start + size <= self._closed_through.get(cs.name, -1):
+            return None
+        key = (cs.name, cs.version, start)
+        win = self._windows.get(key)
+        if win is None:
+            privacy = cs.schema.privacy
+            win = OpenWindow(cs, start, start + size, start + size + cs.grace_ms,
+                             privacy.k, self._window_caps(privacy))
+            self._windows[key] = win
+        return win
 
     def _new_cell(self, win: OpenWindow, cs: CompiledSchema, dims: tuple) -> list:
         dims, capped = win.admit(dims, win.cells)
@@ -306,7 +417,8 @@ class WindowAggregator:
         closing = [w for w in self._windows.values() if due(w)]
         closing.sort(key=lambda w: (w.start_ms, w.schema.name, w.schema.version))
         if closing:
-            self._hot.clear()
+            for hot in self._hot:
+                hot[0] = hot[1] = None
         out = []
         for win in closing:
             del self._windows[(win.schema.name, win.schema.version, win.start_ms)]

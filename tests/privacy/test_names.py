@@ -9,6 +9,7 @@ and surname of the data must hit, whatever the separator, case or surrounding te
 from __future__ import annotations
 
 import logging
+import os
 import string
 import sys
 
@@ -172,6 +173,44 @@ def test_data_is_loaded_once_and_bounded() -> None:
     assert DATA.concat_first <= DATA.first
     assert DATA.concat_last <= DATA.last
     assert all(len(n) >= CONCAT_PART_MIN_LEN for n in DATA.concat_first | DATA.concat_last)
+
+
+def test_cache_round_trip_gives_the_built_sets(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    path = names._cache_path()
+    assert path is not None and path.startswith(str(tmp_path / "deidentify"))
+    assert names._read_cache(path) is None                    # nothing there yet
+    names._write_cache(path, DATA)
+    assert oct(os.stat(path).st_mode & 0o777) == oct(0o600)
+    cached = names._read_cache(path)
+    assert cached is not None
+    for field in names.CACHE_FIELDS:
+        assert cached[field] == getattr(DATA, field), field
+
+
+@pytest.mark.parametrize("content", [
+    b"", b"not json", b"[]", b'{"first": []}',
+    b'{"first":[1],"last":[],"concat_first":[],"concat_last":[],"split_words":[],"words":[]}',
+    b'{"first":"ab","last":[],"concat_first":[],"concat_last":[],"split_words":[],"words":[]}',
+], ids=["empty", "not-json", "list", "missing-fields", "not-str", "not-list"])
+def test_a_malformed_cache_is_ignored(tmp_path, content: bytes) -> None:
+    path = tmp_path / "names.json"
+    path.write_bytes(content)
+    assert names._read_cache(str(path)) is None
+
+
+def test_cache_is_keyed_by_the_code(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    path = names._cache_path()
+    monkeypatch.setattr(names.unicodedata, "unidata_version", "0.0.0")
+    assert names._cache_path() != path
+
+
+def test_an_unwritable_cache_directory_costs_only_the_build(tmp_path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_bytes(b"")
+    names._write_cache(str(blocker / "deidentify" / "names.json"), DATA)   # no raise
+    assert list(tmp_path.iterdir()) == [blocker]
 
 
 def test_reading_faker_leaves_no_provider_module_behind() -> None:
