@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 
@@ -53,6 +55,16 @@ settings.register_profile(
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 KAFKA_FIXTURES = frozenset({"kafka_bootstrap", "sasl_ssl_endpoint"})
+
+# The guard's name data is cached on disk (deidentify/privacy/names.py) under
+# $XDG_CACHE_HOME: the tests and every process they start share one cache in a temporary
+# folder, removed at the end, so a test run leaves nothing in the user's home.
+_CACHE_HOME = tempfile.mkdtemp(prefix="deidentify-test-cache-")
+os.environ["XDG_CACHE_HOME"] = _CACHE_HOME
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shutil.rmtree(_CACHE_HOME, ignore_errors=True)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
