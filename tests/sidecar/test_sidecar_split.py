@@ -225,3 +225,45 @@ def test_three_processes_with_a_sigkill_publish_what_one_process_publishes(
     got = read_all(kafka_bootstrap, topics.central, expected)
     assert_same(got, expected)
     assert all(sc.alive() for sc in (procs[0], procs[2], restarted))
+
+
+def test_rebalances_with_open_windows_publish_what_one_process_publishes(
+        kafka_bootstrap, topics, split_sidecars):
+    """No kill. Two processes run (14 minutes of data, the first 7 produced: one window
+    closed, six open); a third joins (both groups rebalance while windows are open); 3 more
+    minutes are produced and stage two publishes; one of the first two stops on SIGTERM
+    (another rebalance, windows open); the rest is produced. The ``shared`` subjects have
+    events in every raw partition, so their cells are built from partitions owned by
+    different processes in every phase. The central topic, read with read_committed,
+    equals the one-process result."""
+    records = spread_records(14)
+    expected = preview_of(split_sidecars.schemas, records)
+    # grace 5m: after 7 minutes the first window closes and the others stay open
+    bounds = (0, T0 + 7 * MINUTE, T0 + 10 * MINUTE, 2**62)
+    phase = [[r for r in records if lo <= orjson.loads(r[2])["ts"] < hi]
+             for lo, hi in zip(bounds, bounds[1:], strict=False)]
+    assert all(phase)
+    first, second = (split_sidecars(topics, f"p{i}").start() for i in range(2))
+    for sc in (first, second):
+        sc.wait_until("stage one partitions assigned",
+                      lambda sc=sc: "stage one partitions assigned" in sc.log_text(),
+                      DEADLINE_S)
+    produce(kafka_bootstrap, topics, phase[0])
+    first.wait_until("windows closed in stage one", lambda: any(
+        "stage one committed" in sc.log_text() for sc in (first, second)), DEADLINE_S)
+
+    third = split_sidecars(topics, "p2").start()          # joins: rebalance, windows open
+    for stage in ("stage one", "stage two"):
+        third.wait_until(f"{stage} partitions assigned to the new process",
+                         lambda stage=stage: f"{stage} partitions assigned" in
+                         third.log_text(), DEADLINE_S)
+    produce(kafka_bootstrap, topics, phase[1])
+    third.wait_until("some windows published by stage two", lambda: any(
+        "stage two committed" in sc.log_text() for sc in (first, second, third)),
+        DEADLINE_S)
+
+    assert first.sigterm(DEADLINE_S) == 0                  # leaves: rebalance, windows open
+    produce(kafka_bootstrap, topics, phase[2] + closers())
+    got = read_all(kafka_bootstrap, topics.central, expected)
+    assert_same(got, expected)
+    assert second.alive() and third.alive()
