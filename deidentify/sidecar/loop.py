@@ -77,6 +77,7 @@ from deidentify.sidecar.offsets import (
     parse_commit_metadata,
 )
 from deidentify.sidecar.publish import Publisher, make_publisher
+from deidentify.sidecar.session_health import SessionHealth
 from deidentify.sidecar.session_metrics import SessionMetrics
 from deidentify.sidecar.settings import SidecarSettings
 
@@ -91,7 +92,7 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-class BatchLoop:
+class BatchLoop(SessionHealth):
     """One session of the sidecar: start(), run(stopping), finish(), close()."""
 
     def __init__(self, settings: SidecarSettings, schemas: SchemaSet, metrics: SidecarMetrics,
@@ -360,29 +361,7 @@ class BatchLoop:
                 self._subscribe(topics)
                 log.info("resubscribed: topics=%s", ",".join(topics))
 
-    # ----------------------------------------------------------------- health and metrics
-
-    async def probe(self) -> None:
-        """A metadata request: tells /readyz the broker answers when no events flow."""
-        if self._admin is None or self._closed:
-            return
-        try:
-            with kafka.translated("metadata probe"):
-                await asyncio.wait_for(self._admin.describe_cluster(), 5.0)
-        except (TimeoutError, DeidentifyError):
-            self.health.broker_failing = True
-            return
-        self.health.broker_failing = False
-        self.health.broker_ok = time.monotonic()
-
-    def fail(self, exc: DeidentifyError) -> None:
-        """Make the session fail at its next step (the supervisor starts a new one)."""
-        if self._failure is None:
-            self._failure = exc
-
-    def _raise_failure(self) -> None:
-        if self._failure is not None:
-            raise self._failure
+    # ----------------------------------------------------------------- metrics
 
     def _export_metrics(self, mono: float) -> None:
         self.session_metrics.export(self.pipeline, self._consumer, self._assigned, mono,

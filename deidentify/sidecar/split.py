@@ -73,6 +73,7 @@ from deidentify.sidecar.offsets import (
     parse_commit_metadata,
 )
 from deidentify.sidecar.publish import TransactionalPublisher
+from deidentify.sidecar.session_health import SessionHealth
 from deidentify.sidecar.session_metrics import SessionMetrics
 from deidentify.sidecar.settings import SidecarSettings
 
@@ -132,7 +133,7 @@ class Stage2Task:
         self.last_txn = time.monotonic()
 
 
-class SplitSession:
+class SplitSession(SessionHealth):
     """One session of ``--stages split``: start(), run(stopping), finish(), close()."""
 
     def __init__(self, settings: SidecarSettings, schemas: SchemaSet, metrics: SidecarMetrics,
@@ -591,25 +592,6 @@ class SplitSession:
             for schema in schemas.schemas:
                 self.metrics.schema_version.labels(schema.name).set(schema.version)
 
-    async def probe(self) -> None:
-        if self._admin is None or self._closed:
-            return
-        try:
-            with kafka.translated("metadata probe"):
-                await asyncio.wait_for(self._admin.describe_cluster(), 5.0)
-        except (TimeoutError, DeidentifyError):
-            self.health.broker_failing = True
-            return
-        self.health.broker_failing = False
-        self.health.broker_ok = time.monotonic()
-
-    def fail(self, exc: DeidentifyError) -> None:
-        if self._failure is None:
-            self._failure = exc
-
-    def _raise_failure(self) -> None:
-        if self._failure is not None:
-            raise self._failure
 
     def _export(self, wall: int) -> None:
         """Counters over both stages and every task this session held (tasks come and go
@@ -624,7 +606,7 @@ class SplitSession:
             refused += sum(n for (_, reason), n in task2.windows.rejected.items()
                            if reason in (BAD_RECORD, WRONG_KEY))
         if refused > self._refused_logged:
-            log.warning("internal topic: %d record(s) refused (not ours, corrupt, or made "
+            log.warning("internal topic: %d record(s) refused (not ours, corrupt, or made "  # values-safe: a count
                         "under another subject key)", refused - self._refused_logged)
             self._refused_logged = refused
         windows = [t.pipeline.windows for t in self.s1.values()]

@@ -1,0 +1,45 @@
+"""What both session kinds share (the one-process :class:`~deidentify.sidecar.loop.BatchLoop`
+and the ``--stages split`` :class:`~deidentify.sidecar.split.SplitSession`): the broker probe
+behind ``/readyz`` and the hand-off of a failure to the supervisor."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from deidentify.errors import DeidentifyError
+from deidentify.sidecar import kafka
+from deidentify.sidecar.health import HealthState
+
+
+class SessionHealth:
+    """Mixed into a session that sets ``_admin`` (a Kafka admin client or None), ``_closed``,
+    ``health`` and ``_failure`` (None until something failed)."""
+
+    _admin: Any
+    _closed: bool
+    health: HealthState
+    _failure: DeidentifyError | None
+
+    async def probe(self) -> None:
+        """A metadata request: tells /readyz the broker answers when no events flow."""
+        if self._admin is None or self._closed:
+            return
+        try:
+            with kafka.translated("metadata probe"):
+                await asyncio.wait_for(self._admin.describe_cluster(), 5.0)
+        except (TimeoutError, DeidentifyError):
+            self.health.broker_failing = True
+            return
+        self.health.broker_failing = False
+        self.health.broker_ok = time.monotonic()
+
+    def fail(self, exc: DeidentifyError) -> None:
+        """Make the session fail at its next step (the supervisor starts a new one)."""
+        if self._failure is None:
+            self._failure = exc
+
+    def _raise_failure(self) -> None:
+        if self._failure is not None:
+            raise self._failure
