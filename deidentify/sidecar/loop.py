@@ -77,7 +77,7 @@ from deidentify.sidecar.offsets import (
     parse_commit_metadata,
 )
 from deidentify.sidecar.publish import Publisher, make_publisher
-from deidentify.sidecar.session_health import SessionHealth
+from deidentify.sidecar.session_base import SessionBase
 from deidentify.sidecar.session_metrics import SessionMetrics
 from deidentify.sidecar.settings import SidecarSettings
 
@@ -92,7 +92,7 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-class BatchLoop(SessionHealth):
+class BatchLoop(SessionBase):
     """One session of the sidecar: start(), run(stopping), finish(), close()."""
 
     def __init__(self, settings: SidecarSettings, schemas: SchemaSet, metrics: SidecarMetrics,
@@ -125,18 +125,9 @@ class BatchLoop(SessionHealth):
 
     # ----------------------------------------------------------------- lifecycle
 
-    def raw_topics(self, schemas: SchemaSet | None = None) -> list[str]:
-        schemas = schemas or self.schemas
-        return sorted(self.settings.raw_topic(t) for t in schemas.topics)
-
     async def start(self) -> None:
         s = self.settings
-        await kafka.preflight(s)
-        self._admin = kafka.make_admin(s)
-        with kafka.translated("start admin client"):
-            await self._admin.start()
-        self._topics = self.raw_topics()
-        created = await kafka.ensure_topics(self._admin, s, self._topics)
+        created = await self._start_admin()
         if created:
             log.info("created topics: %s", ",".join(created))
         # The producer first: InitProducerId fences an older instance with the same

@@ -73,7 +73,7 @@ from deidentify.sidecar.offsets import (
     parse_commit_metadata,
 )
 from deidentify.sidecar.publish import TransactionalPublisher
-from deidentify.sidecar.session_health import SessionHealth
+from deidentify.sidecar.session_base import SessionBase
 from deidentify.sidecar.session_metrics import SessionMetrics
 from deidentify.sidecar.settings import SidecarSettings
 
@@ -133,7 +133,7 @@ class Stage2Task:
         self.last_txn = time.monotonic()
 
 
-class SplitSession(SessionHealth):
+class SplitSession(SessionBase):
     """One session of ``--stages split``: start(), run(stopping), finish(), close()."""
 
     def __init__(self, settings: SidecarSettings, schemas: SchemaSet, metrics: SidecarMetrics,
@@ -174,18 +174,9 @@ class SplitSession(SessionHealth):
 
     # ----------------------------------------------------------------- lifecycle
 
-    def raw_topics(self, schemas: SchemaSet | None = None) -> list[str]:
-        schemas = schemas or self.schemas
-        return sorted(self.settings.raw_topic(t) for t in schemas.topics)
-
     async def start(self) -> None:
         s = self.settings
-        await kafka.preflight(s)
-        self._admin = kafka.make_admin(s)
-        with kafka.translated("start admin client"):
-            await self._admin.start()
-        self._topics = self.raw_topics()
-        created = await kafka.ensure_topics(self._admin, s, self._topics)
+        created = await self._start_admin()
         created += await self._ensure_internal_topic()
         if created:
             log.info("created topics: %s", ",".join(created))
