@@ -214,54 +214,60 @@ class Pipeline:
         decode_errors = DECODE_ERRORS
         deep_min = DEEP_MIN_BYTES
         too_deep = too_deep_for_msgspec
-        adder = self.windows.adder
+        windows = self.windows
+        adder = windows.adder
         max_bytes = self.max_event_bytes
         valid = self.valid
-        accepted = 0
+        late = 0             # accepted = received (within the horizon) - late
         n = 0
         offset = -1
-        for offset, value in records:
-            n += 1
-            if value is None or len(value) > max_bytes:
-                self._drop(NO_SCHEMA, TOO_LARGE if value is not None else INVALID_JSON)
-                continue
-            # Allowlist decode; a line msgspec refuses (or may read differently from orjson)
-            # takes the reference path, which decides its reason (see schema/decoder.py).
-            try:
-                if not value.isascii():
-                    value.decode()           # msgspec skips unread strings unchecked
-                if len(value) >= deep_min and too_deep(value):
-                    raise RecursionError     # orjson decides (msgspec's limit may differ)
-                event = decode(value)
-                targets = by_class[event.__class__]
-            except decode_errors:
-                got = read_reference(value)
-                if isinstance(got, str):
-                    self._drop(NO_SCHEMA, got)
+        windows.begin_batch(partition)
+        try:
+            for offset, value in records:
+                n += 1
+                if value is None or (size := len(value)) > max_bytes:
+                    self._drop(NO_SCHEMA, TOO_LARGE if value is not None else INVALID_JSON)
                     continue
-                event, reference_targets = got
-                for cs, extract in reference_targets:
-                    x = extract(event)
-                    refused = (x if type(x) is DropReason
-                               else adder(cs)(x, partition, offset, horizon))
-                    if refused is None:
-                        accepted += 1
-                    else:
+                # Allowlist decode; a line msgspec refuses (or may read differently from
+                # orjson) takes the reference path, which decides its reason (see
+                # schema/decoder.py).
+                try:
+                    if not value.isascii():
+                        value.decode()           # msgspec skips unread strings unchecked
+                    if size >= deep_min and too_deep(value):
+                        raise RecursionError     # orjson decides (msgspec's limit may differ)
+                    event = decode(value)
+                    targets = by_class[event.__class__]
+                except decode_errors:
+                    got = read_reference(value)
+                    if isinstance(got, str):
+                        self._drop(NO_SCHEMA, got)
+                        continue
+                    event, reference_targets = got
+                    for cs, extract in reference_targets:
+                        x = extract(event)
+                        refused = (x if type(x) is DropReason
+                                   else adder(cs)(x, partition, offset, horizon))
+                        if refused is not None:
+                            late += refused is LATE
+                            self._drop(cs.name, refused)
+                    continue
+                for cs, extract_add in targets:
+                    # extract + window add: None, or the reason (extraction, future, late)
+                    refused = extract_add(event, partition, offset, horizon)
+                    if refused is not None:
+                        late += refused is LATE
                         self._drop(cs.name, refused)
-                continue
-            for cs, extract_add in targets:
-                # extract + window add: None, or the reason (extraction, future, late)
-                refused = extract_add(event, partition, offset, horizon)
-                if refused is None:
-                    accepted += 1
-                else:
-                    self._drop(cs.name, refused)
+        finally:
+            windows.end_batch(partition)
         self.events_in += n
-        for name, received in self.windows.take_received():
+        accepted = -late
+        for name, received in windows.take_received():
             valid[name] = valid.get(name, 0) + received
+            accepted += received
         if offset >= 0:
-            self.windows.mark_consumed(partition, offset + 1)
-        self.windows.cap_stream_time(partition, wall)
+            windows.mark_consumed(partition, offset + 1)
+        windows.cap_stream_time(partition, wall)
         if wall_ms is not None:
             self.windows.mark_activity(partition, wall_ms)
         return accepted

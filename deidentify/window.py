@@ -70,6 +70,7 @@ from deidentify.schema.compile import CompiledSchema, Extracted
 from deidentify.schema.model import Measure, Privacy
 
 INF = float("inf")     # the horizon of a direct add: no event time is beyond it
+NO_TIME = -(1 << 62)   # below every event time (RFC 3339 years from 0001 included)
 # The last line of a generated extractor (deidentify/schema/codegen.py).
 _EXTRACTED_RETURN = re.compile(
     r"( *)return make\(Extracted, \(ts, (\([^()]*\)), (\([^()]*\)), s\)\)$")
@@ -162,6 +163,9 @@ class WindowAggregator:
         # Per compiled schema: events ``add`` took within the horizon since the last
         # :meth:`take_received` (late ones included).
         self._received: list[tuple[str, list[int]]] = []
+        # The stream time of the partition of the batch being added (see begin_batch):
+        # one list slot the generated functions compare with, not a dict lookup per event.
+        self._batch_time: list[int] = [NO_TIME]
 
     # ----------------------------------------------------------------- hot path
 
@@ -169,19 +173,41 @@ class WindowAggregator:
             offset: int = -1, horizon: float = INF) -> DropReason | None:
         """Aggregate one extracted event: ``None``, or ``DropReason.LATE`` when its window
         has closed, or ``DropReason.FUTURE_TIMESTAMP`` when its event time is beyond
-        ``horizon`` (then it touches nothing, stream time included)."""
+        ``horizon`` (then it touches nothing, stream time included). A batch of one."""
         adder = self._adders.get(cs)
         if adder is None:
             adder = self.adder(cs)
-        return adder(x, partition, offset, horizon)
+        self.begin_batch(partition)
+        try:
+            return adder(x, partition, offset, horizon)
+        finally:
+            self.end_batch(partition)
+
+    def begin_batch(self, partition: Hashable) -> None:
+        """Records of ``partition`` follow, through :meth:`adder` / :meth:`extract_adder`
+        functions, until :meth:`end_batch`: the generated functions take the batch's
+        partition stream time from one slot, and each schema's first event of the batch
+        looks its window up again, which records the partition's first offset there (a
+        window switch is the only place the generated code checks first offsets)."""
+        self._batch_time[0] = self._stream_time.get(partition, NO_TIME)
+        for hot in self._hot:
+            hot[0] = None
+
+    def end_batch(self, partition: Hashable) -> None:
+        """Stores the batch's stream time of ``partition`` (see :meth:`begin_batch`)."""
+        st = self._batch_time[0]
+        if st != NO_TIME:
+            self._stream_time[partition] = st
+        self._batch_time[0] = NO_TIME
 
     def adder(self, cs: CompiledSchema) -> Callable[[Extracted, Hashable, int, float],
                                                     DropReason | None]:
         """``add`` for one schema, ``(x, partition, offset, horizon) -> None | reason``,
         compiled once into a single straight-line function: the horizon check, the
         received count, stream time, the window (the one this schema last wrote to, else
-        looked up or opened), the first offset, the cell, its count and subjects, and the
-        measure updates (each measure kind's lines, :func:`deidentify.measures.update_body`)."""
+        looked up or opened, with the first offset), the cell, its count and subjects, and
+        the measure updates (each measure kind's lines, :func:`deidentify.measures.update_body`).
+        Called between :meth:`begin_batch` and :meth:`end_batch` of ``partition``."""
         adder = self._adders.get(cs)
         if adder is not None:
             return adder
@@ -214,12 +240,17 @@ class WindowAggregator:
         ind, dims, values = match.groups()
         subject = "s"
         add_lines, add_namespace = self._add_body(cs)
+        # The measure values are bound by name: no tuple is built and unpacked per event.
+        names = [v.strip() for v in values.strip("()").split(",") if v.strip()]
+        unpack = f"{', '.join(f'v{i}' for i in range(len(names)))}{',' if len(names) == 1 else ''} = values"
+        add_lines = [line if line != unpack else
+                     "; ".join(f"v{i} = {name}" for i, name in enumerate(names))
+                     for line in add_lines]
         namespace = dict(extract.__globals__)
         if set(add_namespace) & set(namespace) - {"__builtins__", "bisect_left"}:
             raise ValueError("generated names collide")     # pragma: no cover
         namespace.update(add_namespace)
-        lines[at:at + 1] = [f"{ind}dims = {dims}", f"{ind}values = {values}",
-                                    f"{ind}subject = {subject}",
+        lines[at:at + 1] = [f"{ind}dims = {dims}", f"{ind}subject = {subject}",
                                     *[ind + line for line in add_lines]]
         lines[0] = "def extract_add(event, partition, offset, horizon):"
         source = "\n".join(lines)
@@ -245,8 +276,7 @@ class WindowAggregator:
         namespace.update(
             HOT=hot, SIZE=cs.size_ms, CS=cs, LATE=DropReason.LATE, RECEIVED=received,
             FUTURE=DropReason.FUTURE_TIMESTAMP,
-            stream_time=self._stream_time, stream_time_get=self._stream_time.get,
-            find_window=self._find_window, new_cell=self._new_cell, HASH=self._hash)
+            BATCH_TIME=self._batch_time, find_window=self._find_window, new_cell=self._new_cell, HASH=self._hash)
         # A str subject is hashed inline when hash() is keyed (see make_subject_hasher).
         hashed = ("hash(subject) if subject.__class__ is str else HASH(subject)"
                   if self._str_hash_keyed else "HASH(subject)")
@@ -254,9 +284,8 @@ class WindowAggregator:
             "if ts > horizon:",
             "    return FUTURE",
             "RECEIVED[0] += 1",
-            "st = stream_time_get(partition)",
-            "if st is None or ts > st:",
-            "    stream_time[partition] = ts",
+            "if ts > BATCH_TIME[0]:",
+            "    BATCH_TIME[0] = ts",
             "start = ts - ts % SIZE",
             "if HOT[0] == start:",
             "    win = HOT[1]",
@@ -266,8 +295,8 @@ class WindowAggregator:
             "        return LATE",
             "    HOT[0] = start",
             "    HOT[1] = win",
-            "if offset >= 0 and partition not in win.first_offsets:",
-            "    win.first_offsets[partition] = offset",
+            "    if offset >= 0 and partition not in win.first_offsets:",
+            "        win.first_offsets[partition] = offset",
             "cell = win.cells.get(dims)",
             "if cell is None:",
             "    cell = new_cell(win, CS, dims)",

@@ -103,6 +103,21 @@ def test_windows_close_exactly_once():
     assert len(seen) == len(set(seen)) == 10
 
 
+def test_batches_of_other_partitions_record_their_offsets_and_stream_time():
+    """Consecutive batches of different partitions that write to one open window: each
+    partition's first offset there holds its commit back (nothing still open is lost on a
+    replay), and each partition keeps its own stream time."""
+    p = Pipeline(schema_set(), region="eu", now_ms=lambda: T0 + 10 * MINUTE)
+    assert p.process_batch([(5, call(T0 + 1)), (6, call(T0 + 2))], partition="a") == 2
+    assert p.process_batch([(70, call(T0 + 3))], partition="b") == 1
+    assert p.process_batch([(7, call(T0 + 4))], partition="a") == 1
+    assert p.safe_offsets() == {"a": 5, "b": 70}
+    assert p.windows.watermark() == T0 + 3        # b's stream time holds it
+    p.process_batch([(71, call(T0 + 2 * MINUTE))], partition="b")
+    assert p.safe_offsets() == {"a": 5, "b": 70}
+    assert p.windows.watermark() == T0 + 4        # now a's
+
+
 def test_drop_reasons_are_a_closed_set():
     assert len(DROP_REASONS) == len(set(DROP_REASONS))
     for reason in DROP_REASONS:

@@ -369,8 +369,10 @@ def test_property_no_window_is_published_under_a_weaker_k_than_it_was_collected_
 
 
 def _state(p: Pipeline) -> dict:
-    return {(w.schema.name, w.start_ms): (dict(w.cells), dict(w.first_offsets), w.over_cap_events)
-            for w in p.windows.open_windows()}
+    return {"windows": {(w.schema.name, w.start_ms): (dict(w.cells), dict(w.first_offsets),
+                                                     w.over_cap_events)
+                        for w in p.windows.open_windows()},
+            "watermark": p.windows.watermark()}
 
 
 def test_fused_extract_add_equals_extract_then_add():
@@ -395,10 +397,14 @@ def test_fused_extract_add_equals_extract_then_add():
     outcomes = set()
     for offset, raw in enumerate(itertools.chain(events, events)):
         event = decoder.decode(raw)
+        partition = offset % 3
         for cs, extract in decoder.by_class[event.__class__]:
-            got = fused.windows.extract_adder(cs, extract)(event, 0, offset, horizon)
+            fused.windows.begin_batch(partition)        # a batch of one, as add() does
+            got = fused.windows.extract_adder(cs, extract)(event, partition, offset, horizon)
+            fused.windows.end_batch(partition)
             x = extract(event)
-            want = x if type(x) is DropReason else plain.windows.add(cs, x, 0, offset, horizon)
+            want = (x if type(x) is DropReason
+                    else plain.windows.add(cs, x, partition, offset, horizon))
             assert got == want
             outcomes.add(got)
         if offset == len(events) - 1:
