@@ -493,6 +493,15 @@ class RouteTemplate:
     def vocabulary(self) -> RouteVocabulary:
         return self._vocab
 
+    @property
+    def route_hits(self) -> dict[str, str]:
+        """The route-field cache, read-only outside this class: for a route field ``r`` with
+        ``route_hits.get(r)`` non-empty, that value is ``self(r, url)`` for any ``url`` (an
+        empty value means "not a template": the URL decides). The same dict for the
+        templater's lifetime (cleared when full, never replaced); the generated extractor
+        reads it inline."""
+        return self._route_cache
+
     def __call__(self, route: object, url: object) -> str:
         """A route template for the event, or ``OTHER``; never raw identifying text."""
         if type(route) is str:
