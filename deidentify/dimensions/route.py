@@ -163,6 +163,9 @@ _DIGIT_RUN_RE = re.compile(r"[0-9]{2,}")
 _IPV4_RE = re.compile(r"[0-9]{1,3}(?:\.[0-9]{1,3}){3}")
 _VERSION_RE = re.compile(r"[vV][0-9]{1,2}(?:\.[0-9]{1,2})?")
 _CHUNK_RE = re.compile(r"[A-Za-z0-9]{6,}")
+# A maximal run of 8+ hex characters that contains a digit: at a run's start (lookbehind), 8
+# hex characters ahead, and a digit after only hex letters.
+_HEX_ID_SEARCH = re.compile(r"(?<![0-9a-fA-F])(?=[0-9a-fA-F]{8})[a-fA-F]*[0-9]").search
 _API_VERSION_RE = re.compile(r"v[0-9](?:alpha|beta|rc)[0-9]", re.IGNORECASE)
 # Version tokens that are known literals (lowercase): v1, v10, v19.0, v1beta1, v2alpha.
 _KNOWN_VERSION_RE = re.compile(r"v[0-9]{1,2}(?:(?:alpha|beta|rc)[0-9]?|\.[0-9]{1,2})?")
@@ -245,9 +248,8 @@ def _classify(seg: str, max_len: int) -> str | None:
         return "{id}" if _DIGIT_RE.search(seg) is not None else "{seg}"
     if len(seg) == 36 and _UUID_RE.fullmatch(seg):
         return "{uuid}"
-    for run in _HEX_RUN_RE.findall(seg):
-        if _DIGIT_RE.search(run):
-            return "{hex}"
+    if _HEX_ID_SEARCH(seg) is not None:
+        return "{hex}"
     for chunk in _CHUNK_RE.findall(seg):
         if _is_token_chunk(chunk):
             return "{token}"
@@ -467,7 +469,7 @@ class RouteTemplate:
     """
 
     __slots__ = ("_cache_size", "_intern", "_max_depth", "_max_segment_len", "_path_cache",
-                 "_route_cache", "_segment_cache", "_vocab")
+                 "_route_cache", "_segment_cache", "_shape_cache", "_vocab")
 
     def __init__(self, *, vocabulary: RouteVocabulary | None = None, max_depth: int = 8,
                  max_segment_len: int = 48, cache_size: int = 65536) -> None:
@@ -487,6 +489,7 @@ class RouteTemplate:
         self._route_cache: dict[str, str] = {}
         self._path_cache: dict[str, str] = {}
         self._segment_cache: dict[str, str] = {}
+        self._shape_cache: dict[tuple, str] = {}
         self._intern: dict[str, str] = {}
 
     @property
@@ -618,4 +621,14 @@ class RouteTemplate:
                     if self._cache_size:
                         seg_cache[seg] = out
             segments.append(out)
-        return self._finish(segments, more) or OTHER
+        # The same few shapes come back with different identifiers: the grammar check of a
+        # shape is cached (the key holds only outputs: placeholders and known literals).
+        shape = (more, *segments)
+        route = self._shape_cache.get(shape)
+        if route is None:
+            route = self._finish(segments, more) or OTHER
+            if self._cache_size:
+                if len(self._shape_cache) >= self._cache_size:
+                    self._shape_cache.clear()
+                self._shape_cache[shape] = route
+        return route
