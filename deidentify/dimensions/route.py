@@ -157,7 +157,6 @@ _DATE_RE = re.compile(
 _UUID_RE = re.compile(
     r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _JWT_RE = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
-_HEX_RUN_RE = re.compile(r"[0-9a-fA-F]{8,}")
 _DIGIT_RE = re.compile(r"[0-9]")
 _DIGIT_RUN_RE = re.compile(r"[0-9]{2,}")
 _IPV4_RE = re.compile(r"[0-9]{1,3}(?:\.[0-9]{1,3}){3}")
@@ -595,40 +594,42 @@ class RouteTemplate:
     def _from_path(self, path: str) -> str:
         """Template a URL path (no query/fragment) segment by segment."""
         raw = [s for s in path.split("/") if s]
-        vocab = self._vocab
-        if vocab.templates:
+        if self._vocab.templates:
             declared = self._declared([(unquote(s) if "%" in s else s).lower() for s in raw])
             if declared is not None:
                 return declared
         more = len(raw) > self._max_depth
-        segments = []
-        max_len = self._max_segment_len
-        seg_cache = self._segment_cache
-        for seg in raw[:self._max_depth]:
-            out = seg_cache.get(seg)
-            if out is None:
-                decoded = unquote(seg) if "%" in seg else seg
-                lit = decoded.lower()
-                if lit in vocab.literals:
-                    out = lit
-                else:
-                    out = _classify(decoded, max_len)
-                    if out is None:
-                        out = lit if vocab.is_known(lit) else WORD
-                if len(seg) <= MAX_CACHED_KEY_CHARS:
-                    if len(seg_cache) >= self._cache_size:
-                        seg_cache.clear()
-                    if self._cache_size:
-                        seg_cache[seg] = out
-            segments.append(out)
-        # The same few shapes come back with different identifiers: the grammar check of a
-        # shape is cached (the key holds only outputs: placeholders and known literals).
-        shape = (more, *segments)
+        if more:
+            del raw[self._max_depth:]
+        get = self._segment_cache.get
+        learn = self._segment
+        # Outputs are non-empty: "or" only calls learn() on a cache miss. The same few
+        # shapes come back with different identifiers, so the grammar check of a shape is
+        # cached (its key holds only outputs: placeholders and known literals).
+        shape = (more, *[get(seg) or learn(seg) for seg in raw])
         route = self._shape_cache.get(shape)
         if route is None:
-            route = self._finish(segments, more) or OTHER
+            route = self._finish(list(shape[1:]), more) or OTHER
             if self._cache_size:
                 if len(self._shape_cache) >= self._cache_size:
                     self._shape_cache.clear()
                 self._shape_cache[shape] = route
         return route
+
+    def _segment(self, seg: str) -> str:
+        """The output of one raw URL path segment (a cache miss), remembered if short."""
+        decoded = unquote(seg) if "%" in seg else seg
+        lit = decoded.lower()
+        vocab = self._vocab
+        if lit in vocab.literals:
+            out = lit
+        else:
+            out = _classify(decoded, self._max_segment_len)
+            if out is None:
+                out = lit if vocab.is_known(lit) else WORD
+        if self._cache_size and len(seg) <= MAX_CACHED_KEY_CHARS:
+            seg_cache = self._segment_cache
+            if len(seg_cache) >= self._cache_size:
+                seg_cache.clear()
+            seg_cache[seg] = out
+        return out
