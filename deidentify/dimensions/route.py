@@ -164,6 +164,7 @@ _VERSION_RE = re.compile(r"[vV][0-9]{1,2}(?:\.[0-9]{1,2})?")
 _CHUNK_RE = re.compile(r"[A-Za-z0-9]{6,}")
 # A maximal run of 8+ hex characters that contains a digit: at a run's start (lookbehind), 8
 # hex characters ahead, and a digit after only hex letters.
+_WORD_CHARS_RE = re.compile(r"[A-Za-z0-9_]+")
 _HEX_ID_SEARCH = re.compile(r"(?<![0-9a-fA-F])(?=[0-9a-fA-F]{8})[a-fA-F]*[0-9]").search
 _API_VERSION_RE = re.compile(r"v[0-9](?:alpha|beta|rc)[0-9]", re.IGNORECASE)
 # Version tokens that are known literals (lowercase): v1, v10, v19.0, v1beta1, v2alpha.
@@ -229,6 +230,11 @@ def _classify(seg: str, max_len: int) -> str | None:
     None only means "not an identifier"; whether a kept segment is *known* is the
     vocabulary's decision (:meth:`RouteVocabulary.is_known`).
     """
+    if _WORD_CHARS_RE.fullmatch(seg) and len(seg) <= max_len and _ALPHA_RE.search(seg):
+        # Letters, digits and "_" with a letter (ord_c64d17ea, cus_xAyCO6Mz, alice): none of
+        # the rules before the identifier rules can apply (email, JWT, date, UUID and IPv4
+        # need "@", ".", "-" or no letter; unsafe and punctuation-only need other characters).
+        return _classify_identifier(seg)
     if "@" in seg and _EMAIL_RE.fullmatch(seg):
         return "{email}"
     if seg.startswith("eyJ") and _JWT_RE.fullmatch(seg):
@@ -247,6 +253,12 @@ def _classify(seg: str, max_len: int) -> str | None:
         return "{id}" if _DIGIT_RE.search(seg) is not None else "{seg}"
     if len(seg) == 36 and _UUID_RE.fullmatch(seg):
         return "{uuid}"
+    return _classify_identifier(seg)
+
+
+def _classify_identifier(seg: str) -> str | None:
+    """The last rules of :func:`_classify` (hex, token, digits) for a safe segment with a
+    letter that no earlier rule replaced."""
     if _HEX_ID_SEARCH(seg) is not None:
         return "{hex}"
     for chunk in _CHUNK_RE.findall(seg):

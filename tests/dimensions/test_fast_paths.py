@@ -16,11 +16,13 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from deidentify.dimensions import route as route_module
 from deidentify.dimensions.host import HostExtractor
 from deidentify.dimensions.route import (
     _HEX_ID_SEARCH,
     RouteTemplate,
     RouteVocabulary,
+    _classify,
 )
 from deidentify.schema import load_schemas
 from deidentify.schema.compile import Extracted
@@ -141,6 +143,60 @@ def test_shapes_keep_their_depth_marker() -> None:
                       ("/v1/orders", "/v1/orders"), ("/v1/orders/x/y", "/v1/orders/{...}"),
                       ("/v1/12345", "/v1/{id}"), ("/v1/67890/x", "/v1/{id}/{...}")]:
         assert warm(None, "https://api.example.com" + url) == want
+
+
+def _classify_in_table_order(seg: str, max_len: int) -> str | None:
+    """The segment classes of the route module docstring, one rule after the other, first
+    match wins: what ``_classify`` (which skips rules that cannot match) must equal."""
+    r = route_module
+    if "@" in seg and r._EMAIL_RE.fullmatch(seg):
+        return "{email}"
+    if seg.startswith("eyJ") and r._JWT_RE.fullmatch(seg):
+        return "{token}"
+    if len(seg) > max_len:
+        return "{long}"
+    if seg[0] in "12" and r._DATE_RE.fullmatch(seg):
+        return "{date}"
+    if not r._SAFE_RE.fullmatch(seg) or seg[0] == "~" or not seg.strip("."):
+        return "{seg}"
+    if seg.isdigit():
+        return "{id}" if len(seg) > 1 else None
+    if r._IPV4_RE.fullmatch(seg):
+        return "{ip}"
+    if r._ALPHA_RE.search(seg) is None:
+        return "{id}" if re.search("[0-9]", seg) else "{seg}"
+    if len(seg) == 36 and r._UUID_RE.fullmatch(seg):
+        return "{uuid}"
+    if _hex_id_reference(seg):
+        return "{hex}"
+    for chunk in re.findall("[A-Za-z0-9]{6,}", seg):
+        if r._is_token_chunk(chunk):
+            return "{token}"
+    if (re.search("[0-9]{2}", seg) or len(re.findall("[0-9]", seg)) > 2) \
+            and not r._VERSION_RE.fullmatch(seg):
+        return "{id}"
+    return None
+
+
+@given(seg=st.one_of(_segment(), st.text("0123456789abcdefxyzABCXYZ_-.@~", min_size=1,
+                                         max_size=70), st.text(min_size=1, max_size=20)),
+       max_len=st.sampled_from([1, 8, 48, 64]))
+def test_classify_equals_the_rules_in_table_order(seg: str, max_len: int) -> None:
+    if seg:
+        assert _classify(seg, max_len) == _classify_in_table_order(seg, max_len)
+
+
+CLASSIFY_EDGES = ["eyJhbGci.eyJzdWIi.sig", "eyJabc", "20261120", "2026-11-20T10Z", "1999",
+                  "1.2.3.4", "1.2.3.4a", "a.b", "0b6e3c1a-aaaa-4bbb-8ccc-0123456789ab",
+                  "ABCDEFAB-ABCD-ABCD-ABCD-ABCDEFABCDEF", "a@b.c", "a_b@c", "~x", "..", "-", "_",
+                  "a" * 49, "x" * 48, "ord_" + "c64d17ea" * 7, "v10", "v1beta1", "x86", "a1b2c3",
+                  "cnryAb12Cd34Ef", "alice", "Alice_Smith", "xqjzvbkwpf", "2", "22", "a_1_2_3"]
+
+
+def test_classify_edges_equal_the_rules_in_table_order() -> None:
+    for seg in CLASSIFY_EDGES:
+        for max_len in (1, 8, 48, 64):
+            assert _classify(seg, max_len) == _classify_in_table_order(seg, max_len), seg
 
 
 def _hex_id_reference(seg: str) -> bool:
