@@ -105,13 +105,16 @@ Invariants (property-tested)
   digits or three digits.
 * No value is ever logged or raised; bad input of any type yields ``OTHER``.
 
-Memory: two caches per templater, one keyed on the route field, one on the URL path, each a
-plain dict of at most ``cache_size`` entries that is cleared when full (keys longer than
-:data:`MAX_CACHED_KEY_CHARS` are computed uncached). Outputs are interned, so a cache entry
-costs its key (~50 B + length) plus ~100 B of dict overhead: ~10 MiB per cache for typical
-40-character paths at the default 65536, ~25 MiB worst case. A :class:`RouteVocabulary`
-holds its declared templates (a trie, ~200 B per template segment) and a known-word cache of
-at most ``cache_size`` entries, cleared when full.
+Memory: four caches per templater, each a plain dict of at most ``cache_size`` entries that
+is cleared when full: the route field, the URL path and the raw path segment (keys longer than
+:data:`MAX_CACHED_KEY_CHARS` are computed uncached), and the route *shape* (the tuple of
+segment outputs, placeholders and known literals only, so a shape never holds raw text) whose
+grammar check is done once. Outputs are interned, so a cache entry costs its key (~50 B +
+length) plus ~100 B of dict overhead: ~10 MiB per cache for typical 40-character paths at the
+default 65536, ~25 MiB worst case; shapes are few (one per published route). The route-field
+cache is also read inline by the generated extractor (:attr:`RouteTemplate.route_hits`). A
+:class:`RouteVocabulary` holds its declared templates (a trie, ~200 B per template segment)
+and a known-word cache of at most ``cache_size`` entries, cleared when full.
 """
 
 from __future__ import annotations

@@ -16,7 +16,12 @@ field names are spliced in only through ``repr()`` after ``parse_schema`` valida
 against ``FIELD_RE`` (identifiers) or, in the Struct form, not at all (generated attribute
 names), and every other schema value (enum vocabularies, bounds,
 targets) is passed in the function's namespace as a constant, never as source text. The
-``route`` and ``host`` transforms are called as the same objects the reference uses.
+``route`` and ``host`` transforms are called as the same objects the reference uses; their
+caches are read inline first (``RouteTemplate.route_hits``: a route field seen before;
+``HostExtractor.fast_hits``: a known ``http(s)://`` / ``ws(s)://`` authority), and every
+other input (absent, unseen, "not a template", another URL shape) calls the object, so the
+inline read only ever returns what the call would (differential tests in
+``tests/dimensions/test_fast_paths.py``).
 """
 
 from __future__ import annotations
