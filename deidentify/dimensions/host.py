@@ -33,7 +33,10 @@ about 1-2 MiB, ~50 ms to load), plus per extractor a cache of at most ``cache_si
 keyed on the authority string (keys longer than :data:`MAX_CACHED_KEY_CHARS` are computed
 uncached). The cache is a plain dict that is cleared when full: worst case about
 ``cache_size x (MAX_CACHED_KEY_CHARS + 150 B)`` (~25 MiB at the default 65536); typical
-authorities are ~20 characters (~10 MiB). Output strings are interned per extractor.
+authorities are ~20 characters (~10 MiB). Output strings are interned per extractor. A second
+dict of the same bound, :attr:`HostExtractor.fast_hits`, holds the authorities of the common
+``http(s)://`` / ``ws(s)://`` shape, so a known host costs one ``str.split`` and one lookup
+(the generated extractor reads it inline); at most doubling the figures above.
 """
 
 from __future__ import annotations
@@ -66,6 +69,10 @@ _TAB_NEWLINE = str.maketrans("", "", "\t\n\r")
 
 # Common case scheme://authority[/?#...]: the authority without running split_url.
 _FAST_AUTHORITY_MATCH = re.compile(r"(?:https?|wss?)://([^/?#\\\s]+)(?:[/?#]|\Z)").match
+# ``url.split("/", 3)[0]`` of a URL the pattern above may match: with ``[1] == ""`` and
+# ``[2]`` a key of ``fast_hits`` (an authority that pattern captured: no ``/?#\\`` and no
+# whitespace), the pattern captures exactly ``[2]``.
+FAST_SCHEMES = frozenset({"http:", "https:", "ws:", "wss:"})
 
 _LABEL_RE = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")
 # What may be published: hostname labels (no underscore), at least two of them.
@@ -219,7 +226,7 @@ class HostExtractor:
     Construct once per compiled schema; calling it is a dict lookup for a known authority.
     """
 
-    __slots__ = ("_cache", "_cache_size", "_intern")
+    __slots__ = ("_cache", "_cache_size", "_intern", "fast_hits")
 
     def __init__(self, *, cache_size: int = 65536) -> None:
         if type(cache_size) is not int or cache_size < 0:
@@ -227,12 +234,22 @@ class HostExtractor:
         self._cache_size = cache_size
         self._cache: dict[str, str] = {}
         self._intern: dict[str, str] = {}
+        # Authority captured by _FAST_AUTHORITY_MATCH -> result (see FAST_SCHEMES): for a str
+        # url, a = url.split("/", 3); if len(a) > 2, a[0] in FAST_SCHEMES, not a[1] and a[2]
+        # is a key, the value is self(url). Read-only outside this class (the generated
+        # extractor reads it inline); the same dict for the extractor's lifetime.
+        self.fast_hits: dict[str, str] = {}
         _psl()  # load the list now, not on the first event
 
     def __call__(self, url: object) -> str:
         """eTLD+1 of ``url`` (ICANN PSL), ``{ip}`` for IP literals, else ``__other__``."""
         if type(url) is not str:
             return OTHER
+        a = url.split("/", 3)
+        if len(a) > 2 and a[0] in FAST_SCHEMES and not a[1]:
+            hit = self.fast_hits.get(a[2])
+            if hit is not None:
+                return hit
         m = _FAST_AUTHORITY_MATCH(url)
         if m is not None:
             authority = m[1]
@@ -242,16 +259,22 @@ class HostExtractor:
                 return OTHER
             authority = parts[0]
         hit = self._cache.get(authority)
-        if hit is not None:
-            return hit
-        result = _host_of(authority) if authority else OTHER
-        if len(authority) <= MAX_CACHED_KEY_CHARS and self._cache_size:
-            if len(self._cache) >= self._cache_size:
-                self._cache.clear()
-                self._intern.clear()
-            result = self._intern.setdefault(result, result)
-            self._cache[authority] = result
-        return result
+        if hit is None:
+            hit = _host_of(authority) if authority else OTHER
+            if len(authority) <= MAX_CACHED_KEY_CHARS and self._cache_size:
+                if len(self._cache) >= self._cache_size:
+                    self._cache.clear()
+                    self._intern.clear()
+                hit = self._intern.setdefault(hit, hit)
+                self._cache[authority] = hit
+            else:
+                return hit
+        if m is not None:
+            fast = self.fast_hits
+            if len(fast) >= self._cache_size:
+                fast.clear()
+            fast[authority] = hit
+        return hit
 
     def cache_len(self) -> int:
         """Entries currently cached (for tests and metrics; never the keys)."""

@@ -105,13 +105,16 @@ Invariants (property-tested)
   digits or three digits.
 * No value is ever logged or raised; bad input of any type yields ``OTHER``.
 
-Memory: two caches per templater, one keyed on the route field, one on the URL path, each a
-plain dict of at most ``cache_size`` entries that is cleared when full (keys longer than
-:data:`MAX_CACHED_KEY_CHARS` are computed uncached). Outputs are interned, so a cache entry
-costs its key (~50 B + length) plus ~100 B of dict overhead: ~10 MiB per cache for typical
-40-character paths at the default 65536, ~25 MiB worst case. A :class:`RouteVocabulary`
-holds its declared templates (a trie, ~200 B per template segment) and a known-word cache of
-at most ``cache_size`` entries, cleared when full.
+Memory: four caches per templater, each a plain dict of at most ``cache_size`` entries that
+is cleared when full: the route field, the URL path and the raw path segment (keys longer than
+:data:`MAX_CACHED_KEY_CHARS` are computed uncached), and the route *shape* (the tuple of
+segment outputs, placeholders and known literals only, so a shape never holds raw text) whose
+grammar check is done once. Outputs are interned, so a cache entry costs its key (~50 B +
+length) plus ~100 B of dict overhead: ~10 MiB per cache for typical 40-character paths at the
+default 65536, ~25 MiB worst case; shapes are few (one per published route). The route-field
+cache is also read inline by the generated extractor (:attr:`RouteTemplate.route_hits`). A
+:class:`RouteVocabulary` holds its declared templates (a trie, ~200 B per template segment)
+and a known-word cache of at most ``cache_size`` entries, cleared when full.
 """
 
 from __future__ import annotations
@@ -157,12 +160,15 @@ _DATE_RE = re.compile(
 _UUID_RE = re.compile(
     r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _JWT_RE = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
-_HEX_RUN_RE = re.compile(r"[0-9a-fA-F]{8,}")
 _DIGIT_RE = re.compile(r"[0-9]")
 _DIGIT_RUN_RE = re.compile(r"[0-9]{2,}")
 _IPV4_RE = re.compile(r"[0-9]{1,3}(?:\.[0-9]{1,3}){3}")
 _VERSION_RE = re.compile(r"[vV][0-9]{1,2}(?:\.[0-9]{1,2})?")
 _CHUNK_RE = re.compile(r"[A-Za-z0-9]{6,}")
+# A maximal run of 8+ hex characters that contains a digit: at a run's start (lookbehind), 8
+# hex characters ahead, and a digit after only hex letters.
+_WORD_CHARS_RE = re.compile(r"[A-Za-z0-9_]+")
+_HEX_ID_SEARCH = re.compile(r"(?<![0-9a-fA-F])(?=[0-9a-fA-F]{8})[a-fA-F]*[0-9]").search
 _API_VERSION_RE = re.compile(r"v[0-9](?:alpha|beta|rc)[0-9]", re.IGNORECASE)
 # Version tokens that are known literals (lowercase): v1, v10, v19.0, v1beta1, v2alpha.
 _KNOWN_VERSION_RE = re.compile(r"v[0-9]{1,2}(?:(?:alpha|beta|rc)[0-9]?|\.[0-9]{1,2})?")
@@ -227,6 +233,11 @@ def _classify(seg: str, max_len: int) -> str | None:
     None only means "not an identifier"; whether a kept segment is *known* is the
     vocabulary's decision (:meth:`RouteVocabulary.is_known`).
     """
+    if _WORD_CHARS_RE.fullmatch(seg) and len(seg) <= max_len and _ALPHA_RE.search(seg):
+        # Letters, digits and "_" with a letter (ord_c64d17ea, cus_xAyCO6Mz, alice): none of
+        # the rules before the identifier rules can apply (email, JWT, date, UUID and IPv4
+        # need "@", ".", "-" or no letter; unsafe and punctuation-only need other characters).
+        return _classify_identifier(seg)
     if "@" in seg and _EMAIL_RE.fullmatch(seg):
         return "{email}"
     if seg.startswith("eyJ") and _JWT_RE.fullmatch(seg):
@@ -245,9 +256,14 @@ def _classify(seg: str, max_len: int) -> str | None:
         return "{id}" if _DIGIT_RE.search(seg) is not None else "{seg}"
     if len(seg) == 36 and _UUID_RE.fullmatch(seg):
         return "{uuid}"
-    for run in _HEX_RUN_RE.findall(seg):
-        if _DIGIT_RE.search(run):
-            return "{hex}"
+    return _classify_identifier(seg)
+
+
+def _classify_identifier(seg: str) -> str | None:
+    """The last rules of :func:`_classify` (hex, token, digits) for a safe segment with a
+    letter that no earlier rule replaced."""
+    if _HEX_ID_SEARCH(seg) is not None:
+        return "{hex}"
     for chunk in _CHUNK_RE.findall(seg):
         if _is_token_chunk(chunk):
             return "{token}"
@@ -467,7 +483,7 @@ class RouteTemplate:
     """
 
     __slots__ = ("_cache_size", "_intern", "_max_depth", "_max_segment_len", "_path_cache",
-                 "_route_cache", "_segment_cache", "_vocab")
+                 "_route_cache", "_segment_cache", "_shape_cache", "_vocab")
 
     def __init__(self, *, vocabulary: RouteVocabulary | None = None, max_depth: int = 8,
                  max_segment_len: int = 48, cache_size: int = 65536) -> None:
@@ -487,11 +503,21 @@ class RouteTemplate:
         self._route_cache: dict[str, str] = {}
         self._path_cache: dict[str, str] = {}
         self._segment_cache: dict[str, str] = {}
+        self._shape_cache: dict[tuple, str] = {}
         self._intern: dict[str, str] = {}
 
     @property
     def vocabulary(self) -> RouteVocabulary:
         return self._vocab
+
+    @property
+    def route_hits(self) -> dict[str, str]:
+        """The route-field cache, read-only outside this class: for a route field ``r`` with
+        ``route_hits.get(r)`` non-empty, that value is ``self(r, url)`` for any ``url`` (an
+        empty value means "not a template": the URL decides). The same dict for the
+        templater's lifetime (cleared when full, never replaced); the generated extractor
+        reads it inline."""
+        return self._route_cache
 
     def __call__(self, route: object, url: object) -> str:
         """A route template for the event, or ``OTHER``; never raw identifying text."""
@@ -583,30 +609,42 @@ class RouteTemplate:
     def _from_path(self, path: str) -> str:
         """Template a URL path (no query/fragment) segment by segment."""
         raw = [s for s in path.split("/") if s]
-        vocab = self._vocab
-        if vocab.templates:
+        if self._vocab.templates:
             declared = self._declared([(unquote(s) if "%" in s else s).lower() for s in raw])
             if declared is not None:
                 return declared
         more = len(raw) > self._max_depth
-        segments = []
-        max_len = self._max_segment_len
-        seg_cache = self._segment_cache
-        for seg in raw[:self._max_depth]:
-            out = seg_cache.get(seg)
+        if more:
+            del raw[self._max_depth:]
+        get = self._segment_cache.get
+        learn = self._segment
+        # Outputs are non-empty: "or" only calls learn() on a cache miss. The same few
+        # shapes come back with different identifiers, so the grammar check of a shape is
+        # cached (its key holds only outputs: placeholders and known literals).
+        shape = (more, *[get(seg) or learn(seg) for seg in raw])
+        route = self._shape_cache.get(shape)
+        if route is None:
+            route = self._finish(list(shape[1:]), more) or OTHER
+            if self._cache_size:
+                if len(self._shape_cache) >= self._cache_size:
+                    self._shape_cache.clear()
+                self._shape_cache[shape] = route
+        return route
+
+    def _segment(self, seg: str) -> str:
+        """The output of one raw URL path segment (a cache miss), remembered if short."""
+        decoded = unquote(seg) if "%" in seg else seg
+        lit = decoded.lower()
+        vocab = self._vocab
+        if lit in vocab.literals:
+            out = lit
+        else:
+            out = _classify(decoded, self._max_segment_len)
             if out is None:
-                decoded = unquote(seg) if "%" in seg else seg
-                lit = decoded.lower()
-                if lit in vocab.literals:
-                    out = lit
-                else:
-                    out = _classify(decoded, max_len)
-                    if out is None:
-                        out = lit if vocab.is_known(lit) else WORD
-                if len(seg) <= MAX_CACHED_KEY_CHARS:
-                    if len(seg_cache) >= self._cache_size:
-                        seg_cache.clear()
-                    if self._cache_size:
-                        seg_cache[seg] = out
-            segments.append(out)
-        return self._finish(segments, more) or OTHER
+                out = lit if vocab.is_known(lit) else WORD
+        if self._cache_size and len(seg) <= MAX_CACHED_KEY_CHARS:
+            seg_cache = self._segment_cache
+            if len(seg_cache) >= self._cache_size:
+                seg_cache.clear()
+            seg_cache[seg] = out
+        return out

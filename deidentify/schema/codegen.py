@@ -16,7 +16,12 @@ field names are spliced in only through ``repr()`` after ``parse_schema`` valida
 against ``FIELD_RE`` (identifiers) or, in the Struct form, not at all (generated attribute
 names), and every other schema value (enum vocabularies, bounds,
 targets) is passed in the function's namespace as a constant, never as source text. The
-``route`` and ``host`` transforms are called as the same objects the reference uses.
+``route`` and ``host`` transforms are called as the same objects the reference uses; their
+caches are read inline first (``RouteTemplate.route_hits``: a route field seen before;
+``HostExtractor.fast_hits``: a known ``http(s)://`` / ``ws(s)://`` authority), and every
+other input (absent, unseen, "not a template", another URL shape) calls the object, so the
+inline read only ever returns what the call would (differential tests in
+``tests/dimensions/test_fast_paths.py``).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from collections.abc import Callable
 from typing import Any
 
 from deidentify import measures as measure_kinds  # a module: it imports schema.model
+from deidentify.dimensions.host import FAST_SCHEMES
 from deidentify.schema.model import FIELD_RE, OTHER, Schema
 
 
@@ -155,15 +161,27 @@ def generate_source(schema: Schema,
                 body += _bounded_str_lines("u", ind, optional=True)
             else:
                 body.append(f"{ind}u = None")
+            # The route-field cache hit inline (a route field seen before); None (absent
+            # field, unseen field) and "" (not a template: the URL decides) call the templater.
+            consts[f"ROUTE_HITS_{i}"] = None   # filled by the caller: its route-field cache
             body += [f"{ind}if v is None and u is None:",
                      f"{ind}    return INVALID_FIELD",
-                     f"{ind}{d} = DIM_{i}(v, u)"]
+                     f"{ind}{d} = ROUTE_HITS_{i}.get(v)",
+                     f"{ind}if not {d}:",
+                     f"{ind}    {d} = DIM_{i}(v, u)"]
             continue
         if kind == "host":
             consts[f"DIM_{i}"] = None          # filled by the caller: the host extractor
             body += path_lines(dim.field, "v", ind)
             body += _bounded_str_lines("v", ind, optional=False)
-            body.append(f"{ind}{d} = DIM_{i}(v)")
+            # A known authority of the common http(s)/ws(s) shape inline (see
+            # HostExtractor.fast_hits); anything else calls the extractor.
+            consts[f"HOST_HITS_{i}"] = None    # filled by the caller: its authority cache
+            body += [f"{ind}hp = v.split('/', 3)",
+                     f"{ind}{d} = HOST_HITS_{i}.get(hp[2]) if len(hp) > 2 and "
+                     f"hp[0] in FAST_SCHEMES and not hp[1] else None",
+                     f"{ind}if {d} is None:",
+                     f"{ind}    {d} = DIM_{i}(v)"]
             continue
         body += path_lines(dim.field, "v", ind)
         if kind == "enum":
@@ -254,9 +272,16 @@ def build_extract(schema: Schema, transforms: tuple[Callable | None, ...],
     namespace["STATUS_CLASSES"] = {n: f"{n}xx" for n in range(1, 6)}
     namespace["make"] = tuple.__new__
     namespace["KNOWN_IDS"], namespace["new_id"] = _id_memo(runtime["id_match"])
+    namespace["FAST_SCHEMES"] = FAST_SCHEMES
     for i, dim in enumerate(schema.dimensions):
         if dim.type in ("route", "host"):
             namespace[f"DIM_{i}"] = transforms[i]
+        # The transform's own cache dicts, read inline; an empty dict (every event calls the
+        # transform) for a transform that has none.
+        if dim.type == "route":
+            namespace[f"ROUTE_HITS_{i}"] = getattr(transforms[i], "route_hits", {})
+        elif dim.type == "host":
+            namespace[f"HOST_HITS_{i}"] = getattr(transforms[i], "fast_hits", {})
     mode = "" if fields is None else " decoded"
     code = compile(source, f"<deidentify extract{mode} {schema.name} v{schema.version}>", "exec")
     exec(code, namespace)
