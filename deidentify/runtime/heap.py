@@ -5,7 +5,7 @@ garbage cycles, but a full (oldest-generation) collection walks *every* tracked 
 in the process. A sidecar's heap is mostly start-up state that lives as long as the process
 or the session: imported modules, compiled schemas and their closures, the output guard's
 name data, the Public Suffix List, the Kafka clients. Measured on the benchmark data set
-(2026-11-30, 2 cores, the shared broker, 200k events), the cyclic collector cost the
+(2026-11-30, 2 cores, the shared broker, 200k-300k events), the cyclic collector cost the
 exactly-once sidecar 1.0-1.4 µs per event (full collections of ~60 ms each, plus young
 collections triggered by the record batches), about a tenth of its whole per-event cost;
 with :func:`settle` it costs under 0.05 µs, and the whole process went from 10.8/11.2 µs
@@ -16,7 +16,7 @@ permanent generation (:func:`gc.freeze`), so later collections only walk what wa
 since: the open windows and the batches in flight. It first *un*-freezes what an earlier
 call froze, so a session or schema set thrown away since is collected then, and nothing
 stays frozen for longer than until the next settle. The young generation's threshold is
-raised from 700 to :data:`YOUNG_THRESHOLD` allocations: a batch allocates tens of
+raised from 700 to :data:`YOUNG_THRESHOLD` allocations: a batch allocates thousands of
 thousands of short-lived containers that reference counting frees anyway.
 
 Invariants and costs:
