@@ -17,7 +17,7 @@ since: the open windows and the batches in flight. It first *un*-freezes what an
 call froze, so a session or schema set thrown away since is collected then, and nothing
 stays frozen for longer than until the next settle. The young generation's threshold is
 raised from 700 to :data:`YOUNG_THRESHOLD` allocations: a batch allocates thousands of
-thousands of short-lived containers that reference counting frees anyway.
+short-lived containers that reference counting frees anyway.
 
 Invariants and costs:
 
