@@ -41,6 +41,7 @@ KAFKA_CONTENDERS = ("deidentify", "deidentify-alo", "faust", "faust-pipeline", "
                     "quixstreams-eos", "ceiling")
 ALL_NAMES = C.CONTENDERS + C.OPTIONAL + C.PROBES
 SCALING_PARTITIONS = (1, 2, 4)
+GROUP_DELETE_WAIT_S = 40.0     # > the sidecar's session timeout (20 s)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -263,13 +264,20 @@ def run_all(bench: Bench, ctx: C.RunContext, selected: list[str]) -> None:
 
 
 def cleanup_kafka(bootstrap: str, run_id: str) -> None:
-    from benchmarks.dataset import delete_groups, delete_topics, list_topics
+    from benchmarks.dataset import delete_groups, delete_topics, list_groups, list_topics
     try:
         marker = f"bench.{run_id}."
         names = [t for t in list_topics(bootstrap, "") if marker in t]
         n = delete_topics(bootstrap, names)
-        g = delete_groups(bootstrap, marker)
-        log(f"deleted {n} benchmark topic(s) and {g} consumer group(s)")
+        g, left = delete_groups(bootstrap, marker), 0
+        # The sidecar is a static member (KIP-345): its group keeps the member, and refuses
+        # deletion, until the session timeout has passed since it stopped.
+        deadline = time.monotonic() + GROUP_DELETE_WAIT_S
+        while (left := len(list_groups(bootstrap, marker))) and time.monotonic() < deadline:
+            time.sleep(2.0)
+            g += delete_groups(bootstrap, marker)
+        log(f"deleted {n} benchmark topic(s) and {g} consumer group(s)"
+            + (f"; {left} group(s) named {marker}* could not be deleted" if left else ""))
     except Exception as exc:
         log(f"could not delete the benchmark topics ({type(exc).__name__}); "
             f"they start with bench.{run_id}.")

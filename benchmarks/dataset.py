@@ -211,14 +211,21 @@ def delete_topics(bootstrap: str, names: list[str], timeout_s: float = 30.0) -> 
     return deleted
 
 
-def delete_groups(bootstrap: str, contains: str, timeout_s: float = 15.0) -> int:
-    """Delete the consumer groups whose id contains ``contains``; returns how many."""
+def list_groups(bootstrap: str, contains: str, timeout_s: float = 15.0) -> list[str]:
+    """The consumer groups whose id contains ``contains``."""
     from confluent_kafka.admin import AdminClient
     admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 3})
     listed = admin.list_consumer_groups(request_timeout=timeout_s).result(timeout_s)
-    names = [g.group_id for g in listed.valid if contains in g.group_id]
+    return [g.group_id for g in listed.valid if contains in g.group_id]
+
+
+def delete_groups(bootstrap: str, contains: str, timeout_s: float = 15.0) -> int:
+    """Delete the consumer groups whose id contains ``contains``; returns how many."""
+    from confluent_kafka.admin import AdminClient
+    names = list_groups(bootstrap, contains, timeout_s)
     if not names:
         return 0
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 3})
     deleted = 0
     for fut in admin.delete_consumer_groups(names, request_timeout=timeout_s).values():
         try:

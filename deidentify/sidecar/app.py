@@ -37,6 +37,7 @@ from deidentify.errors import (
 )
 from deidentify.logsafe import describe_exception
 from deidentify.metrics import SidecarMetrics, sidecar_metrics
+from deidentify.runtime import heap
 from deidentify.runtime.logs import configure_logging
 from deidentify.schema import SchemaSet, check_compatible, load_schemas
 from deidentify.sidecar.health import HealthServer, HealthState
@@ -51,6 +52,15 @@ BACKOFF_MIN_S = 0.5
 BACKOFF_MAX_S = 10.0
 PROBE_INTERVAL_S = 5.0
 HEARTBEAT_S = 1.0
+
+
+def _settle_heap(why: str) -> None:
+    """Keep the session's start-up state out of later garbage collections (runtime/heap.py)."""
+    started = time.perf_counter()
+    frozen = heap.settle()
+    log.info("heap settled (%s): objects_frozen=%d seconds=%.3f", why, frozen,
+             time.perf_counter() - started)
+
 
 class _FatalFailure(Exception):
     """A session failure the process must not retry (fenced, refused credentials)."""
@@ -140,6 +150,7 @@ class Sidecar:
                     return EXIT_OK
                 if session.schemas is not self.schemas:     # reloaded during the start
                     await session.swap_schemas(self.schemas)
+                _settle_heap("session started")
                 backoff = BACKOFF_MIN_S
                 if not await self._run_until_stopped(session):
                     await session.close()
@@ -240,6 +251,8 @@ class Sidecar:
                 log.warning("applying the reloaded schemas failed: error=%s; a new session "
                             "starts with them", type(exc).__name__)
                 session.fail(exc)
+                return
+            _settle_heap("schemas reloaded")
 
     def _reload_outcome(self, outcome: str) -> None:
         self.metrics.schema_reloads.labels(outcome).inc()
