@@ -409,5 +409,6 @@ class CompiledSchema:
 # The shared names the generated extractors use (deidentify.schema.codegen).
 EXTRACT_RUNTIME: dict[str, Any] = {
     "MISSING": _MISSING, "Rejected": Rejected, "Extracted": Extracted,
-    "parse_ts_ms": parse_ts_ms, "id_match": _ID_RE.match, "REJECTED_ID": REJECTED_ID,
+    "parse_ts_ms": parse_ts_ms, "TS_SECOND_US": TS_SECOND_US, "TS_TAIL_US": TS_TAIL_US,
+    "id_match": _ID_RE.match, "REJECTED_ID": REJECTED_ID,
     "INVALID_FIELD": INVALID_FIELD, "MAX_FIELD_CHARS": MAX_FIELD_CHARS}
