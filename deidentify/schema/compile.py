@@ -106,30 +106,23 @@ def field_getter(path: str) -> Callable[[dict], Any]:
 # * TS_SECOND_US: ``"2026-11-20T10:00:01"`` -> microseconds from the epoch to that second
 #   read as UTC; an entry is made once the key has passed a strict pattern and ``datetime``.
 # * TS_TAIL_US: the rest (``".123+01:00"``) -> microseconds to add (fraction minus offset);
-#   an entry is made when the tail splits into the two tables below, which hold every such
-#   fraction and every valid offset (built by enumeration at import, so valid by
-#   construction).
+#   an entry is made once the tail has passed a strict pattern (offset hours 00-23,
+#   minutes 00-59).
 #
 # Anything else (other lengths, lower-case t/z, a space, 4+ fraction digits, ``+0100``,
 # ``+00:60``, second 60, non-ASCII digits...) misses and takes the ``fromisoformat`` path.
 # A fraction of 4-6 digits would make up to a million distinct tails: never remembered.
 # Memory: the memos hold at most TS_SECONDS_MAX and TS_TAILS_MAX entries (each cleared when
-# full; keys of at most 19 and 10 characters; about 2.5 and 5 MiB worst case), the tables
-# about 4,000 fixed entries. In this process only; keys are never logged.
+# full; keys of at most 19 and 10 characters; about 2.5 and 5 MiB worst case). In this
+# process only; keys are never logged.
 TS_SECONDS_MAX = 16384
 TS_TAILS_MAX = 32768      # 1111 fractions x up to 29 offsets
 TS_SECOND_US: dict[str, int] = {}
 TS_TAIL_US: dict[str, int] = {}
 _TS_SECOND_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}")
+_TS_TAIL_RE = re.compile(r"(?:\.([0-9]{1,3}))?(?:Z|([+-])([01][0-9]|2[0-3]):([0-5][0-9]))")
 _EPOCH_NAIVE = datetime(1970, 1, 1)
 _ONE_US = timedelta(microseconds=1)
-
-# "" (no fraction), ".d", ".dd", ".ddd" -> microseconds.
-_TS_FRACTION_US = {"": 0} | {"." + str(i).zfill(n): int(str(i).zfill(n).ljust(6, "0"))
-                             for n in (1, 2, 3) for i in range(10 ** n)}
-# "+HH:MM" / "-HH:MM" -> the offset in microseconds (what to subtract to get UTC).
-_TS_OFFSET_US = {f"{sign}{h:02d}:{m:02d}": (1 if sign == "+" else -1) * (h * 60 + m) * 60_000_000
-                 for sign in "+-" for h in range(24) for m in range(60)}
 
 
 def parse_ts_ms(value: Any) -> int:
@@ -147,7 +140,7 @@ def parse_ts_ms(value: Any) -> int:
                 return int((second_us + tail_us) / 1_000_000 * 1000)
         # A miss. Learn the parts if they have the memo shape (a fraction of 4+ digits is
         # never learnt: not even tried), else fromisoformat, which defines what is valid.
-        if not (value[23:24].isdigit() and value[19:20] == "."):
+        if len(value) < 30 and not (value[23:24].isdigit() and value[19:20] == "."):
             epoch_us = _learn_ts_us(value)
             if epoch_us is not None:
                 return int(epoch_us / 1_000_000 * 1000)
@@ -199,19 +192,16 @@ def _learn_second(second: str) -> int | None:
 
 
 def _learn_tail(tail: str) -> int | None:
-    """Microseconds to add for ``tail`` (fraction, then ``Z`` or an offset), remembered;
-    None (nothing remembered) unless it splits into the tables above."""
-    if tail[-1:] == "Z":
-        fraction, offset_us = tail[:-1], 0
-    else:
-        offset = _TS_OFFSET_US.get(tail[-6:])
-        if offset is None:
-            return None
-        fraction, offset_us = tail[:-6], offset
-    fraction_us = _TS_FRACTION_US.get(fraction)
-    if fraction_us is None:
+    """Microseconds to add for ``tail`` (a fraction of at most 3 digits, then ``Z`` or an
+    offset), remembered; None (nothing remembered) unless it is exactly that shape."""
+    match = _TS_TAIL_RE.fullmatch(tail)
+    if match is None:
         return None
-    tail_us = fraction_us - offset_us
+    fraction, sign, hours, minutes = match.groups()
+    tail_us = int(fraction.ljust(6, "0")) if fraction else 0
+    if sign is not None:
+        offset_us = (int(hours) * 60 + int(minutes)) * 60_000_000
+        tail_us += -offset_us if sign == "+" else offset_us
     if len(TS_TAIL_US) >= TS_TAILS_MAX:
         TS_TAIL_US.clear()
     TS_TAIL_US[tail] = tail_us
