@@ -138,13 +138,15 @@ def parse_ts_ms(value: Any) -> int:
             second_us = TS_SECOND_US.get(value[:19])
             if second_us is not None:
                 return int((second_us + tail_us) / 1_000_000 * 1000)
-        # A miss. Learn the parts if they have the memo shape (a fraction of 4+ digits is
-        # never learnt: not even tried), else fromisoformat, which defines what is valid.
-        if len(value) < 30 and not (value[23:24].isdigit() and value[19:20] == "."):
+        # A miss. Learn the parts when it can have the memo shape (Z forms have at most 24
+        # characters, offset forms 25-29; so 4+ fraction digits are not even tried), else
+        # fromisoformat, which defines what is valid.
+        n = len(value)
+        if n < 25 or (n < 30 and value[-1] != "Z"):
             epoch_us = _learn_ts_us(value)
             if epoch_us is not None:
                 return int(epoch_us / 1_000_000 * 1000)
-        if 10 <= len(value) <= 40:
+        if 10 <= n <= 40:
             try:
                 dt = datetime.fromisoformat(value)
             except ValueError:
