@@ -8,11 +8,14 @@ import re
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from deidentify.contract import DropReason
 from deidentify.schema import compile as compile_mod
+from deidentify.schema import default_schema_dir, load_schemas
 from deidentify.schema.compile import INVALID_TIMESTAMP, Rejected, parse_ts_ms
 
 REJECTED = "rejected"
@@ -224,3 +227,27 @@ def test_memos_stay_bounded_at_the_shipped_limits():
         assert len(compile_mod.TS_SECOND_US) <= compile_mod.TS_SECONDS_MAX
         assert len(compile_mod.TS_TAIL_US) <= compile_mod.TS_TAILS_MAX
     assert len(compile_mod.TS_SECOND_US) < compile_mod.TS_SECONDS_MAX   # it was cleared
+
+
+BILLING = load_schemas(default_schema_dir())
+BILLING_TOTALS = next(cs for cs in BILLING.compiled if cs.name == "billing_totals")
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow])
+@given(value=st.one_of(st.sampled_from([v for v in COMMON + EDGES if type(v) is str]),
+                      rfc3339_like(), around_epoch_us()))
+def test_generated_extractors_read_ts_as_the_spec(value):
+    """The generated extractors answer memoized strings inline: same value, same rejection,
+    over dicts and over the allowlist decoder's Structs."""
+    event = {"type": "billing_charge", "ts": value, "tenant_id": "acme",
+             "customer_id": "cus_1", "currency": "EUR", "amount_minor": 100}
+    want = outcome(spec_parse_ts_ms, value)
+    want = INVALID_TIMESTAMP if want == REJECTED else want
+    line = orjson.dumps(event)
+    for _ in range(2):                  # learning, then answering from the memos
+        got = BILLING_TOTALS.extract(event)
+        assert (got if type(got) is DropReason else got.ts_ms) == want
+        decoded, targets = BILLING.decoder.read(line)
+        (cs, extract), = [t for t in targets if t[0] is BILLING_TOTALS]
+        got = extract(decoded)
+        assert (got if type(got) is DropReason else got.ts_ms) == want
