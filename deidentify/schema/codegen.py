@@ -143,8 +143,13 @@ def generate_source(schema: Schema,
     body += [f"{ind}if v.__class__ is not str or (v not in KNOWN_IDS and new_id(v) is None):",
              f"{ind}    return REJECTED_ID"]
     body += path_lines("ts", "v", ind)
+    # parse_ts_ms's two fast paths inline (epoch ms; a string whose second and tail are
+    # both in its memos, deidentify.schema.compile), everything else through it.
     body += [f"{ind}if v.__class__ is int and 0 < v < 10000000000000:",
              f"{ind}    ts = v",
+             f"{ind}elif (v.__class__ is str and (ts_tail := TS_TAIL_US.get(v[19:])) is not None",
+             f"{ind}      and (ts_second := TS_SECOND_US.get(v[:19])) is not None):",
+             f"{ind}    ts = int((ts_second + ts_tail) / 1000000 * 1000)",
              f"{ind}else:",
              f"{ind}    ts = parse_ts_ms(v)"]
     dim_names = []
@@ -259,7 +264,7 @@ def build_extract(schema: Schema, transforms: tuple[Callable | None, ...],
 
     ``transforms`` holds, per dimension, the route templater or host extractor the reference
     closures use (None for the other types); ``runtime`` holds the shared names
-    (``MISSING``, ``Rejected``, reason strings, ``parse_ts_ms``, ``id_match``,
+    (``MISSING``, ``Rejected``, reason strings, ``parse_ts_ms`` and its memos, ``id_match``,
     ``Extracted``...).
     """
     source, consts = generate_source(schema, fields)

@@ -18,14 +18,15 @@ Invariants
 
 Memory: per schema, the host cache and per route dimension a templater with its caches and
 declared-route vocabulary (bounded, see ``deidentify.dimensions``), and constant-size
-closures.
+closures; shared by all schemas, the event-time memos of :func:`parse_ts_ms` (bounded, at
+most about 7 MiB).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from deidentify import measures as measure_kinds  # a module: it imports schema.model
@@ -95,6 +96,36 @@ def field_getter(path: str) -> Callable[[dict], Any]:
     return get_path
 
 
+# Event time from RFC 3339 strings: ``datetime.fromisoformat`` defines the accepted set and
+# every value. The common shape, ``YYYY-MM-DDTHH:MM:SS``, an optional fraction of 1-3 digits,
+# then ``Z`` or ``+HH:MM``/``-HH:MM`` (upper-case T and Z, ASCII digits, fields in range), is
+# answered from two memos instead, with the same result bit for bit: an aware
+# ``datetime.timestamp()`` is the exact count of microseconds since the epoch divided by
+# 10**6 (``timedelta.total_seconds``: int / int, correctly rounded), and the memos hold
+# exact microsecond counts that are divided the same way (tests/schema/test_timestamps.py).
+#
+# * TS_SECOND_US: ``"2026-11-20T10:00:01"`` -> microseconds from the epoch to that second
+#   read as UTC; an entry is made once the key has passed a strict pattern and ``datetime``.
+# * TS_TAIL_US: the rest (``".123+01:00"``) -> microseconds to add (fraction minus offset);
+#   an entry is made once the tail has passed a strict pattern (offset hours 00-23,
+#   minutes 00-59).
+#
+# Anything else (other lengths, lower-case t/z, a space, 4+ fraction digits, ``+0100``,
+# ``+00:60``, second 60, non-ASCII digits...) misses and takes the ``fromisoformat`` path.
+# A fraction of 4-6 digits would make up to a million distinct tails: never remembered.
+# Memory: the memos hold at most TS_SECONDS_MAX and TS_TAILS_MAX entries (each cleared when
+# full; keys of at most 19 and 10 characters; about 2.5 and 5 MiB worst case). In this
+# process only; keys are never logged.
+TS_SECONDS_MAX = 16384
+TS_TAILS_MAX = 32768      # 1111 fractions x up to 29 offsets
+TS_SECOND_US: dict[str, int] = {}
+TS_TAIL_US: dict[str, int] = {}
+_TS_SECOND_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}")
+_TS_TAIL_RE = re.compile(r"(?:\.([0-9]{1,3}))?(?:Z|([+-])([01][0-9]|2[0-3]):([0-5][0-9]))")
+_EPOCH_NAIVE = datetime(1970, 1, 1)
+_ONE_US = timedelta(microseconds=1)
+
+
 def parse_ts_ms(value: Any) -> int:
     """Event time in epoch milliseconds from an RFC 3339 string or an epoch-ms number."""
     tv = type(value)
@@ -102,19 +133,82 @@ def parse_ts_ms(value: Any) -> int:
         if 0 < value < 10_000_000_000_000:
             return value
         raise Rejected(INVALID_TIMESTAMP)
+    if tv is str:
+        tail_us = TS_TAIL_US.get(value[19:])
+        if tail_us is not None:
+            second_us = TS_SECOND_US.get(value[:19])
+            if second_us is not None:
+                return int((second_us + tail_us) / 1_000_000 * 1000)
+        # A miss. Learn the parts when it can have the memo shape (Z forms have at most 24
+        # characters, offset forms 25-29; so 4+ fraction digits are not even tried), else
+        # fromisoformat, which defines what is valid.
+        n = len(value)
+        if n < 25 or (n < 30 and value[-1] != "Z"):
+            epoch_us = _learn_ts_us(value)
+            if epoch_us is not None:
+                return int(epoch_us / 1_000_000 * 1000)
+        if 10 <= n <= 40:
+            try:
+                dt = datetime.fromisoformat(value)
+            except ValueError:
+                raise Rejected(INVALID_TIMESTAMP) from None
+            if dt.tzinfo is None or "T" not in value.upper():
+                raise Rejected(INVALID_TIMESTAMP)  # RFC 3339 needs a time and an offset
+            return int(dt.timestamp() * 1000)
+        raise Rejected(INVALID_TIMESTAMP)
     if tv is float:
         if 0 < value < 1e13 and value == value:
             return int(value)
         raise Rejected(INVALID_TIMESTAMP)
-    if tv is str and 10 <= len(value) <= 40:
-        try:
-            dt = datetime.fromisoformat(value)
-        except ValueError:
-            raise Rejected(INVALID_TIMESTAMP) from None
-        if dt.tzinfo is None or "T" not in value.upper():
-            raise Rejected(INVALID_TIMESTAMP)  # RFC 3339 needs a time and an offset
-        return int(dt.timestamp() * 1000)
     raise Rejected(INVALID_TIMESTAMP)
+
+
+def _learn_ts_us(value: str) -> int | None:
+    """Exact epoch microseconds of ``value`` when its second and tail have the memo shape
+    (both then remembered), else None."""
+    second_us = TS_SECOND_US.get(value[:19])
+    if second_us is None:
+        second_us = _learn_second(value[:19])
+        if second_us is None:
+            return None
+    tail_us = _learn_tail(value[19:])
+    if tail_us is None:
+        return None
+    return second_us + tail_us
+
+
+def _learn_second(second: str) -> int | None:
+    """Microseconds from the epoch to ``YYYY-MM-DDTHH:MM:SS`` read as UTC, remembered; None
+    (nothing remembered) unless ``second`` is exactly that shape with fields in range."""
+    if _TS_SECOND_RE.fullmatch(second) is None:
+        return None
+    try:      # rejects year 0, month 13, Feb 30, hour 24, second 60...
+        at = datetime(int(second[0:4]), int(second[5:7]), int(second[8:10]),
+                      int(second[11:13]), int(second[14:16]), int(second[17:19]))
+    except ValueError:
+        return None
+    second_us = (at - _EPOCH_NAIVE) // _ONE_US
+    if len(TS_SECOND_US) >= TS_SECONDS_MAX:
+        TS_SECOND_US.clear()
+    TS_SECOND_US[second] = second_us
+    return second_us
+
+
+def _learn_tail(tail: str) -> int | None:
+    """Microseconds to add for ``tail`` (a fraction of at most 3 digits, then ``Z`` or an
+    offset), remembered; None (nothing remembered) unless it is exactly that shape."""
+    match = _TS_TAIL_RE.fullmatch(tail)
+    if match is None:
+        return None
+    fraction, sign, hours, minutes = match.groups()
+    tail_us = int(fraction.ljust(6, "0")) if fraction else 0
+    if sign is not None:
+        offset_us = (int(hours) * 60 + int(minutes)) * 60_000_000
+        tail_us += -offset_us if sign == "+" else offset_us
+    if len(TS_TAIL_US) >= TS_TAILS_MAX:
+        TS_TAIL_US.clear()
+    TS_TAIL_US[tail] = tail_us
+    return tail_us
 
 
 # --------------------------------------------------------------------------- dimensions
@@ -308,5 +402,6 @@ class CompiledSchema:
 # The shared names the generated extractors use (deidentify.schema.codegen).
 EXTRACT_RUNTIME: dict[str, Any] = {
     "MISSING": _MISSING, "Rejected": Rejected, "Extracted": Extracted,
-    "parse_ts_ms": parse_ts_ms, "id_match": _ID_RE.match, "REJECTED_ID": REJECTED_ID,
+    "parse_ts_ms": parse_ts_ms, "TS_SECOND_US": TS_SECOND_US, "TS_TAIL_US": TS_TAIL_US,
+    "id_match": _ID_RE.match, "REJECTED_ID": REJECTED_ID,
     "INVALID_FIELD": INVALID_FIELD, "MAX_FIELD_CHARS": MAX_FIELD_CHARS}
