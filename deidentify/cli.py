@@ -127,7 +127,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
     if schemas is None:
         return EXIT_USAGE
     return run_preview(schemas, args.file, region=args.region, out=sys.stdout.buffer,
-                       err=sys.stderr)
+                       err=sys.stderr, settle_heap=True)
 
 
 def cmd_schema(args: argparse.Namespace) -> int:

@@ -16,6 +16,7 @@ from typing import BinaryIO, TextIO
 
 from deidentify.contract import OTHER
 from deidentify.pipeline import Pipeline
+from deidentify.runtime.heap import settle
 from deidentify.schema import SchemaSet
 
 BATCH_LINES = 4096
@@ -29,7 +30,10 @@ def _records(stream: BinaryIO) -> Iterator[tuple[int, bytes]]:
 
 
 def run_preview(schemas: SchemaSet, path: str, *, region: str, out: BinaryIO,
-                err: TextIO) -> int:
+                err: TextIO, settle_heap: bool = False) -> int:
+    """Preview ``path`` (``-``: stdin); returns the exit code. ``settle_heap``: the process
+    is ``deidentify preview`` itself, so its start-up state may be frozen out of the cyclic
+    collector's scans (:func:`deidentify.runtime.heap.settle`; not for a shared process)."""
     try:
         stream = sys.stdin.buffer if path == "-" else open(path, "rb")
     except OSError as exc:
@@ -37,6 +41,8 @@ def run_preview(schemas: SchemaSet, path: str, *, region: str, out: BinaryIO,
               file=err)
         return 2
     pipeline = Pipeline(schemas, region=region)
+    if settle_heap:
+        settle()
     published = 0
     try:
         records = _records(stream)

@@ -88,3 +88,26 @@ def test_preview_does_not_import_kafka_or_faust():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, cwd=ROOT,
                             timeout=60)
     assert result.stdout.strip() == b"False"
+
+
+def test_preview_settles_its_heap_and_a_library_call_does_not(tmp_path):
+    """``deidentify preview`` is its own process: its start-up state is frozen out of the
+    cyclic collector's scans (runtime/heap.py); ``run_preview`` called as a library leaves
+    the caller's collector alone."""
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(http(1) + b"\n")
+    code = ("import gc, io, sys; from deidentify import cli, preview; "
+            "from deidentify.schema import load_schemas; "
+            "preview.run_preview(load_schemas(), sys.argv[1], region='eu', out=io.BytesIO(), "
+            "err=io.StringIO()); "
+            "print(gc.get_freeze_count(), gc.get_threshold()[0]); "
+            "sys.stdout.flush(); sys.stdout = io.TextIOWrapper(io.BytesIO()); "
+            "cli.main(['preview', sys.argv[1]]); "
+            "print(gc.get_freeze_count() > 0, gc.get_threshold()[0], file=sys.__stdout__)")
+    result = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True,
+                            cwd=ROOT, timeout=120)
+    assert result.returncode == 0, result.stderr
+    library, cli = result.stdout.decode().splitlines()
+    assert library == "0 700"
+    from deidentify.runtime.heap import YOUNG_THRESHOLD
+    assert cli == f"True {YOUNG_THRESHOLD}"
