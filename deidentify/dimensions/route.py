@@ -621,10 +621,11 @@ class RouteTemplate:
         # Outputs are non-empty: "or" only calls learn() on a cache miss. The same few
         # shapes come back with different identifiers, so the grammar check of a shape is
         # cached (its key holds only outputs: placeholders and known literals).
-        shape = (more, *[get(seg) or learn(seg) for seg in raw])
+        segments = [get(seg) or learn(seg) for seg in raw]
+        shape = (more, *segments)
         route = self._shape_cache.get(shape)
         if route is None:
-            route = self._finish(list(shape[1:]), more) or OTHER
+            route = self._finish(segments, more) or OTHER
             if self._cache_size:
                 if len(self._shape_cache) >= self._cache_size:
                     self._shape_cache.clear()
@@ -639,9 +640,8 @@ class RouteTemplate:
         if lit in vocab.literals:
             out = lit
         else:
-            out = _classify(decoded, self._max_segment_len)
-            if out is None:
-                out = lit if vocab.is_known(lit) else WORD
+            out = _classify(decoded, self._max_segment_len) or (
+                lit if vocab.is_known(lit) else WORD)
         if self._cache_size and len(seg) <= MAX_CACHED_KEY_CHARS:
             seg_cache = self._segment_cache
             if len(seg_cache) >= self._cache_size:
