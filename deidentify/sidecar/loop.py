@@ -57,7 +57,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from operator import attrgetter
 
 from aiokafka import TopicPartition
 
@@ -84,9 +83,6 @@ from deidentify.sidecar.settings import SidecarSettings
 log = logging.getLogger("deidentify.sidecar")
 
 CLIENT_STOP_TIMEOUT_S = 5.0
-
-_offset_value = attrgetter("offset", "value")
-
 
 def now_ms() -> int:
     return int(time.time() * 1000)
@@ -136,7 +132,7 @@ class BatchLoop(SessionBase):
         self._producer = kafka.make_producer(s)
         with kafka.translated("start transactional producer"):
             await self._producer.start()
-        self._consumer = kafka.make_consumer(s)
+        self._consumer = kafka.make_consumer(s, pairs=True)
         with kafka.translated("start consumer"):
             await self._consumer.start()
         self.publisher = make_publisher(s, self._producer, self._consumer, self.failpoint)
@@ -173,13 +169,15 @@ class BatchLoop(SessionBase):
             mono = time.monotonic()
             fetched = 0
             process = self.pipeline.process_batch
+            offsets_and_values = kafka.offsets_and_values
             consumed = self.offsets.consumed
             count = self.session_metrics.consumed
             for tp, msgs in batch.items():
                 if not msgs or tp not in self._assigned:
                     continue   # revoked meanwhile: re-fetched from our position if reassigned
-                process(map(_offset_value, msgs), tp, wall)
-                consumed(tp, msgs[-1].offset + 1)
+                records, after = offsets_and_values(msgs)
+                process(records, tp, wall)
+                consumed(tp, after)
                 n = len(msgs)
                 fetched += n
                 count(tp.topic, n)

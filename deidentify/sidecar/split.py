@@ -38,7 +38,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from operator import attrgetter
 from typing import NamedTuple
 
 from aiokafka import TopicPartition
@@ -86,7 +85,6 @@ CLIENT_STOP_TIMEOUT_S = 5.0
 STEP_TIMEOUT_FACTOR = 2          # a step of both stages: at most two transaction timeouts
 MARK_KEY = b"mark"
 
-_offset_value = attrgetter("offset", "value")
 
 
 def now_ms() -> int:
@@ -183,7 +181,7 @@ class SplitSession(SessionBase):
         counts = await self._partition_counts([*self._topics, s.internal_topic])
         self._internal_partitions = counts.pop(s.internal_topic)
         self._raw_partitions = counts
-        self._raw = kafka.make_consumer(s, static=False)
+        self._raw = kafka.make_consumer(s, static=False, pairs=True)
         self._internal = kafka.make_consumer(s, group_id=self.stage2_group, static=False)
         with kafka.translated("start consumers"):
             await self._raw.start()
@@ -262,7 +260,7 @@ class SplitSession(SessionBase):
                 task = self.s1.get(tp)
                 if not msgs or task is None:
                     continue
-                task.pipeline.process_batch(map(_offset_value, msgs), tp, wall)
+                task.pipeline.process_batch(kafka.offsets_and_values(msgs)[0], tp, wall)
                 fetched += len(msgs)
                 self.session_metrics.consumed(tp.topic, len(msgs))
             if fetched:
