@@ -125,6 +125,9 @@ def install_record_pairs() -> bool:
     return True
 
 
+_OFFSET_VALUE = attrgetter("offset", "value")     # an aiokafka ConsumerRecord's pair
+
+
 def offsets_and_values(msgs: list) -> tuple[Iterable[tuple[int, bytes | None]], int]:
     """A non-empty batch of one partition as ``(offset, value)`` pairs, and the offset after
     its last record; for pairs (:func:`install_record_pairs`) or aiokafka's records alike."""
@@ -132,9 +135,6 @@ def offsets_and_values(msgs: list) -> tuple[Iterable[tuple[int, bytes | None]], 
     if type(last) is tuple:
         return msgs, last[0] + 1
     return map(_OFFSET_VALUE, msgs), last.offset + 1
-
-
-_OFFSET_VALUE = attrgetter("offset", "value")
 
 
 def make_consumer(settings: SidecarSettings, *, group_id: str | None = None,
