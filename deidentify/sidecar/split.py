@@ -396,18 +396,12 @@ class SplitSession(SessionBase):
                     task.producer = await self._start_producer(
                         stage1_transactional_id(self.settings.group_id, tp))
                     self.s1[tp] = task
-                committed = await self._committed(self.settings.group_id, new)
+                marks = await self._seek_committed(consumer, self.settings.group_id,
+                                                   self.s1, new)
                 for tp in new:
                     task = self.s1[tp]
-                    om = committed.get(tp)
-                    if om is not None and om.offset is not None and om.offset >= 0:
-                        consumer.seek(tp, om.offset)
-                        task.committed = om.offset
-                        marks = parse_commit_metadata(om.metadata)
-                        if marks:
-                            task.pipeline.restore_closed_through(marks, now_ms())
-                    else:
-                        await consumer.seek_to_beginning(tp)
+                    if marks.get(tp):
+                        task.pipeline.restore_closed_through(marks[tp], now_ms())
                     task.gate.track((tp,))
             except DeidentifyError as exc:
                 self._failure = exc
@@ -496,18 +490,10 @@ class SplitSession(SessionBase):
                         task.producer, self.settings.publish_topic, self.stage2_group,
                         self.settings.transaction_timeout_ms, self.failpoint)
                     self.s2[tp] = task
-                committed = await self._committed(self.stage2_group, new)
-                for tp in new:
-                    task = self.s2[tp]
-                    om = committed.get(tp)
-                    if om is not None and om.offset is not None and om.offset >= 0:
-                        consumer.seek(tp, om.offset)
-                        task.committed = om.offset
-                        marks = parse_commit_metadata(om.metadata)
-                        if marks:
-                            task.windows.restore_closed_through(marks)
-                    else:
-                        await consumer.seek_to_beginning(tp)
+                marks = await self._seek_committed(consumer, self.stage2_group, self.s2, new)
+                for tp, task_marks in marks.items():
+                    if task_marks:
+                        self.s2[tp].windows.restore_closed_through(task_marks)
             except DeidentifyError as exc:
                 self._failure = exc
                 log.warning("stage two assignment failed: error=%s", type(exc).__name__)
@@ -552,6 +538,23 @@ class SplitSession(SessionBase):
             await _stop("producer", producer)
             raise
         return producer
+
+    async def _seek_committed(self, consumer, group: str, tasks: dict,
+                              new: list[TopicPartition]) -> dict[TopicPartition, dict]:
+        """Both stages' newly assigned partitions: each is sought to the group's committed
+        offset (recorded as its task's ``committed``), or to the beginning when there is
+        none. Returns the watermarks committed with each offset (partitions that had one)."""
+        committed = await self._committed(group, new)
+        marks: dict[TopicPartition, dict] = {}
+        for tp in new:
+            om = committed.get(tp)
+            if om is not None and om.offset is not None and om.offset >= 0:
+                consumer.seek(tp, om.offset)
+                tasks[tp].committed = om.offset
+                marks[tp] = parse_commit_metadata(om.metadata)
+            else:
+                await consumer.seek_to_beginning(tp)
+        return marks
 
     async def _committed(self, group: str, partitions: list[TopicPartition]) -> dict:
         if not partitions:
