@@ -67,11 +67,14 @@ _PORT_AFTER_RE = re.compile(r"[0-9]{1,5}(?:[/?#]|\Z)")
 _STRIP_CHARS = "".join(map(chr, range(0x21)))
 _TAB_NEWLINE = str.maketrans("", "", "\t\n\r")
 
-# Common case scheme://authority[/?#...]: the authority without running split_url.
-_FAST_AUTHORITY_MATCH = re.compile(r"(?:https?|wss?)://([^/?#\\\s]+)(?:[/?#]|\Z)").match
+# Common case scheme://authority[/?#...]: the authority without running split_url. No
+# whitespace and no C0 control in it (split_url strips C0 controls at the ends): such URLs
+# take split_url, so both always agree.
+_FAST_AUTHORITY_MATCH = re.compile(
+    r"(?:https?|wss?)://([^/?#\\\s\x00-\x20]+)(?:[/?#]|\Z)").match
 # ``url.split("/", 3)[0]`` of a URL the pattern above may match: with ``[1] == ""`` and
-# ``[2]`` a key of ``fast_hits`` (an authority that pattern captured: no ``/?#\\`` and no
-# whitespace), the pattern captures exactly ``[2]``.
+# ``[2]`` a key of ``fast_hits`` (an authority that pattern captured: no ``/?#\\``, no
+# whitespace, no C0 control), the pattern captures exactly ``[2]``.
 FAST_SCHEMES = frozenset({"http:", "https:", "ws:", "wss:"})
 
 _LABEL_RE = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")

@@ -201,8 +201,11 @@ _ROUTE_PLACEHOLDER_RE = re.compile(
     r"|:([A-Za-z_][A-Za-z0-9_]{0,31})"
     r"|<(?:[A-Za-z_]+:)?([A-Za-z_][A-Za-z0-9_]{0,31})>"
     r"|\[(?:\.\.\.)?([A-Za-z_][A-Za-z0-9_]{0,31})\]")
-# Common case http(s)://host/path?...: the path without running the general splitter.
-_FAST_URL_MATCH = re.compile(r"https?://[^/?#\\\s]+(/[^?#\\\s]*|)(?:[?#]|\Z)").match
+# Common case http(s)://host/path?...: the path without running the general splitter. No
+# whitespace and no C0 control in host or path (split_url strips C0 controls at the ends and
+# removes tabs and newlines): those URLs take split_url, so both always agree.
+_FAST_URL_MATCH = re.compile(
+    r"https?://[^/?#\\\s\x00-\x20]+(/[^?#\\\s\x00-\x20]*|)(?:[?#]|\Z)").match
 
 _NOT_TEMPLATE = ""  # cached marker for "this route field is not a template"
 

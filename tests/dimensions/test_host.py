@@ -6,7 +6,7 @@ import ipaddress
 import string
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from deidentify.dimensions.host import (
@@ -250,7 +250,10 @@ def test_output_is_a_fixed_point(case: tuple[str, str, list[str]]) -> None:
     assert EXTRACT(out) == out
 
 
-@given(case=hostile_urls(), noise=st.sampled_from(["", " ", "\t", "\\", "//"]))
+@given(case=hostile_urls(),
+       noise=st.sampled_from(["", " ", "\t", "\\", "//", "\x00", "\x07", "/\x1b", "?\x00"]))
+@example(case=("https://example.com", "example.com", []), noise="\x00")   # stripped: C0 end
+@example(case=("https://example.com", "example.com", []), noise="/\x1b")
 def test_fast_path_agrees_with_split_url(case: tuple[str, str, list[str]], noise: str) -> None:
     url = case[0] + noise
     parts = split_url(url)

@@ -7,7 +7,7 @@ import string
 from urllib.parse import quote
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from deidentify.dimensions.host import split_url
@@ -392,7 +392,10 @@ def test_cache_agrees_with_uncached(url: str) -> None:
     assert TEMPLATE(None, url) == RouteTemplate(cache_size=0)(None, url)
 
 
-@given(url=urls(), noise=st.sampled_from(["", " ", "\t", "\\x", "?", "#"]))
+@given(url=urls(), noise=st.sampled_from(["", " ", "\t", "\\x", "?", "#", "\x00", "\x07", "x\x1b",
+                                         "?\x00"]))
+@example(url="https://api.example.com/a", noise="\x00")      # stripped: a C0 control at the end
+@example(url="https://api.example.com/a", noise="x\x1b")
 def test_fast_path_agrees_with_split_url(url: str, noise: str) -> None:
     parts = split_url(url + noise)
     assert _path_of(url + noise) == (None if parts is None else parts[1])
