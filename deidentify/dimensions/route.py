@@ -105,14 +105,16 @@ Invariants (property-tested)
   digits or three digits.
 * No value is ever logged or raised; bad input of any type yields ``OTHER``.
 
-Memory: four caches per templater, each a plain dict of at most ``cache_size`` entries that
-is cleared when full: the route field, the URL path and the raw path segment (keys longer than
+Memory: five caches per templater, each a plain dict of at most ``cache_size`` entries that
+is cleared when full: the route field, the URL path, the URL up to its query (common
+``http(s)://host/path`` shape only) and the raw path segment (keys longer than
 :data:`MAX_CACHED_KEY_CHARS` are computed uncached), and the route *shape* (the tuple of
 segment outputs, placeholders and known literals only, so a shape never holds raw text) whose
 grammar check is done once. Outputs are interned, so a cache entry costs its key (~50 B +
 length) plus ~100 B of dict overhead: ~10 MiB per cache for typical 40-character paths at the
 default 65536, ~25 MiB worst case; shapes are few (one per published route). The route-field
-cache is also read inline by the generated extractor (:attr:`RouteTemplate.route_hits`). A
+and URL caches are also read inline by the generated extractor
+(:attr:`RouteTemplate.route_hits`, :attr:`RouteTemplate.url_hits`). A
 :class:`RouteVocabulary` holds its declared templates (a trie, ~200 B per template segment)
 and a known-word cache of at most ``cache_size`` entries, cleared when full.
 """
@@ -486,7 +488,7 @@ class RouteTemplate:
     """
 
     __slots__ = ("_cache_size", "_intern", "_max_depth", "_max_segment_len", "_path_cache",
-                 "_route_cache", "_segment_cache", "_shape_cache", "_vocab")
+                 "_route_cache", "_segment_cache", "_shape_cache", "_url_cache", "_vocab")
 
     def __init__(self, *, vocabulary: RouteVocabulary | None = None, max_depth: int = 8,
                  max_segment_len: int = 48, cache_size: int = 65536) -> None:
@@ -507,6 +509,7 @@ class RouteTemplate:
         self._path_cache: dict[str, str] = {}
         self._segment_cache: dict[str, str] = {}
         self._shape_cache: dict[tuple, str] = {}
+        self._url_cache: dict[str, str] = {}
         self._intern: dict[str, str] = {}
 
     @property
@@ -522,6 +525,18 @@ class RouteTemplate:
         reads it inline."""
         return self._route_cache
 
+    @property
+    def url_hits(self) -> dict[str, str]:
+        """URLs of the common ``http(s)://host/path`` shape, cut before their query, ->
+        their route, read-only outside this class: for a str ``url`` with
+        ``url_hits.get(url.split("?", 1)[0])`` not None, that value is ``self(None, url)``
+        (and ``self(r, url)`` for a route field ``r`` with ``route_hits[r] == ""``). A key is
+        exactly what :data:`_FAST_URL_MATCH` matched before its query or fragment, so any
+        URL that starts with it and goes on with ``?`` (or ends there) has the same path.
+        The same dict for the templater's lifetime (cleared when full, never replaced); the
+        generated extractor reads it inline."""
+        return self._url_cache
+
     def __call__(self, route: object, url: object) -> str:
         """A route template for the event, or ``OTHER``; never raw identifying text."""
         if type(route) is str:
@@ -533,20 +548,29 @@ class RouteTemplate:
         if type(url) is not str:
             return OTHER
         m = _FAST_URL_MATCH(url)  # inlined _path_of: this is the per-event path
-        if m is not None:
-            path = m[1]
-        else:
+        if m is None:
             path = _path_of(url)
             if path is None:
                 return OTHER
+            hit = self._path_cache.get(path)
+            if hit is None:
+                hit = self._remember(self._path_cache, path, self._from_path(path))
+            return hit
+        path = m[1]
         hit = self._path_cache.get(path)
         if hit is None:
             hit = self._remember(self._path_cache, path, self._from_path(path))
+        end = m.end(1)              # the URL up to its query or fragment (see url_hits)
+        if self._cache_size and end <= MAX_CACHED_KEY_CHARS:
+            urls = self._url_cache
+            if len(urls) >= self._cache_size:
+                urls.clear()
+            urls[url[:end]] = hit
         return hit
 
     def cache_len(self) -> int:
-        """Entries currently cached in both caches (never the keys themselves)."""
-        return len(self._route_cache) + len(self._path_cache)
+        """Entries currently cached by route field, URL path and URL (never the keys)."""
+        return len(self._route_cache) + len(self._path_cache) + len(self._url_cache)
 
     def _remember(self, cache: dict[str, str], key: str, value: str) -> str:
         if self._cache_size and len(key) <= MAX_CACHED_KEY_CHARS:

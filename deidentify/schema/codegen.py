@@ -18,6 +18,7 @@ names), and every other schema value (enum vocabularies, bounds,
 targets) is passed in the function's namespace as a constant, never as source text. The
 ``route`` and ``host`` transforms are called as the same objects the reference uses; their
 caches are read inline first (``RouteTemplate.route_hits``: a route field seen before;
+``RouteTemplate.url_hits``: a URL seen before, up to its query, where the URL decides;
 ``HostExtractor.fast_hits``: a known ``http(s)://`` / ``ws(s)://`` authority), and every
 other input (absent, unseen, "not a template", another URL shape) calls the object, so the
 inline read only ever returns what the call would (differential tests in
@@ -166,14 +167,20 @@ def generate_source(schema: Schema,
                 body += _bounded_str_lines("u", ind, optional=True)
             else:
                 body.append(f"{ind}u = None")
-            # The route-field cache hit inline (a route field seen before); None (absent
-            # field, unseen field) and "" (not a template: the URL decides) call the templater.
+            # The route-field cache hit inline (a route field seen before). Where the URL
+            # decides (no route field, or one known not to be a template: ""), a URL seen
+            # before up to its query is read inline too (RouteTemplate.url_hits). Anything
+            # else (an unseen route field, an unseen URL) calls the templater.
             consts[f"ROUTE_HITS_{i}"] = None   # filled by the caller: its route-field cache
+            consts[f"URL_HITS_{i}"] = None     # filled by the caller: its URL cache
             body += [f"{ind}if v is None and u is None:",
                      f"{ind}    return INVALID_FIELD",
                      f"{ind}{d} = ROUTE_HITS_{i}.get(v)",
                      f"{ind}if not {d}:",
-                     f"{ind}    {d} = DIM_{i}(v, u)"]
+                     f"{ind}    if u is not None and (v is None or {d} is not None):",
+                     f"{ind}        {d} = URL_HITS_{i}.get(u.split('?', 1)[0])",
+                     f"{ind}    if not {d}:",
+                     f"{ind}        {d} = DIM_{i}(v, u)"]
             continue
         if kind == "host":
             consts[f"DIM_{i}"] = None          # filled by the caller: the host extractor
@@ -285,6 +292,7 @@ def build_extract(schema: Schema, transforms: tuple[Callable | None, ...],
         # transform) for a transform that has none.
         if dim.type == "route":
             namespace[f"ROUTE_HITS_{i}"] = getattr(transforms[i], "route_hits", {})
+            namespace[f"URL_HITS_{i}"] = getattr(transforms[i], "url_hits", {})
         elif dim.type == "host":
             namespace[f"HOST_HITS_{i}"] = getattr(transforms[i], "fast_hits", {})
     mode = "" if fields is None else " decoded"

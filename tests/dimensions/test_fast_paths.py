@@ -136,6 +136,37 @@ def test_warm_templater_agrees_with_uncached(calls: list[tuple[str | None, str]]
     assert cold.cache_len() == 0
 
 
+@settings(suppress_health_check=[HealthCheck.too_slow])
+@given(urls=st.lists(_url(), min_size=1, max_size=30),
+       cache_size=st.sampled_from([1, 2, 5, 65536]),
+       tails=st.lists(st.sampled_from(["", "?", "?a=1", "?q=Silva#f", "?x/../y", "?%40"]),
+                      min_size=1, max_size=3))
+def test_url_hits_hold_what_the_templater_answers(urls: list[str], cache_size: int,
+                                                  tails: list[str]) -> None:
+    """The generated extractor reads ``url_hits`` by ``url.split("?", 1)[0]``: every key,
+    followed by any query, must template exactly as an uncached templater does."""
+    warm = RouteTemplate(cache_size=cache_size)
+    cold = RouteTemplate(cache_size=0)
+    for url in urls:
+        warm(None, url)
+    assert len(warm.url_hits) <= cache_size and not cold.url_hits
+    for key, hit in warm.url_hits.items():
+        assert "?" not in key and "#" not in key
+        for tail in tails:
+            assert cold(None, key + tail) == hit
+
+
+def test_url_hits_are_keyed_by_the_url_before_its_query() -> None:
+    warm = RouteTemplate()
+    assert warm(None, "https://api.example.com/v1/orders?customer=cus_x1") == "/v1/orders"
+    assert warm(None, "https://api.example.com/v1/users/ord_c64d17ea214a#f") == "/v1/users/{hex}"
+    assert warm(None, "//cdn.example.net/v1/files") == "/v1/files"      # not the fast shape
+    assert warm(None, "https://api.example.com/v1/a b") == "/v1/{seg}"   # not the fast shape
+    assert warm.url_hits == {"https://api.example.com/v1/orders": "/v1/orders",
+                             "https://api.example.com/v1/users/ord_c64d17ea214a":
+                                 "/v1/users/{hex}"}
+
+
 def test_shapes_keep_their_depth_marker() -> None:
     """A cut path and a path of exactly the cut depth share segments, not routes."""
     warm = RouteTemplate(max_depth=2)
@@ -310,6 +341,14 @@ def test_generated_inline_reads_fall_through_like_the_call() -> None:
         _http("/users/12345", None),                        # not a template, no URL
         _http("/v1/orders/{id}", "https://api.example.com/v1/orders/1"),
         _http("/v1/orders/{id}", None),
+        # the URL cache (url_hits) next to its inline read: the URL decides only without a
+        # route field or with one known not to be a template
+        _http(None, "https://api.example.com/v1/customers?page=2"),     # learns the URL
+        _http(None, "https://api.example.com/v1/customers#x?y"),        # fragment: a call
+        _http("/v1/charges/{id}", "https://api.example.com/v1/customers?page=3"),
+        _http("/users/12345", "https://api.example.com/v1/customers?page=4"),
+        _http("/v1/refunds/:id", "https://api.example.com/v1/customers"),
+        _http(None, "https://api.example.com/v1/customers/"),
     ]
     dims = []
     for event in cases * 2:
@@ -319,4 +358,6 @@ def test_generated_inline_reads_fall_through_like_the_call() -> None:
     assert dims[:len(cases)] == ["slack.com", "__other__", "__other__", "slack.com",
                                  "slack.com", "slack.com", "/v1/orders/{hex}",
                                  "/v1/users/{email}", "__other__", "/v1/orders/{id}",
-                                 "/v1/orders/{id}"]
+                                 "/v1/orders/{id}", "/v1/customers", "/v1/customers",
+                                 "/v1/charges/{id}", "/v1/customers", "/v1/refunds/{id}",
+                                 "/v1/customers"]
