@@ -45,6 +45,7 @@ import time
 from collections.abc import Callable, Hashable, Iterable
 from typing import Any
 
+from deidentify.batchloop import NO_SCHEMA, BatchLoop, build_batch_loop
 from deidentify.contract import (
     GUARD_ALLOW,
     REGION_PATTERN,
@@ -61,25 +62,14 @@ from deidentify.privacy.caps import window_caps
 from deidentify.privacy.guard import Detector, OutputGuard
 from deidentify.privacy.threshold import SubjectThreshold
 from deidentify.schema import SchemaSet
-from deidentify.schema.compile import (
-    INVALID_JSON,
-    REJECT_REASONS,
-    TOO_LARGE,
-    CompiledSchema,
-)
-from deidentify.schema.decoder import (
-    DECODE_ERRORS,
-    DEEP_MIN_BYTES,
-    EventDecoder,
-    too_deep_for_msgspec,
-)
+from deidentify.schema.compile import REJECT_REASONS, CompiledSchema
+from deidentify.schema.decoder import EventDecoder
 from deidentify.window import COUNT, FIRST_MEASURE, ClosedWindow, WindowAggregator
 
 LATE = DropReason.LATE
 BELOW_K = DropReason.BELOW_K
 GUARD_HIT = DropReason.GUARD_HIT
 DROP_REASONS = REJECT_REASONS + (LATE, BELOW_K, GUARD_HIT)
-NO_SCHEMA = "-"          # schema label for drops that happen before a schema is known
 
 DEFAULT_MAX_EVENT_BYTES = 1024 * 1024
 DEFAULT_MAX_FUTURE_MS = 5 * 60_000     # events further ahead of the wall clock: rejected
@@ -135,6 +125,11 @@ def _refuse(value: bytes) -> Any:
 class Pipeline:
     """Decode, extract, window, filter, publish. Build once; feed batches; close windows."""
 
+    inline_bodies = True
+    """Inline each event type's extract+add into the generated batch loop
+    (:mod:`deidentify.batchloop`); False calls the fused function per event instead (the
+    same outcome: the differential tests compare both)."""
+
     def __init__(self, schemas: SchemaSet, *, region: str, idle_ms: int | None = None,
                  max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
                  max_future_ms: int = DEFAULT_MAX_FUTURE_MS,
@@ -161,6 +156,8 @@ class Pipeline:
         self.schemas = schemas
         self._targets_of: EventDecoder | None = None
         self._by_class: dict[type, tuple] = {}
+        self._loop_of: EventDecoder | None = None
+        self._loop: BatchLoop | None = None
         self.swap_schemas(schemas)
 
     # ----------------------------------------------------------------- configuration
@@ -176,6 +173,16 @@ class Pipeline:
             self.windows.raise_k(cs.name, cs.schema.privacy.k)
         self.schemas = schemas
         self._decoder = schemas.decoder or EventDecoder(schemas.compiled)
+
+    def _batch_loop(self, decoder: EventDecoder) -> BatchLoop:
+        """The generated per-record loop of ``decoder`` (:mod:`deidentify.batchloop`),
+        built once per decoder, over :meth:`_targets_by_class`."""
+        loop = self._loop
+        if loop is None or self._loop_of is not decoder:
+            loop = self._loop = build_batch_loop(self._targets_by_class(decoder),
+                                                 inline=self.inline_bodies)
+            self._loop_of = decoder
+        return loop
 
     def _targets_by_class(self, decoder: EventDecoder) -> dict[type, tuple]:
         """Per decoded class, each schema with its extractor and window ``add`` as one
@@ -208,58 +215,16 @@ class Pipeline:
         wall = self._now_ms() if wall_ms is None else wall_ms
         horizon = wall + self.max_future_ms
         decoder = self._decoder
-        decode = decoder.decode or _refuse
-        by_class = self._targets_by_class(decoder)
-        read_reference = decoder.read_reference
-        decode_errors = DECODE_ERRORS
-        deep_min = DEEP_MIN_BYTES
-        too_deep = too_deep_for_msgspec
+        run = self._batch_loop(decoder)
         windows = self.windows
-        adder = windows.adder
-        max_bytes = self.max_event_bytes
-        valid = self.valid
-        late = 0             # accepted = received (within the horizon) - late
-        n = 0
-        offset = -1
         windows.begin_batch(partition)
         try:
-            for offset, value in records:
-                n += 1
-                if value is None or (size := len(value)) > max_bytes:
-                    self._drop(NO_SCHEMA, TOO_LARGE if value is not None else INVALID_JSON)
-                    continue
-                # Allowlist decode; a line msgspec refuses (or may read differently from
-                # orjson) takes the reference path, which decides its reason (see
-                # schema/decoder.py).
-                try:
-                    if not value.isascii():
-                        value.decode()           # msgspec skips unread strings unchecked
-                    if size >= deep_min and too_deep(value):
-                        raise RecursionError     # orjson decides (msgspec's limit may differ)
-                    event = decode(value)
-                    targets = by_class[event.__class__]
-                except decode_errors:
-                    got = read_reference(value)
-                    if isinstance(got, str):
-                        self._drop(NO_SCHEMA, got)
-                        continue
-                    event, reference_targets = got
-                    for cs, extract in reference_targets:
-                        x = extract(event)
-                        refused = (x if type(x) is DropReason
-                                   else adder(cs)(x, partition, offset, horizon))
-                        if refused is not None:
-                            late += refused is LATE
-                            self._drop(cs.name, refused)
-                    continue
-                for cs, extract_add in targets:
-                    # extract + window add: None, or the reason (extraction, future, late)
-                    refused = extract_add(event, partition, offset, horizon)
-                    if refused is not None:
-                        late += refused is LATE
-                        self._drop(cs.name, refused)
+            n, late, offset = run(records, partition, horizon, decoder.decode or _refuse,
+                                  self._by_class, self._reference, self._drop,
+                                  self.max_event_bytes)
         finally:
             windows.end_batch(partition)
+        valid = self.valid
         self.events_in += n
         accepted = -late
         for name, received in windows.take_received():
@@ -271,6 +236,25 @@ class Pipeline:
         if wall_ms is not None:
             self.windows.mark_activity(partition, wall_ms)
         return accepted
+
+    def _reference(self, value: bytes, partition: Hashable, offset: int,
+                   horizon: float) -> int:
+        """A line the allowlist decoder did not take, the reference way (orjson, the
+        closure extractors, :meth:`WindowAggregator.adder`); returns the late events."""
+        got = self._decoder.read_reference(value)
+        if isinstance(got, str):
+            self._drop(NO_SCHEMA, got)
+            return 0
+        event, targets = got
+        adder = self.windows.adder
+        late = 0
+        for cs, extract in targets:
+            x = extract(event)
+            refused = x if type(x) is DropReason else adder(cs)(x, partition, offset, horizon)
+            if refused is not None:
+                late += refused is LATE
+                self._drop(cs.name, refused)
+        return late
 
     def process(self, value: bytes, partition: Hashable = 0, offset: int = -1) -> int:
         return self.process_batch(((offset, value),), partition)

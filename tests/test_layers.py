@@ -7,7 +7,8 @@ The pure core, bottom to top (a module imports only from its own layer or a lowe
     2  deidentify.schema, deidentify.measures   load + compile schemas into dimension closures
     3  deidentify.window                        event-time windows over compiled schemas
     4  deidentify.privacy                       k threshold, caps, guard: filter window cells
-    5  deidentify.pipeline                      pure composition of all of the above
+    5  deidentify.pipeline, deidentify.batchloop  pure composition of all of the above
+                                             (batchloop: the pipeline's generated loop)
 
 Events meet the schema before its dimensions, but the schema *compiles* the dimension
 transforms, so ``dimensions/`` sits below ``schema/``. ``privacy/`` sits above the window
@@ -36,7 +37,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("deidentify.schema", "deidentify.measures"),
     ("deidentify.window",),
     ("deidentify.privacy",),
-    ("deidentify.pipeline",),
+    ("deidentify.pipeline", "deidentify.batchloop"),
 )
 RUNTIME_CLIENTS = ("aiokafka", "kafka", "faust", "aiohttp", "confluent_kafka", "prometheus_client")
 # The one runtime-side duty of the core: a measure kind's Prometheus export (issue 10 puts
@@ -125,7 +126,7 @@ def test_the_layer_table_covers_the_core():
     names = {name for name, _ in CORE}
     for expected in ("deidentify.contract", "deidentify.dimensions.route", "deidentify.schema.lint",
                      "deidentify.window", "deidentify.privacy.caps", "deidentify.privacy.threshold",
-                     "deidentify.pipeline"):
+                     "deidentify.pipeline", "deidentify.batchloop"):
         assert expected in names
 
 
