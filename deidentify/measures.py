@@ -293,16 +293,37 @@ def clamped_number_lines(measure: Measure, target: str, prefix: str,
     """Read ``measure.field`` as a number clamped to ``[min, max]`` (``None`` when absent);
     any other type returns ``INVALID_FIELD``. Shared by the kinds over a numeric field."""
     lo, hi = f"{prefix}LO", f"{prefix}HI"
-    accept = "c is int" if measure.integer else "c is int or (c is float and v == v)"
+    consts = {lo: measure.minimum, hi: measure.maximum}
+    floats = _as_floats((measure.minimum, measure.maximum))
+    if measure.integer or floats is None:
+        accept = "c is int" if measure.integer else "c is int or (c is float and v == v)"
+        branches = [f"if {accept}:",
+                    f"    {target} = {lo} if v < {lo} else ({hi} if v > {hi} else v)"]
+    else:
+        # A float is compared with float bounds (the same numbers, exactly: an int bound
+        # next to a float takes CPython's slow mixed comparison); the result is the same.
+        consts[f"{lo}F"], consts[f"{hi}F"] = floats
+        branches = ["if c is float and v == v:",
+                    f"    {target} = {lo} if v < {lo}F else ({hi} if v > {hi}F else v)",
+                    "elif c is int:",
+                    f"    {target} = {lo} if v < {lo} else ({hi} if v > {hi} else v)"]
     lines = read(measure.field or "", "v") + [
         "c = v.__class__",
-        f"if {accept}:",
-        f"    {target} = {lo} if v < {lo} else ({hi} if v > {hi} else v)",
+        *branches,
         "elif v is MISSING or v is None:",
         f"    {target} = None",
         "else:",
         "    return INVALID_FIELD"]
-    return lines, {lo: measure.minimum, hi: measure.maximum}
+    return lines, consts
+
+
+def _as_floats(numbers: tuple) -> tuple[float, ...] | None:
+    """``numbers`` as floats when each is exactly a float (so a comparison with it is the
+    same as with the original), else None."""
+    if any(type(x) not in (int, float) for x in numbers):
+        return None
+    floats = tuple(float(x) for x in numbers)
+    return floats if all(f == x for f, x in zip(floats, numbers, strict=True)) else None
 
 
 def clamped_number_reader(measure: Measure, tools: ReaderTools) -> Callable[[dict], Any]:
@@ -541,10 +562,17 @@ class HistogramKind(MeasureKind):
     def update_lines(self, measure: Measure, slot: str, value: str, prefix: str
                      ) -> tuple[list[str], dict[str, Any]]:
         bounds = f"{prefix}B"
+        floats = _as_floats(measure.buckets)
+        if floats is None:
+            bucket = f"bisect_left({bounds}, {value})"
+            consts = {bounds: measure.buckets}
+        else:     # a float value bisects float bounds: the same numbers (see _as_floats)
+            bucket = f"bisect_left({bounds}F if {value}.__class__ is float else {bounds}, {value})"
+            consts = {bounds: measure.buckets, f"{bounds}F": floats}
         return [f"if {value} is not None:",
                 f"    h = cell[{slot}]",
                 f"    h[0] += {value}",
-                f"    h[1][bisect_left({bounds}, {value})] += 1"], {bounds: measure.buckets}
+                f"    h[1][{bucket}] += 1"], consts
 
     def merge(self, measure: Measure) -> Callable[[Any, Any], Any]:
         def merge(into: Any, other: Any) -> Any:

@@ -39,7 +39,7 @@ from deidentify.pipeline import Pipeline
 from deidentify.schema.codegen import generate_source
 from deidentify.schema.model import Measure
 from tests.central.central_helpers import metric_samples
-from tests.helpers import MINUTE, T0, schema_set
+from tests.helpers import MINUTE, T0, call, schema_set
 
 # --------------------------------------------------------------------------- the new kind
 
@@ -250,3 +250,41 @@ def test_the_shipped_kinds_update_in_one_generated_function() -> None:
     update(cell, (None, None, False))
     update(cell, (100, 3, False))
     assert cell[2:] == [[150, [0, 2, 0]], 10, 1]
+
+
+def test_histogram_buckets_ints_and_floats_as_the_declared_bounds() -> None:
+    """Float values bisect float copies of the bounds (faster in CPython): every value lands
+    in the bucket ``bisect_left`` over the declared bounds gives, bounds themselves included."""
+    from bisect import bisect_left
+
+    from deidentify.window import make_updater
+
+    update = make_updater(schema_set().compiled[0])     # buckets [10, 100]
+    for value in [0, -0.0, 9, 9.999, 10, 10.0, 10.000001, 99.5, 100, 100.0, 100.5, 1000,
+                  1e300, -5, 2**62]:
+        cell = [0, set(), [0, [0, 0, 0]], 0, 0]
+        update(cell, (value, None, False))
+        want = [0, 0, 0]
+        want[bisect_left((10, 100), value)] += 1
+        assert cell[2] == [value, want], value
+        assert type(cell[2][0]) is type(value)
+
+
+def test_bounds_are_compared_as_floats_only_when_exact() -> None:
+    from deidentify.measures import _as_floats
+
+    assert _as_floats((0, 600000)) == (0.0, 600000.0)
+    assert _as_floats((5, 2.5)) == (5.0, 2.5)
+    assert _as_floats((0, 2**60 + 1)) is None          # not a float exactly: ints kept
+    assert _as_floats((None, 1)) is None
+
+
+def test_clamped_floats_and_ints_equal_the_reference_at_the_bounds() -> None:
+    """The clamp compares a float with float copies of the bounds: at, just inside and just
+    outside each bound, the value and its type are the reference closure's."""
+    cs = schema_set().compiled[0]                  # latency_ms: min 0, max 1000
+    for value in [-1, 0, 1000, 1001, -0.5, -0.0, 0.0, 1e-300, 0.5, 999.5, 1000.0, 1000.5,
+                  1e308, -1e308, float("inf"), float("-inf")]:
+        event = {**orjson.loads(call(T0)), "latency_ms": value}
+        got, want = cs.extract(event), cs.extract_reference(event)
+        assert repr(got) == repr(want), value
