@@ -33,7 +33,7 @@ from deidentify.schema.decoder import DECODE_ERRORS, DEEP_MIN_BYTES, too_deep_fo
 
 NO_SCHEMA = "-"          # schema label for drops that happen before a schema is known
 
-# (records, partition, horizon, decode, by_class, reference, drop, max_bytes)
+# (records, partition, horizon, decode, reference, drop, max_bytes)
 #     -> (records seen, late events, last offset)
 BatchLoop = Callable[..., tuple[int, int, int]]
 
@@ -124,7 +124,7 @@ def _branch(body: list[str], k: int) -> list[str]:
 
 def build_batch_loop(by_class: dict[type, tuple], *, inline: bool = True) -> BatchLoop:
     """The batch loop for ``by_class`` (decoded class -> ``((schema, fused function),
-    ...)``, :meth:`Pipeline._targets_by_class`): see the module docstring."""
+    ...)``, :meth:`Pipeline._targets_by_class`), which it keeps: see the module docstring."""
     namespace: dict[str, Any] = {}
     branches: list[str] = []
     k = 0
@@ -148,7 +148,7 @@ def build_batch_loop(by_class: dict[type, tuple], *, inline: bool = True) -> Bat
         branches += [f"        {keyword} event_class is C{k}:", *_branch(body, k)]
         k += 1
     source = "\n".join([
-        "def run(records, partition, horizon, decode, by_class, reference, drop, max_bytes):",
+        "def run(records, partition, horizon, decode, reference, drop, max_bytes):",
         *[f"    {name} = NS[{name!r}]" for name in namespace],
         "    late = 0",
         "    n = 0",
@@ -183,7 +183,7 @@ def build_batch_loop(by_class: dict[type, tuple], *, inline: bool = True) -> Bat
         "    return n, late, offset",
         ""])
     scope: dict[str, Any] = {
-        "NS": namespace, "NO_SCHEMA": NO_SCHEMA, "TOO_LARGE": TOO_LARGE,
+        "NS": namespace, "by_class": by_class, "NO_SCHEMA": NO_SCHEMA, "TOO_LARGE": TOO_LARGE,
         "INVALID_JSON": INVALID_JSON, "LATE": DropReason.LATE, "DEEP_MIN": DEEP_MIN_BYTES,
         "too_deep": too_deep_for_msgspec, "DECODE_ERRORS": DECODE_ERRORS}
     exec(compile(source, "<deidentify batch loop>", "exec"), scope)

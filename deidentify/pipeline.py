@@ -220,8 +220,7 @@ class Pipeline:
         windows.begin_batch(partition)
         try:
             n, late, offset = run(records, partition, horizon, decoder.decode or _refuse,
-                                  self._by_class, self._reference, self._drop,
-                                  self.max_event_bytes)
+                                  self._reference, self._drop, self.max_event_bytes)
         finally:
             windows.end_batch(partition)
         valid = self.valid
