@@ -47,7 +47,6 @@ _LOOP_NAMES = frozenset({
     "size", "event_class", "refused", "targets", "target", "extract_add", "rej", "LATE",
     "NO_SCHEMA", "TOO_LARGE", "INVALID_JSON", "DEEP_MIN", "too_deep", "DECODE_ERRORS",
     "NS"})
-_PARAMETERS = frozenset({"event", "partition", "offset", "horizon"})
 
 
 def _body(fused: Callable) -> list[str] | None:
@@ -71,12 +70,14 @@ def _renamed(body: list[str], names: set[str],
              prefix: str) -> tuple[list[str], set[str]] | None:
     """``body`` with every global name (a key of ``names`` not written after ``.``)
     prefixed, and the global names it uses; None if the body uses a name of the loop as one
-    of its own."""
+    of its own, or has a ``return`` that is not a line of its own (which :func:`_branch`
+    could not turn into ``continue``)."""
     text = "\n".join(body)
     # The body is a suite at 8 spaces: wrap it so that it tokenizes on its own.
     source = "if 1:\n" + text + "\n"
     edits: list[tuple[int, int]] = []
     used: set[str] = set()
+    returns = 0
     previous = None
     try:
         for tok in tokenize.generate_tokens(io.StringIO(source).readline):
@@ -88,8 +89,12 @@ def _renamed(body: list[str], names: set[str],
                     used.add(tok.string)
                 elif tok.string in _LOOP_NAMES:
                     return None
+                elif tok.string == "return":
+                    returns += 1
             previous = tok
     except (tokenize.TokenError, IndentationError):   # pragma: no cover - generated source
+        return None
+    if returns != sum(1 for line in body if _RETURN.match(line)):
         return None
     out = source.split("\n")
     for row, col in reversed(edits):

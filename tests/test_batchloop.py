@@ -110,7 +110,10 @@ def test_bodies_are_inlined_only_in_the_generated_shape():
     fused.__globals__["Rejected"] = Exception
     try:
         assert build_batch_loop({cls: ((target, fused),)}).inlined == 0
-        fused.__source__ = fused.__source__.replace("late = 1", "x = 1")
+        # nor one whose return shares a line with an if (it could not become continue)
+        fused.__source__ = fused.__source__.replace("late = 1", "if event: return 1")
+        assert build_batch_loop({cls: ((target, fused),)}).inlined == 0
+        fused.__source__ = fused.__source__.replace("if event: return 1", "x = 1")
         assert build_batch_loop({cls: ((target, fused),)}).inlined == 1
     finally:
         del fused.__globals__["Rejected"]
