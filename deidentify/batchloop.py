@@ -129,7 +129,7 @@ def _branch(body: list[str], k: int) -> list[str]:
 
 def build_batch_loop(by_class: dict[type, tuple], *, inline: bool = True) -> BatchLoop:
     """The batch loop for ``by_class`` (decoded class -> ``((schema, fused function),
-    ...)``, :meth:`Pipeline._targets_by_class`), which it keeps: see the module docstring."""
+    ...)``, built by :meth:`Pipeline._batch_loop`), which it keeps: see the module docstring."""
     namespace: dict[str, Any] = {}
     branches: list[str] = []
     k = 0

@@ -17,7 +17,9 @@ a stage drops it::
     window (event time, caps)           -> LATE (``WindowAggregator.add`` returns it)
                                            (decoded path: extract, bound and window run
                                            as one generated function per schema,
-                                           ``WindowAggregator.extract_adder``)
+                                           ``WindowAggregator.extract_adder``, inlined
+                                           into the generated per-record loop,
+                                           ``deidentify/batchloop.py``)
   and when a window closes:
     k distinct subjects + roll-up       -> BELOW_K (``ThresholdResult.suppressed_*``)
     output guard (dims, 12+ digit measures) -> GUARD_HIT (+ the ``Detector``)
@@ -154,8 +156,6 @@ class Pipeline:
         self._thresholds: dict[int, SubjectThreshold] = {}     # k -> threshold
         self.windows = WindowAggregator(window_caps=window_caps, idle_ms=idle_ms)
         self.schemas = schemas
-        self._targets_of: EventDecoder | None = None
-        self._by_class: dict[type, tuple] = {}
         self._loop_of: EventDecoder | None = None
         self._loop: BatchLoop | None = None
         self.swap_schemas(schemas)
@@ -175,24 +175,17 @@ class Pipeline:
         self._decoder = schemas.decoder or EventDecoder(schemas.compiled)
 
     def _batch_loop(self, decoder: EventDecoder) -> BatchLoop:
-        """The generated per-record loop of ``decoder`` (:mod:`deidentify.batchloop`),
-        built once per decoder, over :meth:`_targets_by_class`."""
+        """The generated per-record loop of ``decoder`` (:mod:`deidentify.batchloop`), built
+        once per decoder over, per decoded class, each schema with its extractor and window
+        ``add`` fused into one generated function (:meth:`WindowAggregator.extract_adder`)."""
         loop = self._loop
         if loop is None or self._loop_of is not decoder:
-            loop = self._loop = build_batch_loop(self._targets_by_class(decoder),
-                                                 inline=self.inline_bodies)
+            fuse = self.windows.extract_adder
+            by_class = {cls: tuple((cs, fuse(cs, extract)) for cs, extract in targets)
+                        for cls, targets in decoder.by_class.items()}
+            loop = self._loop = build_batch_loop(by_class, inline=self.inline_bodies)
             self._loop_of = decoder
         return loop
-
-    def _targets_by_class(self, decoder: EventDecoder) -> dict[type, tuple]:
-        """Per decoded class, each schema with its extractor and window ``add`` as one
-        generated function (built once per decoder)."""
-        if self._targets_of is not decoder:
-            fuse = self.windows.extract_adder
-            self._by_class = {cls: tuple((cs, fuse(cs, extract)) for cs, extract in targets)
-                              for cls, targets in decoder.by_class.items()}
-            self._targets_of = decoder
-        return self._by_class
 
     # ----------------------------------------------------------------- hot path
 
