@@ -67,11 +67,16 @@ _PORT_AFTER_RE = re.compile(r"[0-9]{1,5}(?:[/?#]|\Z)")
 _STRIP_CHARS = "".join(map(chr, range(0x21)))
 _TAB_NEWLINE = str.maketrans("", "", "\t\n\r")
 
+# What the fast URL patterns never take (as a character class body): a C0 control, space,
+# and every other character ``\s`` matches, listed because testing the category per
+# character is the slowest part of such a match (tests/dimensions/test_fast_paths.py checks
+# the list against ``\s``).
+NOT_IN_FAST_URL = r"\x00-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 # Common case scheme://authority[/?#...]: the authority without running split_url. No
 # whitespace and no C0 control in it (split_url strips C0 controls at the ends): such URLs
 # take split_url, so both always agree.
 _FAST_AUTHORITY_MATCH = re.compile(
-    r"(?:https?|wss?)://([^/?#\\\s\x00-\x20]+)(?:[/?#]|\Z)").match
+    rf"(?:https?|wss?)://([^/?#\\{NOT_IN_FAST_URL}]+)(?:[/?#]|\Z)").match
 # ``url.split("/", 3)[0]`` of a URL the pattern above may match: with ``[1] == ""`` and
 # ``[2]`` a key of ``fast_hits`` (an authority that pattern captured: no ``/?#\\``, no
 # whitespace, no C0 control), the pattern captures exactly ``[2]``.

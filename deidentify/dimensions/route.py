@@ -122,10 +122,12 @@ and a known-word cache of at most ``cache_size`` entries, cleared when full.
 from __future__ import annotations
 
 import re
+import string
 from collections.abc import Iterable
+from typing import cast
 from urllib.parse import unquote
 
-from deidentify.dimensions.host import OTHER, split_url
+from deidentify.dimensions.host import NOT_IN_FAST_URL, OTHER, split_url
 from deidentify.dimensions.routewords import FILE_EXTENSIONS, ROUTE_WORDS
 from deidentify.errors import ConfigError
 
@@ -169,7 +171,6 @@ _VERSION_RE = re.compile(r"[vV][0-9]{1,2}(?:\.[0-9]{1,2})?")
 _CHUNK_RE = re.compile(r"[A-Za-z0-9]{6,}")
 # A maximal run of 8+ hex characters that contains a digit: at a run's start (lookbehind), 8
 # hex characters ahead, and a digit after only hex letters.
-_WORD_CHARS_RE = re.compile(r"[A-Za-z0-9_]+")
 _HEX_ID_SEARCH = re.compile(r"(?<![0-9a-fA-F])(?=[0-9a-fA-F]{8})[a-fA-F]*[0-9]").search
 _API_VERSION_RE = re.compile(r"v[0-9](?:alpha|beta|rc)[0-9]", re.IGNORECASE)
 # Version tokens that are known literals (lowercase): v1, v10, v19.0, v1beta1, v2alpha.
@@ -194,6 +195,7 @@ _COMMON_FOLLOWERS = {
     "t": "abcdefhilmnoprstuvwy", "u": "abcdefgilmnoprst", "v": "aeio", "w": "aehinors",
     "x": "acefipt", "y": "eilmnpst", "z": "aeio",
 }
+_LETTERS_DELETED = str.maketrans("", "", string.ascii_letters)
 _COMMON_BIGRAMS = frozenset(a + b for a, followers in _COMMON_FOLLOWERS.items()
                             for b in followers)
 _RARE_BIGRAMS_FOR_TOKEN = 3
@@ -207,18 +209,25 @@ _ROUTE_PLACEHOLDER_RE = re.compile(
 # whitespace and no C0 control in host or path (split_url strips C0 controls at the ends and
 # removes tabs and newlines): those URLs take split_url, so both always agree.
 _FAST_URL_MATCH = re.compile(
-    r"https?://[^/?#\\\s\x00-\x20]+(/[^?#\\\s\x00-\x20]*|)(?:[?#]|\Z)").match
+    rf"https?://[^/?#\\{NOT_IN_FAST_URL}]+(/[^?#\\{NOT_IN_FAST_URL}]*|)(?:[?#]|\Z)").match
+
+# Outputs of segments that are most likely unique to their request (an order id, a uuid):
+# not worth a segment-cache entry, which would only displace segments that do come back.
+_IDENTIFIERS = frozenset({"{id}", "{uuid}", "{hex}", "{token}", "{email}", "{date}", "{long}",
+                          "{ip}"})
 
 _NOT_TEMPLATE = ""  # cached marker for "this route field is not a template"
 
 
 def _is_token_chunk(chunk: str) -> bool:
     """True if a 6+ character alphanumeric chunk looks like a generated identifier."""
+    # A chunk is ASCII letters and digits: it has a letter unless isdigit(), a digit unless
+    # isalpha().
     if len(chunk) < 10:
-        return (len(_DIGIT_RE.findall(chunk)) >= 2 and _ALPHA_RE.search(chunk) is not None
+        return (len(chunk.translate(_LETTERS_DELETED)) >= 2 and not chunk.isdigit()
                 and not _API_VERSION_RE.fullmatch(chunk))
-    if _DIGIT_RE.search(chunk) is not None:
-        return _ALPHA_RE.search(chunk) is not None
+    if not chunk.isalpha():
+        return not chunk.isdigit()
     if not chunk.islower() and not chunk.isupper():
         if len(_SHORT_LOWER_RUN_RE.findall(chunk)) >= 2:
             return True
@@ -238,11 +247,19 @@ def _classify(seg: str, max_len: int) -> str | None:
     None only means "not an identifier"; whether a kept segment is *known* is the
     vocabulary's decision (:meth:`RouteVocabulary.is_known`).
     """
-    if _WORD_CHARS_RE.fullmatch(seg) and len(seg) <= max_len and _ALPHA_RE.search(seg):
-        # Letters, digits and "_" with a letter (ord_c64d17ea, cus_xAyCO6Mz, alice): none of
-        # the rules before the identifier rules can apply (email, JWT, date, UUID and IPv4
-        # need "@", ".", "-" or no letter; unsafe and punctuation-only need other characters).
-        return _classify_identifier(seg)
+    if seg.isascii() and len(seg) <= max_len:
+        bare = seg.replace("_", "")
+        if bare.isalnum():              # ASCII letters, digits and "_", not only "_"
+            if not bare.isdigit():
+                # With a letter (ord_c64d17ea, cus_xAyCO6Mz, alice): none of the rules
+                # before the identifier rules can apply (email, JWT, date, UUID and IPv4
+                # need "@", ".", "-" or no letter; unsafe and punctuation-only need other
+                # characters).
+                return _classify_identifier(seg)
+            if "_" not in seg:          # only digits: of the rules before, only a date
+                if seg[0] in "12" and _DATE_RE.fullmatch(seg):
+                    return "{date}"
+                return "{id}" if len(seg) > 1 else None
     if "@" in seg and _EMAIL_RE.fullmatch(seg):
         return "{email}"
     if seg.startswith("eyJ") and _JWT_RE.fullmatch(seg):
@@ -635,7 +652,9 @@ class RouteTemplate:
 
     def _from_path(self, path: str) -> str:
         """Template a URL path (no query/fragment) segment by segment."""
-        raw = [s for s in path.split("/") if s]
+        raw = path.split("/")
+        if "" in raw:
+            raw = list(filter(None, raw))
         if self._vocab.templates:
             declared = self._declared([(unquote(s) if "%" in s else s).lower() for s in raw])
             if declared is not None:
@@ -643,12 +662,16 @@ class RouteTemplate:
         more = len(raw) > self._max_depth
         if more:
             del raw[self._max_depth:]
-        get = self._segment_cache.get
-        learn = self._segment
-        # Outputs are non-empty: "or" only calls learn() on a cache miss. The same few
-        # shapes come back with different identifiers, so the grammar check of a shape is
-        # cached (its key holds only outputs: placeholders and known literals).
-        segments = [get(seg) or learn(seg) for seg in raw]
+        # Outputs are never None: a None is a segment not cached yet. The same few shapes
+        # come back with different identifiers, so the grammar check of a shape is cached
+        # (its key holds only outputs: placeholders and known literals).
+        found = list(map(self._segment_cache.get, raw))
+        if None in found:
+            learn = self._segment
+            for i, out in enumerate(found):
+                if out is None:
+                    found[i] = learn(raw[i])
+        segments = cast(list[str], found)
         shape = (more, *segments)
         route = self._shape_cache.get(shape)
         if route is None:

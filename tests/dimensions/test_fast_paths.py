@@ -13,11 +13,11 @@ import re
 import string
 
 import orjson
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from deidentify.dimensions import route as route_module
-from deidentify.dimensions.host import HostExtractor
+from deidentify.dimensions.host import NOT_IN_FAST_URL, HostExtractor
 from deidentify.dimensions.route import (
     _HEX_ID_SEARCH,
     RouteTemplate,
@@ -201,12 +201,41 @@ def _classify_in_table_order(seg: str, max_len: int) -> str | None:
     if _hex_id_reference(seg):
         return "{hex}"
     for chunk in re.findall("[A-Za-z0-9]{6,}", seg):
-        if r._is_token_chunk(chunk):
+        if _token_chunk_reference(chunk):
             return "{token}"
     if (re.search("[0-9]{2}", seg) or len(re.findall("[0-9]", seg)) > 2) \
             and not r._VERSION_RE.fullmatch(seg):
         return "{id}"
     return None
+
+
+def _token_chunk_reference(chunk: str) -> bool:
+    """The high-entropy chunk rule of the route module docstring, spelled out."""
+    digits = len(re.findall("[0-9]", chunk))
+    letters = re.search("[A-Za-z]", chunk) is not None
+    if len(chunk) < 10:
+        return (digits >= 2 and letters
+                and not re.fullmatch("v[0-9](?:alpha|beta|rc)[0-9]", chunk, re.IGNORECASE))
+    if digits:
+        return letters
+    if (not chunk.islower() and not chunk.isupper()
+            and len(re.findall("(?:^|[A-Z])[a-z](?=[A-Z])", chunk)) >= 2):
+        return True
+    low = chunk.lower()
+    rare = sum(low[i:i + 2] not in route_module._COMMON_BIGRAMS for i in range(len(low) - 1))
+    return rare >= 3
+
+
+@given(chunk=st.one_of(st.from_regex("[A-Za-z0-9]{6,24}", fullmatch=True),
+                       st.text("0123456789vVabetlrcxqzAXQ", min_size=6, max_size=14)))
+@example(chunk="v1beta1")
+@example(chunk="x7k9p2")
+@example(chunk="ab3kx9")
+@example(chunk="abcdefghij")
+@example(chunk="cnryAbCdEfGh")
+@example(chunk="1234567890")
+def test_token_chunk_is_the_documented_rule(chunk: str) -> None:
+    assert route_module._is_token_chunk(chunk) == _token_chunk_reference(chunk)
 
 
 @given(seg=st.one_of(_segment(), st.text("0123456789abcdefxyzABCXYZ_-.@~", min_size=1,
@@ -249,6 +278,15 @@ def test_hex_search_examples() -> None:
 
 
 # ----------------------------------------------------------------------------- host
+
+def test_fast_url_patterns_stop_at_exactly_whitespace_and_c0_controls() -> None:
+    # The listed class must be ``[\s\x00-\x20]`` over every code point: a character missing
+    # from it would let a fast pattern read a URL that split_url reads differently.
+    listed = re.compile(f"[{NOT_IN_FAST_URL}]").match
+    spaces = re.compile(r"[\s\x00-\x20]").match
+    chars = list(map(chr, range(0x110000)))
+    assert [c for c in chars if listed(c)] == [c for c in chars if spaces(c)]
+
 
 @settings(suppress_health_check=[HealthCheck.too_slow])
 @given(urls=st.lists(_endpoint(), min_size=1, max_size=30),
