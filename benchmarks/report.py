@@ -206,7 +206,11 @@ def markdown(doc: dict) -> str:
         f"({doc['dataset']['mean_event_bytes']:.0f} bytes on average; "
         + ", ".join(f"{k} {n:,}" for k, n in sorted(doc['dataset']['by_kind'].items()))
         + f"), {doc['settings']['partitions']} partitions, "
-        f"{doc['settings']['repeat']} repeat(s); took {doc['elapsed_s']:.0f} s.",
+        f"{doc['settings']['repeat']} repeat(s)"
+        + (f" ({offline} of preview, parse-only and decode-only)"
+           if (offline := doc['settings'].get('offline_repeat', 0)) > doc['settings']['repeat']
+           else "")
+        + f"; took {doc['elapsed_s']:.0f} s.",
         "",
         "| contender | events timed | events/s per core, median (min–max) "
         "| events/s wall, median (min–max) | peak RSS | runs |",
