@@ -124,7 +124,7 @@ from __future__ import annotations
 import re
 import string
 from collections.abc import Iterable
-from typing import cast
+from typing import Any
 from urllib.parse import unquote
 
 from deidentify.dimensions.host import NOT_IN_FAST_URL, OTHER, split_url
@@ -665,13 +665,12 @@ class RouteTemplate:
         # Outputs are never None: a None is a segment not cached yet. The same few shapes
         # come back with different identifiers, so the grammar check of a shape is cached
         # (its key holds only outputs: placeholders and known literals).
-        found = list(map(self._segment_cache.get, raw))
-        if None in found:
+        segments: list[Any] = list(map(self._segment_cache.get, raw))
+        if None in segments:
             learn = self._segment
-            for i, out in enumerate(found):
+            for i, out in enumerate(segments):
                 if out is None:
-                    found[i] = learn(raw[i])
-        segments = cast(list[str], found)
+                    segments[i] = learn(raw[i])
         shape = (more, *segments)
         route = self._shape_cache.get(shape)
         if route is None:
