@@ -31,7 +31,8 @@ from collections.abc import Callable
 from typing import Any
 
 from deidentify import measures as measure_kinds  # a module: it imports schema.model
-from deidentify.dimensions.host import FAST_SCHEMES
+from deidentify.dimensions.host import FAST_SCHEMES, HostExtractor
+from deidentify.dimensions.route import RouteTemplate
 from deidentify.schema.model import FIELD_RE, OTHER, Schema
 
 
@@ -287,7 +288,11 @@ def build_extract(schema: Schema, transforms: tuple[Callable | None, ...],
     namespace["FAST_SCHEMES"] = FAST_SCHEMES
     for i, dim in enumerate(schema.dimensions):
         if dim.type in ("route", "host"):
-            namespace[f"DIM_{i}"] = transforms[i]
+            # Bound: calling the method skips the instance's __call__ slot (~0.15 µs a miss).
+            transform = transforms[i]
+            namespace[f"DIM_{i}"] = (transform.__call__
+                                     if isinstance(transform, (RouteTemplate, HostExtractor))
+                                     else transform)
         # The transform's own cache dicts, read inline; an empty dict (every event calls the
         # transform) for a transform that has none.
         if dim.type == "route":
