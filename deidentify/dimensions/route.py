@@ -211,11 +211,6 @@ _ROUTE_PLACEHOLDER_RE = re.compile(
 _FAST_URL_MATCH = re.compile(
     rf"https?://[^/?#\\{NOT_IN_FAST_URL}]+(/[^?#\\{NOT_IN_FAST_URL}]*|)(?:[?#]|\Z)").match
 
-# Outputs of segments that are most likely unique to their request (an order id, a uuid):
-# not worth a segment-cache entry, which would only displace segments that do come back.
-_IDENTIFIERS = frozenset({"{id}", "{uuid}", "{hex}", "{token}", "{email}", "{date}", "{long}",
-                          "{ip}"})
-
 _NOT_TEMPLATE = ""  # cached marker for "this route field is not a template"
 
 
