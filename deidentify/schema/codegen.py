@@ -145,9 +145,9 @@ def generate_source(schema: Schema,
     body += [f"{ind}if v.__class__ is not str or (v not in KNOWN_IDS and new_id(v) is None):",
              f"{ind}    return REJECTED_ID"]
     # An id dimension of tenant_id (billing totals by tenant) is that same checked value.
-    tenant_dimension = any(dim.type == "id" and dim.field == "tenant_id"
-                           for dim in schema.dimensions)
-    if tenant_dimension:
+    tenant_dims = {i for i, dim in enumerate(schema.dimensions)
+                   if dim.type == "id" and dim.field == "tenant_id"}
+    if tenant_dims:
         body.append(f"{ind}tenant = v")
     body += path_lines("ts", "v", ind)
     # parse_ts_ms's two fast paths inline (epoch ms; a string whose second and tail are
@@ -201,7 +201,7 @@ def generate_source(schema: Schema,
                      f"{ind}if {d} is None:",
                      f"{ind}    {d} = DIM_{i}(v)"]
             continue
-        if kind == "id" and dim.field == "tenant_id":
+        if i in tenant_dims:
             body.append(f"{ind}{d} = tenant")
             continue
         body += path_lines(dim.field, "v", ind)
