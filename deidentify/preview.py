@@ -33,7 +33,8 @@ def run_preview(schemas: SchemaSet, path: str, *, region: str, out: BinaryIO,
                 err: TextIO, settle_heap: bool = False) -> int:
     """Preview ``path`` (``-``: stdin); returns the exit code. ``settle_heap``: the process
     is ``deidentify preview`` itself, so its start-up state may be frozen out of the cyclic
-    collector's scans (:func:`deidentify.runtime.heap.settle`; not for a shared process)."""
+    collector's scans (:func:`deidentify.runtime.heap.settle`, without its collection: the
+    process ends with the file; not for a shared process)."""
     try:
         stream = sys.stdin.buffer if path == "-" else open(path, "rb")
     except OSError as exc:
@@ -42,7 +43,7 @@ def run_preview(schemas: SchemaSet, path: str, *, region: str, out: BinaryIO,
         return 2
     pipeline = Pipeline(schemas, region=region)
     if settle_heap:
-        settle()
+        settle(collect=False)
     published = 0
     try:
         records = _records(stream)

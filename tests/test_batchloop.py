@@ -4,13 +4,16 @@ offsets, watermarks and aggregates as calling the fused function per event."""
 
 from __future__ import annotations
 
+import io
 import tempfile
+import tokenize
 from pathlib import Path
 
 import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from deidentify import batchloop
 from deidentify.batchloop import build_batch_loop
 from deidentify.pipeline import Pipeline
 from deidentify.schema import SchemaSet, default_schema_dir, load_schemas
@@ -130,3 +133,104 @@ def test_the_loop_source_holds_no_schema_text():
             assert f"'{dim.field}'" not in source and f'"{dim.field}"' not in source
             for value in dim.values or ():
                 assert repr(value) not in source
+
+
+# --------------------------------------------------------------------------- name renaming
+
+
+def spec_renamed(body: list[str], names: set[str], prefix: str):
+    """The specification of ``batchloop._renamed``: what it did with Python's ``tokenize``
+    before a regular expression replaced it (frozen copy)."""
+    source = "if 1:\n" + "\n".join(body) + "\n"
+    edits, used, returns, previous = [], set(), 0, None
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+            if tok.type == tokenize.NAME and not (
+                    previous is not None and previous.type == tokenize.OP
+                    and previous.string == "."):
+                if tok.string in names:
+                    edits.append(tok.start)
+                    used.add(tok.string)
+                elif tok.string in batchloop._LOOP_NAMES:
+                    return None
+                elif tok.string == "return":
+                    returns += 1
+            previous = tok
+    except (tokenize.TokenError, IndentationError):
+        return None
+    if returns != sum(1 for line in body if batchloop._RETURN.match(line)):
+        return None
+    out = source.split("\n")
+    for row, col in reversed(edits):
+        out[row - 1] = out[row - 1][:col] + prefix + out[row - 1][col:]
+    return out[1:-1], used
+
+
+def _fused_bodies(schemas: SchemaSet):
+    p = Pipeline(schemas, region="eu")
+    by_class = p._batch_loop(p._decoder).__globals__["by_class"]
+    for targets in by_class.values():
+        for _cs, fused in targets:
+            body = batchloop._body(fused)
+            if body is not None:
+                yield body, {name for name in fused.__globals__ if name.isidentifier()}
+
+
+def test_renaming_equals_tokenize_on_generated_bodies():
+    sets = [SHIPPED, SchemaSet.from_schemas([_schema("calls")], "/nonexistent")]
+    bodies = [body for schemas in sets for body in _fused_bodies(schemas)]
+    assert len(bodies) == 4
+    for body, names in bodies:
+        got = batchloop._renamed(body, names, "I7_")
+        assert got is not None
+        assert got == spec_renamed(body, names, "I7_")
+
+
+GLOBALS = ("OTHER", "MISSING", "KNOWN_IDS", "DIM_0", "parse_ts_ms", "M0_LO")
+_atoms = st.one_of(
+    st.sampled_from(GLOBALS + ("v", "d0", "event", "x1", "return_", "_OTHER", "OTHER2")),
+    st.sampled_from(GLOBALS + ("f3", "get", "late")).map(lambda n: f"event.{n}"),
+    st.sampled_from(GLOBALS + ("?", "a b", "it's", "#", "x\\y")).map(repr),
+    st.sampled_from(GLOBALS).map(lambda n: f'"{n}"'),
+    st.sampled_from(("1", "1e5", "0x1f", "10000000000000", "1.5")))
+
+
+@st.composite
+def _expression(draw, depth: int = 0) -> str:
+    atoms = draw(st.lists(_atoms if depth else st.one_of(_atoms, _expression(1)),
+                          min_size=1, max_size=4))
+    ops = draw(st.lists(st.sampled_from((" + ", " is ", " in ", " and ", " if v else ", ", ")),
+                        min_size=len(atoms) - 1, max_size=len(atoms) - 1))
+    text = atoms[0] + "".join(op + a for op, a in zip(ops, atoms[1:], strict=True))
+    return f"({text})" if depth else text
+
+
+@st.composite
+def _line(draw) -> str:
+    kind = draw(st.sampled_from(("assign", "return", "if", "comment", "loop-name")))
+    expr = draw(_expression())
+    if kind == "assign":
+        return f"        {draw(st.sampled_from(('v', 'd0', 'OTHER', 'x1')))} = {expr}"
+    if kind == "return":
+        return f"        return {expr}"
+    if kind == "if":
+        return f"        if {expr}: pass  # {draw(st.sampled_from(GLOBALS))}"
+    if kind == "comment":
+        return f"        # {expr}"
+    return f"        {draw(st.sampled_from(('n', 'late', 'drop', 'value')))} = {expr}"
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(body=st.lists(_line(), min_size=1, max_size=6))
+def test_renaming_equals_tokenize_on_generated_lines(body):
+    names = set(GLOBALS)
+    assert batchloop._renamed(body, names, "I3_") == spec_renamed(body, names, "I3_")
+
+
+def test_renaming_refuses_what_it_cannot_read():
+    names = {"OTHER"}
+    for line in ("        v = f'{OTHER}'", "        v = b'x'", "        v = '''x'''",
+                 "        v = OTHER + \\"):
+        assert batchloop._renamed([line], names, "I0_") is None, line
+    assert batchloop._renamed(["        v = OTHER"], names, "I0_") == (
+        ["        v = I0_OTHER"], {"OTHER"})

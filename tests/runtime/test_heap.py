@@ -58,3 +58,15 @@ def test_garbage_cycles_made_after_settle_are_still_collected(restored_gc) -> No
     ref = _cycle()
     gc.collect()
     assert ref() is None
+
+
+def test_settle_without_collecting_freezes_the_garbage_too(restored_gc) -> None:
+    ref = _cycle()                       # garbage already, not yet collected
+    frozen = heap.settle(collect=False)
+    assert frozen == gc.get_freeze_count() > 0
+    assert gc.get_threshold() == (heap.YOUNG_THRESHOLD, heap.MIDDLE_THRESHOLD,
+                                  heap.OLD_THRESHOLD)
+    gc.collect()
+    assert ref() is not None             # frozen with the rest: no collection sees it
+    heap.settle()                        # the next full settle collects it
+    assert ref() is None
