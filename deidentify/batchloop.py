@@ -17,6 +17,16 @@ generated shape (``try:`` / body / ``except Rejected``), no loop statement, and 
 the loop uses. Any other class (two schemas on one event type, say) takes the generic branch:
 the fused functions called one after the other, as before. Names are taken from the fused
 function's own namespace (renamed with a per-class prefix), never from a schema.
+
+Batch locals: the window state a fused body keeps in small lists for the whole batch (its
+schema's received count, the batch's stream time, its hot window: see
+``WindowAggregator._add_body``) is read into locals of the loop before the first record,
+and the count and stream time are written back after the last one (in a ``finally``), so
+that an event updates a local instead of a list item (:func:`_batch_locals`). Meanwhile
+the lists take what the generic branch and the reference path write: a received count adds
+up and stream time is a maximum, so both sides merge into the same state; a hot window is a
+cache of ``start -> window`` that stays right for the whole batch (windows close between
+batches, and ``begin_batch`` clears it).
 """
 
 from __future__ import annotations
@@ -107,6 +117,52 @@ def _renamed(body: list[str], names: set[str],
     return out, used
 
 
+# The lines of a renamed body that touch a batch-long list ("{p}": the class prefix), and
+# what they become; the loop reads the lists into these locals first and writes them back
+# after (_batch_locals).
+_LOCAL_LINES = {
+    "{p}RECEIVED[0] += 1": "r{k} += 1",
+    "if ts > {p}BATCH_TIME[0]:": "if ts > bt{k}:",
+    "{p}BATCH_TIME[0] = ts": "bt{k} = ts",
+    "if {p}HOT[0] == start:": "if hs{k} == start:",
+    "win = {p}HOT[1]": "win = hw{k}",
+    "{p}HOT[0] = start": "hs{k} = start",
+    "{p}HOT[1] = win": "hw{k} = win",
+}
+
+
+def _batch_locals(body: list[str], k: int) -> tuple[list[str], list[str], list[str]]:
+    """``body`` with its batch-long list items turned into loop locals (``_LOCAL_LINES``),
+    the lines that read them before the loop, and the lines that write them back after it;
+    ``body`` unchanged and no lines when any other line uses those lists or a body already
+    has a local of those names."""
+    p = f"I{k}_"
+    table = {key.format(p=p): value.format(k=k) for key, value in _LOCAL_LINES.items()}
+    lists = re.compile(rf"\b{p}(?:RECEIVED|BATCH_TIME|HOT)\b|\b(?:r|bt|hs|hw){k}\b")
+    out = []
+    for line in body:
+        stripped = line.lstrip(" ")
+        new = table.get(stripped)
+        if new is None:
+            if lists.search(line):
+                return body, [], []
+            out.append(line)
+        else:
+            out.append(line[:len(line) - len(stripped)] + new)
+    if out == body:
+        return body, [], []
+    before = [f"    r{k} = 0",
+              f"    bt{k} = {p}BATCH_TIME[0]",
+              f"    hs{k} = {p}HOT[0]",
+              f"    hw{k} = {p}HOT[1]"]
+    # The hot window is not written back: WindowAggregator.begin_batch clears it before
+    # the next batch reads it.
+    after = [f"        {p}RECEIVED[0] += r{k}",
+             f"        if bt{k} > {p}BATCH_TIME[0]:",
+             f"            {p}BATCH_TIME[0] = bt{k}"]
+    return out, before, after
+
+
 def _branch(body: list[str], k: int) -> list[str]:
     """The loop lines of one inlined class ``C{k}``: its body inside ``try``, each
     ``return`` turned into ``continue`` or a drop and ``continue``."""
@@ -136,6 +192,8 @@ def build_batch_loop(by_class: dict[type, tuple], *, inline: bool = True) -> Bat
     ...)``, built by :meth:`Pipeline._batch_loop`), which it keeps: see the module docstring."""
     namespace: dict[str, Any] = {}
     branches: list[str] = []
+    prologue: list[str] = []
+    epilogue: list[str] = []
     k = 0
     for cls, targets in by_class.items() if inline else ():
         if len(targets) != 1:
@@ -151,17 +209,15 @@ def build_batch_loop(by_class: dict[type, tuple], *, inline: bool = True) -> Bat
         body, used = renamed
         for name in sorted(used | {"Rejected"}):
             namespace[f"I{k}_{name}"] = fused.__globals__[name]
+        body, before, after = _batch_locals(body, k)
+        prologue += before
+        epilogue += after
         namespace[f"C{k}"] = cls
         namespace[f"NAME{k}"] = cs.name
         keyword = "elif" if branches else "if"
         branches += [f"        {keyword} event_class is C{k}:", *_branch(body, k)]
         k += 1
-    source = "\n".join([
-        "def run(records, partition, horizon, decode, reference, drop, max_bytes):",
-        *[f"    {name} = NS[{name!r}]" for name in namespace],
-        "    late = 0",
-        "    n = 0",
-        "    offset = -1",
+    loop = [
         "    for offset, value in records:",
         "        n += 1",
         "        if value is None or (size := len(value)) > max_bytes:",
@@ -188,7 +244,17 @@ def build_batch_loop(by_class: dict[type, tuple], *, inline: bool = True) -> Bat
         "            refused = extract_add(event, partition, offset, horizon)",
         "            if refused is not None:",
         "                late += refused is LATE",
-        "                drop(target.name, refused)",
+        "                drop(target.name, refused)"]
+    if epilogue:
+        loop = ["    try:", *["    " + line for line in loop], "    finally:", *epilogue]
+    source = "\n".join([
+        "def run(records, partition, horizon, decode, reference, drop, max_bytes):",
+        *[f"    {name} = NS[{name!r}]" for name in namespace],
+        "    late = 0",
+        "    n = 0",
+        "    offset = -1",
+        *prologue,
+        *loop,
         "    return n, late, offset",
         ""])
     scope: dict[str, Any] = {

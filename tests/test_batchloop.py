@@ -17,6 +17,7 @@ from deidentify import batchloop
 from deidentify.batchloop import build_batch_loop
 from deidentify.pipeline import Pipeline
 from deidentify.schema import SchemaSet, default_schema_dir, load_schemas
+from deidentify.schema.decoder import MAX_DEPTH, too_deep_for_msgspec
 from tests.helpers import COUNTS_SCHEMA, MINUTE, T0, call, schema_file
 from tests.strategies import hostile_event, raw_line
 
@@ -234,3 +235,22 @@ def test_renaming_refuses_what_it_cannot_read():
         assert batchloop._renamed([line], names, "I0_") is None, line
     assert batchloop._renamed(["        v = OTHER"], names, "I0_") == (
         ["        v = I0_OTHER"], {"OTHER"})
+
+
+def test_batch_locals_merge_with_what_the_reference_path_writes():
+    """The inlined branch counts into locals and the reference path into the lists, in the
+    same batch: the received count adds up and stream time is the maximum of both."""
+    schemas = SchemaSet.from_schemas([_schema("calls")], "/nonexistent")
+    p = Pipeline(schemas, region="eu", now_ms=lambda: T0 + 10 * MINUTE)
+    source = p._batch_loop(p._decoder).__source__
+    assert "r0 += 1" in source and "I0_RECEIVED[0] += 1" not in source
+    # brackets in a string: not deep, but the depth check sends it down the reference path
+    via_reference = call(T0 + 9000, note="[" * (2 * MAX_DEPTH + 2))
+    assert too_deep_for_msgspec(via_reference)
+    for latest_last in (False, True):
+        batch = [call(T0 + 1000), via_reference, call(T0 + 2000)]
+        if latest_last:
+            batch = [via_reference.replace(b"9000", b"3000"), call(T0 + 12_000)]
+        p.process_batch(iter(enumerate(batch)), latest_last)
+    assert p.valid == {"calls": 5}
+    assert p.windows._stream_time == {False: T0 + 9000, True: T0 + 12_000}
