@@ -150,13 +150,18 @@ def generate_source(schema: Schema,
     if tenant_dims:
         body.append(f"{ind}tenant = v")
     body += path_lines("ts", "v", ind)
-    # parse_ts_ms's two fast paths inline (epoch ms; a string whose second and tail are
-    # both in its memos, deidentify.schema.compile), everything else through it.
+    # parse_ts_ms's fast paths inline (epoch ms; a string whose second and tail are both in
+    # its memos; one with a 4-6 digit fraction whose second, milliseconds and rest are all
+    # in its memos: deidentify.schema.compile), everything else through it.
     body += [f"{ind}if v.__class__ is int and 0 < v < 10000000000000:",
              f"{ind}    ts = v",
              f"{ind}elif (v.__class__ is str and (ts_tail := TS_TAIL_US.get(v[19:])) is not None",
              f"{ind}      and (ts_second := TS_SECOND_US.get(v[:19])) is not None):",
              f"{ind}    ts = int((ts_second + ts_tail) / 1000000 * 1000)",
+             f"{ind}elif (v.__class__ is str and (ts_tail := TS_SUB_US.get(v[23:])) is not None",
+             f"{ind}      and (ts_ms := TS_MS_US.get(v[19:23])) is not None",
+             f"{ind}      and (ts_second := TS_SECOND_US.get(v[:19])) is not None):",
+             f"{ind}    ts = int((ts_second + ts_ms + ts_tail) / 1000000 * 1000)",
              f"{ind}else:",
              f"{ind}    ts = parse_ts_ms(v)"]
     dim_names = []

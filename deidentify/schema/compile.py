@@ -110,18 +110,32 @@ def field_getter(path: str) -> Callable[[dict], Any]:
 #   an entry is made once the tail has passed a strict pattern (offset hours 00-23,
 #   minutes 00-59).
 #
-# Anything else (other lengths, lower-case t/z, a space, 4+ fraction digits, ``+0100``,
+# A fraction of 4-6 digits (``isoformat()`` with microseconds) would make up to a million
+# distinct tails, so its tail is cut in two at the millisecond, each half its own memo:
+#
+# * TS_MS_US: ``".123"`` (the dot and the first three digits) -> microseconds (123000);
+# * TS_SUB_US: the rest, 1-3 more digits then the zone (``"456+01:00"``, ``"4Z"``) ->
+#   microseconds to add (the digits padded to three, minus the offset).
+#
+# and such a string is answered from three memos (second, milliseconds, rest).
+#
+# Anything else (other lengths, lower-case t/z, a space, 7+ fraction digits, ``+0100``,
 # ``+00:60``, second 60, non-ASCII digits...) misses and takes the ``fromisoformat`` path.
-# A fraction of 4-6 digits would make up to a million distinct tails: never remembered.
-# Memory: the memos hold at most TS_SECONDS_MAX and TS_TAILS_MAX entries (each cleared when
-# full; keys of at most 19 and 10 characters; about 2.5 and 5 MiB worst case). In this
-# process only; keys are never logged.
+# Memory: the memos hold at most TS_SECONDS_MAX, TS_TAILS_MAX, 1000 and TS_SUBS_MAX entries
+# (each cleared when full; keys of at most 19, 10, 4 and 9 characters; about 2.5, 5, 0.1 and
+# 5 MiB worst case). In this process only; keys are never logged.
 TS_SECONDS_MAX = 16384
 TS_TAILS_MAX = 32768      # 1111 fractions x up to 29 offsets
+TS_SUBS_MAX = 32768       # 1110 sub-millisecond digit strings x up to 29 offsets
 TS_SECOND_US: dict[str, int] = {}
 TS_TAIL_US: dict[str, int] = {}
+TS_MS_US: dict[str, int] = {}
+TS_SUB_US: dict[str, int] = {}
 _TS_SECOND_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}")
-_TS_TAIL_RE = re.compile(r"(?:\.([0-9]{1,3}))?(?:Z|([+-])([01][0-9]|2[0-3]):([0-5][0-9]))")
+_ZONE = r"(?:Z|([+-])([01][0-9]|2[0-3]):([0-5][0-9]))"
+_TS_TAIL_RE = re.compile(r"(?:\.([0-9]{1,3}))?" + _ZONE)
+_TS_MS_RE = re.compile(r"\.[0-9]{3}")
+_TS_SUB_RE = re.compile(r"([0-9]{1,3})" + _ZONE)
 _EPOCH_NAIVE = datetime(1970, 1, 1)
 _ONE_US = timedelta(microseconds=1)
 
@@ -145,8 +159,10 @@ def parse_ts_ms(value: Any) -> int:
         n = len(value)
         if n < 25 or (n < 30 and value[-1] != "Z"):
             epoch_us = _learn_ts_us(value)
-            if epoch_us is not None:
-                return int(epoch_us / 1_000_000 * 1000)
+        else:
+            epoch_us = _learn_us_fraction(value)
+        if epoch_us is not None:
+            return int(epoch_us / 1_000_000 * 1000)
         if 10 <= n <= 40:
             try:
                 dt = datetime.fromisoformat(value)
@@ -177,6 +193,52 @@ def _learn_ts_us(value: str) -> int | None:
     return second_us + tail_us
 
 
+def _learn_us_fraction(value: str) -> int | None:
+    """Exact epoch microseconds of ``value`` when it is a second, a fraction of 4-6 digits
+    and a zone (the second, its first three digits and the rest then remembered), else
+    None."""
+    ms_us = TS_MS_US.get(value[19:23])
+    if ms_us is None:
+        ms = value[19:23]
+        if _TS_MS_RE.fullmatch(ms) is None:
+            return None
+        ms_us = int(ms[1:]) * 1000
+        TS_MS_US[ms] = ms_us          # at most 1000 keys: ".000" to ".999"
+    sub_us = TS_SUB_US.get(value[23:])
+    if sub_us is None:
+        sub_us = _learn_sub(value[23:])
+        if sub_us is None:
+            return None
+    second_us = TS_SECOND_US.get(value[:19])
+    if second_us is None:
+        second_us = _learn_second(value[:19])
+        if second_us is None:
+            return None
+    return second_us + ms_us + sub_us
+
+
+def _learn_sub(sub: str) -> int | None:
+    """Microseconds to add for ``sub`` (1-3 digits after the millisecond, then ``Z`` or an
+    offset), remembered; None (nothing remembered) unless it is exactly that shape."""
+    match = _TS_SUB_RE.fullmatch(sub)
+    if match is None:
+        return None
+    digits, sign, hours, minutes = match.groups()
+    sub_us = int(digits.ljust(3, "0")) + _zone_us(sign, hours, minutes)
+    if len(TS_SUB_US) >= TS_SUBS_MAX:
+        TS_SUB_US.clear()
+    TS_SUB_US[sub] = sub_us
+    return sub_us
+
+
+def _zone_us(sign: str | None, hours: str | None, minutes: str | None) -> int:
+    """Microseconds to add to a local time to make it UTC (0 for ``Z``)."""
+    if sign is None:
+        return 0
+    offset_us = (int(hours or 0) * 60 + int(minutes or 0)) * 60_000_000
+    return -offset_us if sign == "+" else offset_us
+
+
 def _learn_second(second: str) -> int | None:
     """Microseconds from the epoch to ``YYYY-MM-DDTHH:MM:SS`` read as UTC, remembered; None
     (nothing remembered) unless ``second`` is exactly that shape with fields in range."""
@@ -201,10 +263,7 @@ def _learn_tail(tail: str) -> int | None:
     if match is None:
         return None
     fraction, sign, hours, minutes = match.groups()
-    tail_us = int(fraction.ljust(6, "0")) if fraction else 0
-    if sign is not None:
-        offset_us = (int(hours) * 60 + int(minutes)) * 60_000_000
-        tail_us += -offset_us if sign == "+" else offset_us
+    tail_us = (int(fraction.ljust(6, "0")) if fraction else 0) + _zone_us(sign, hours, minutes)
     if len(TS_TAIL_US) >= TS_TAILS_MAX:
         TS_TAIL_US.clear()
     TS_TAIL_US[tail] = tail_us
@@ -403,5 +462,6 @@ class CompiledSchema:
 EXTRACT_RUNTIME: dict[str, Any] = {
     "MISSING": _MISSING, "Rejected": Rejected, "Extracted": Extracted,
     "parse_ts_ms": parse_ts_ms, "TS_SECOND_US": TS_SECOND_US, "TS_TAIL_US": TS_TAIL_US,
+    "TS_MS_US": TS_MS_US, "TS_SUB_US": TS_SUB_US,
     "id_match": _ID_RE.match, "REJECTED_ID": REJECTED_ID,
     "INVALID_FIELD": INVALID_FIELD, "MAX_FIELD_CHARS": MAX_FIELD_CHARS}

@@ -181,9 +181,14 @@ def test_aware_timestamp_is_exact_microseconds_over_a_million(us):
     assert at.timestamp() == us / 1_000_000
 
 
+def _clear_memos() -> None:
+    for memo in (compile_mod.TS_SECOND_US, compile_mod.TS_TAIL_US, compile_mod.TS_MS_US,
+                 compile_mod.TS_SUB_US):
+        memo.clear()
+
+
 def test_common_shapes_are_remembered_and_others_are_not():
-    compile_mod.TS_SECOND_US.clear()
-    compile_mod.TS_TAIL_US.clear()
+    _clear_memos()
     for value in COMMON:
         parse_ts_ms(value)
     assert set(compile_mod.TS_SECOND_US) == {"2026-11-20T10:00:01"}
@@ -199,33 +204,66 @@ def test_common_shapes_are_remembered_and_others_are_not():
     assert "2026-02-30T12:00:00" not in seconds and "2024-02-29T12:00:00" in seconds
     assert tails <= {".123Z", ".123+01:00", "Z", ".123-05:00", "+05:30", "+23:59", "-23:59",
                      ".999-23:59", "+00:00", ".001+00:00", ".999Z", ".429Z", ".009Z", ".786Z"}
+    # 4-6 fraction digits: the milliseconds and the rest, each in its own memo; 7+ digits
+    # (".1234567Z") leave no rest behind
+    assert set(compile_mod.TS_SUB_US) == {"999Z", "456Z", "456+00:00"}
+    assert set(compile_mod.TS_MS_US) <= {".123", ".999", ".429", ".009", ".786", ".001"}
+    assert compile_mod.TS_SUB_US["456+00:00"] == 456 and compile_mod.TS_MS_US[".123"] == 123000
+
+
+def test_microsecond_strings_are_answered_inline_from_the_memos(monkeypatch):
+    """After the first, a string with a 6-digit fraction never reaches parse_ts_ms."""
+    calls = []
+
+    def counted(value):
+        calls.append(value)
+        return parse_ts_ms(value)
+
+    monkeypatch.setitem(compile_mod.EXTRACT_RUNTIME, "parse_ts_ms", counted)
+    billing = next(cs for cs in load_schemas(default_schema_dir()).compiled
+                   if cs.name == "billing_totals")
+    _clear_memos()
+    for value in ("2026-11-20T10:00:01.123456Z", "2026-11-20T10:00:01.123457+01:00",
+                  "2026-11-20T10:00:01.1234-05:30", "2026-11-20T10:00:01.12345Z"):
+        event = {"type": "billing_charge", "ts": value, "tenant_id": "acme",
+                 "customer_id": "cus_1", "currency": "EUR", "amount_minor": 100}
+        want = spec_parse_ts_ms(value)
+        assert billing.extract(event).ts_ms == want
+        assert calls == [value]
+        assert billing.extract(event).ts_ms == want
+        assert calls == [value]
+        calls.clear()
 
 
 def test_memos_stay_bounded(monkeypatch):
     monkeypatch.setattr(compile_mod, "TS_SECONDS_MAX", 50)
     monkeypatch.setattr(compile_mod, "TS_TAILS_MAX", 40)
-    compile_mod.TS_SECOND_US.clear()
-    compile_mod.TS_TAIL_US.clear()
+    monkeypatch.setattr(compile_mod, "TS_SUBS_MAX", 30)
+    _clear_memos()
     start = datetime(2026, 11, 20, tzinfo=UTC)
     for i in range(1000):
-        at = start + timedelta(seconds=i * 7, milliseconds=i)
-        value = at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        assert parse_ts_ms(value) == spec_parse_ts_ms(value)
+        at = start + timedelta(seconds=i * 7, microseconds=i * 1001)
+        for spec in ("milliseconds", "microseconds"):
+            value = at.isoformat(timespec=spec).replace("+00:00", "Z" if i % 2 else "+00:00")
+            assert parse_ts_ms(value) == spec_parse_ts_ms(value)
         assert len(compile_mod.TS_SECOND_US) <= 50
         assert len(compile_mod.TS_TAIL_US) <= 40
+        assert len(compile_mod.TS_SUB_US) <= 30
+        assert len(compile_mod.TS_MS_US) <= 1000
     assert compile_mod.TS_SECOND_US and compile_mod.TS_TAIL_US   # still in use
+    assert compile_mod.TS_SUB_US and compile_mod.TS_MS_US
 
 
 def test_memos_stay_bounded_at_the_shipped_limits():
-    compile_mod.TS_SECOND_US.clear()
-    compile_mod.TS_TAIL_US.clear()
+    _clear_memos()
     for i in range(compile_mod.TS_SECONDS_MAX + 10):
         offset = f"{'+-'[i % 2]}{i % 24:02d}:{i % 60:02d}"
-        value = (datetime(2026, 11, 20) + timedelta(seconds=i)).isoformat() \
-            + f".{i % 1000:03d}{offset}"
-        parse_ts_ms(value)
+        second = (datetime(2026, 11, 20) + timedelta(seconds=i)).isoformat()
+        parse_ts_ms(f"{second}.{i % 1000:03d}{offset}")
+        parse_ts_ms(f"{second}.{i % 997:03d}{i % 1000:03d}{offset}")
         assert len(compile_mod.TS_SECOND_US) <= compile_mod.TS_SECONDS_MAX
         assert len(compile_mod.TS_TAIL_US) <= compile_mod.TS_TAILS_MAX
+        assert len(compile_mod.TS_SUB_US) <= compile_mod.TS_SUBS_MAX
     assert len(compile_mod.TS_SECOND_US) < compile_mod.TS_SECONDS_MAX   # it was cleared
 
 
