@@ -220,23 +220,7 @@ def _learn_us_fraction(value: str) -> int | None:
 def _learn_sub(sub: str) -> int | None:
     """Microseconds to add for ``sub`` (1-3 digits after the millisecond, then ``Z`` or an
     offset), remembered; None (nothing remembered) unless it is exactly that shape."""
-    match = _TS_SUB_RE.fullmatch(sub)
-    if match is None:
-        return None
-    digits, sign, hours, minutes = match.groups()
-    sub_us = int(digits.ljust(3, "0")) + _zone_us(sign, hours, minutes)
-    if len(TS_SUB_US) >= TS_SUBS_MAX:
-        TS_SUB_US.clear()
-    TS_SUB_US[sub] = sub_us
-    return sub_us
-
-
-def _zone_us(sign: str | None, hours: str | None, minutes: str | None) -> int:
-    """Microseconds to add to a local time to make it UTC (0 for ``Z``)."""
-    if sign is None:
-        return 0
-    offset_us = (int(hours or 0) * 60 + int(minutes or 0)) * 60_000_000
-    return -offset_us if sign == "+" else offset_us
+    return _learn_zoned(sub, _TS_SUB_RE, 3, TS_SUB_US, TS_SUBS_MAX)
 
 
 def _learn_second(second: str) -> int | None:
@@ -259,15 +243,26 @@ def _learn_second(second: str) -> int | None:
 def _learn_tail(tail: str) -> int | None:
     """Microseconds to add for ``tail`` (a fraction of at most 3 digits, then ``Z`` or an
     offset), remembered; None (nothing remembered) unless it is exactly that shape."""
-    match = _TS_TAIL_RE.fullmatch(tail)
+    return _learn_zoned(tail, _TS_TAIL_RE, 6, TS_TAIL_US, TS_TAILS_MAX)
+
+
+def _learn_zoned(key: str, pattern: re.Pattern[str], width: int, memo: dict[str, int],
+                 cap: int) -> int | None:
+    """``key``'s digits (if any) padded to ``width`` (microseconds), minus its zone's
+    offset, remembered in ``memo`` (cleared when it holds ``cap``); None (nothing
+    remembered) unless ``pattern`` (digits, then ``Z`` or ``[+-]HH:MM``) matches it all."""
+    match = pattern.fullmatch(key)
     if match is None:
         return None
-    fraction, sign, hours, minutes = match.groups()
-    tail_us = (int(fraction.ljust(6, "0")) if fraction else 0) + _zone_us(sign, hours, minutes)
-    if len(TS_TAIL_US) >= TS_TAILS_MAX:
-        TS_TAIL_US.clear()
-    TS_TAIL_US[tail] = tail_us
-    return tail_us
+    digits, sign, hours, minutes = match.groups()
+    us = int(digits.ljust(width, "0")) if digits else 0
+    if sign is not None:
+        offset_us = (int(hours) * 60 + int(minutes)) * 60_000_000
+        us += -offset_us if sign == "+" else offset_us
+    if len(memo) >= cap:
+        memo.clear()
+    memo[key] = us
+    return us
 
 
 # --------------------------------------------------------------------------- dimensions
