@@ -25,7 +25,8 @@ Invariants and costs:
   only a garbage *cycle* among them waits for the next :func:`settle` (a new session or a
   schema reload), and its memory is bounded by one session's start-up state.
 * One :func:`settle` costs one full collection (~0.1 s for the sidecar's ~53k start-up
-  containers); it runs at session start and after a schema reload, never per batch.
+  containers; none with ``collect=False``, which ``preview`` uses); it runs at session
+  start and after a schema reload, never per batch.
 * Young garbage cycles wait for at most :data:`YOUNG_THRESHOLD` container allocations
   (net of deallocations).
 * Process-wide: call it from a service's top level (``deidentify run``), not from a

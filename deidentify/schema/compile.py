@@ -153,9 +153,9 @@ def parse_ts_ms(value: Any) -> int:
             second_us = TS_SECOND_US.get(value[:19])
             if second_us is not None:
                 return int((second_us + tail_us) / 1_000_000 * 1000)
-        # A miss. Learn the parts when it can have the memo shape (Z forms have at most 24
-        # characters, offset forms 25-29; so 4+ fraction digits are not even tried), else
-        # fromisoformat, which defines what is valid.
+        # A miss. Learn the parts when it can have a memo shape (with at most 3 fraction
+        # digits, Z forms have at most 24 characters and offset forms 25-29; longer ones
+        # may have 4-6), else fromisoformat, which defines what is valid.
         n = len(value)
         if n < 25 or (n < 30 and value[-1] != "Z"):
             epoch_us = _learn_ts_us(value)
@@ -182,11 +182,9 @@ def parse_ts_ms(value: Any) -> int:
 def _learn_ts_us(value: str) -> int | None:
     """Exact epoch microseconds of ``value`` when its second and tail have the memo shape
     (both then remembered), else None."""
-    second_us = TS_SECOND_US.get(value[:19])
+    second_us = _second_us(value[:19])
     if second_us is None:
-        second_us = _learn_second(value[:19])
-        if second_us is None:
-            return None
+        return None
     tail_us = _learn_tail(value[19:])
     if tail_us is None:
         return None
@@ -209,11 +207,9 @@ def _learn_us_fraction(value: str) -> int | None:
         sub_us = _learn_sub(value[23:])
         if sub_us is None:
             return None
-    second_us = TS_SECOND_US.get(value[:19])
+    second_us = _second_us(value[:19])
     if second_us is None:
-        second_us = _learn_second(value[:19])
-        if second_us is None:
-            return None
+        return None
     return second_us + ms_us + sub_us
 
 
@@ -221,6 +217,13 @@ def _learn_sub(sub: str) -> int | None:
     """Microseconds to add for ``sub`` (1-3 digits after the millisecond, then ``Z`` or an
     offset), remembered; None (nothing remembered) unless it is exactly that shape."""
     return _learn_zoned(sub, _TS_SUB_RE, 3, TS_SUB_US, TS_SUBS_MAX)
+
+
+def _second_us(second: str) -> int | None:
+    """``second`` (``YYYY-MM-DDTHH:MM:SS``) in microseconds from the epoch, from the memo or
+    learnt; None unless it is that shape with fields in range."""
+    second_us = TS_SECOND_US.get(second)
+    return _learn_second(second) if second_us is None else second_us
 
 
 def _learn_second(second: str) -> int | None:
