@@ -302,9 +302,12 @@ def clamped_number_lines(measure: Measure, target: str, prefix: str,
     else:
         # A float is compared with float bounds (the same numbers, exactly: an int bound
         # next to a float takes CPython's slow mixed comparison); the result is the same.
+        # In range first (NaN fails both comparisons), then out of range.
         consts[f"{lo}F"], consts[f"{hi}F"] = floats
-        branches = ["if c is float and v == v:",
-                    f"    {target} = {lo} if v < {lo}F else ({hi} if v > {hi}F else v)",
+        branches = [f"if c is float and {lo}F <= v <= {hi}F:",
+                    f"    {target} = v",
+                    "elif c is float and v == v:",
+                    f"    {target} = {lo} if v < {lo}F else {hi}",
                     "elif c is int:",
                     f"    {target} = {lo} if v < {lo} else ({hi} if v > {hi} else v)"]
     lines = read(measure.field or "", "v") + [
@@ -566,9 +569,10 @@ class HistogramKind(MeasureKind):
         if floats is None:
             bucket = f"bisect_left({bounds}, {value})"
             consts = {bounds: measure.buckets}
-        else:     # a float value bisects float bounds: the same numbers (see _as_floats)
-            bucket = f"bisect_left({bounds}F if {value}.__class__ is float else {bounds}, {value})"
-            consts = {bounds: measure.buckets, f"{bounds}F": floats}
+        else:     # the same numbers as floats (see _as_floats): an int value compares with
+            # them exactly as with the bounds as written, a float value a little faster
+            bucket = f"bisect_left({bounds}F, {value})"
+            consts = {f"{bounds}F": floats}
         return [f"if {value} is not None:",
                 f"    h = cell[{slot}]",
                 f"    h[0] += {value}",

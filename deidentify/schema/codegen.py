@@ -121,10 +121,13 @@ def _bounded_str_lines(target: str, indent: str, *, optional: bool) -> list[str]
              "    return INVALID_FIELD"]
     if not optional:
         return [indent + line for line in check]
-    return [f"{indent}if {target} is MISSING:",
+    # A str first: the common case takes one class test and the length.
+    return [f"{indent}if {target}.__class__ is str:",
+            f"{indent}    if len({target}) > MAX_FIELD_CHARS:",
+            f"{indent}        return INVALID_FIELD",
+            f"{indent}elif {target} is MISSING or {target} is None:",
             f"{indent}    {target} = None",
-            f"{indent}elif {target} is not None and ({target}.__class__ is not str "
-            f"or len({target}) > MAX_FIELD_CHARS):",
+            f"{indent}else:",
             f"{indent}    return INVALID_FIELD"]
 
 
@@ -184,14 +187,19 @@ def generate_source(schema: Schema,
             # else (an unseen route field, an unseen URL) calls the templater.
             consts[f"ROUTE_HITS_{i}"] = None   # filled by the caller: its route-field cache
             consts[f"URL_HITS_{i}"] = None     # filled by the caller: its URL cache
-            body += [f"{ind}if v is None and u is None:",
-                     f"{ind}    return INVALID_FIELD",
-                     f"{ind}{d} = ROUTE_HITS_{i}.get(v)",
-                     f"{ind}if not {d}:",
-                     f"{ind}    if u is not None and (v is None or {d} is not None):",
-                     f"{ind}        {d} = URL_HITS_{i}.get(u.split('?', 1)[0])",
+            body += [f"{ind}if v is None:",
+                     f"{ind}    if u is None:",
+                     f"{ind}        return INVALID_FIELD",
+                     f"{ind}    {d} = URL_HITS_{i}.get(u.split('?', 1)[0])",
+                     f"{ind}    if {d} is None:",
+                     f"{ind}        {d} = DIM_{i}(None, u)",
+                     f"{ind}else:",
+                     f"{ind}    {d} = ROUTE_HITS_{i}.get(v)",
                      f"{ind}    if not {d}:",
-                     f"{ind}        {d} = DIM_{i}(v, u)"]
+                     f"{ind}        if u is not None and {d} is not None:",
+                     f"{ind}            {d} = URL_HITS_{i}.get(u.split('?', 1)[0])",
+                     f"{ind}        if not {d}:",
+                     f"{ind}            {d} = DIM_{i}(v, u)"]
             continue
         if kind == "host":
             consts[f"DIM_{i}"] = None          # filled by the caller: the host extractor
