@@ -105,7 +105,7 @@ Invariants (property-tested)
   digits or three digits.
 * No value is ever logged or raised; bad input of any type yields ``OTHER``.
 
-Memory: five caches per templater, each a plain dict of at most ``cache_size`` entries that
+Memory: five caches per templater, each a dict of at most ``cache_size`` entries that
 is cleared when full: the route field, the URL path, the URL up to its query (common
 ``http(s)://host/path`` shape only) and the raw path segment (keys longer than
 :data:`MAX_CACHED_KEY_CHARS` are computed uncached), and the route *shape* (the tuple of
@@ -490,6 +490,21 @@ def _path_of(url: str) -> str | None:
     return None if parts is None else parts[1]
 
 
+class _Segments(dict):
+    """The raw path segment cache: ``cache[seg]`` is the segment's output, learned (and
+    stored when short) by the templater on a miss, so a whole path is read with one
+    ``map`` over its segments."""
+
+    __slots__ = ("_learn",)
+
+    def __init__(self, learn: Any) -> None:
+        super().__init__()
+        self._learn = learn
+
+    def __missing__(self, seg: str) -> str:
+        return self._learn(seg)
+
+
 class RouteTemplate:
     """``(route field, url) -> '/v1/orders/{id}' | '__other__'`` with bounded caches.
 
@@ -519,7 +534,7 @@ class RouteTemplate:
         self._cache_size = cache_size
         self._route_cache: dict[str, str] = {}
         self._path_cache: dict[str, str] = {}
-        self._segment_cache: dict[str, str] = {}
+        self._segment_cache = _Segments(self._segment)
         self._shape_cache: dict[tuple, str] = {}
         self._url_cache: dict[str, str] = {}
         self._intern: dict[str, str] = {}
@@ -565,17 +580,15 @@ class RouteTemplate:
             if path is None:
                 return OTHER
             hit = self._path_cache.get(path)
-            if hit is None:
-                hit = self._remember(self._path_cache, path, self._from_path(path))
-            return hit
-        path = m[1]
-        hit = self._path_cache.get(path)
+            return self._from_path(path) if hit is None else hit
+        hit = self._path_cache.get(m[1])
         if hit is None:
-            hit = self._remember(self._path_cache, path, self._from_path(path))
+            hit = self._from_path(m[1])
         end = m.end(1)              # the URL up to its query or fragment (see url_hits)
-        if self._cache_size and end <= MAX_CACHED_KEY_CHARS:
+        size = self._cache_size
+        if end <= MAX_CACHED_KEY_CHARS and size:
             urls = self._url_cache
-            if len(urls) >= self._cache_size:
+            if len(urls) >= size:
                 urls.clear()
             urls[url[:end]] = hit
         return hit
@@ -646,34 +659,44 @@ class RouteTemplate:
         return self._finish(segments, more) or _NOT_TEMPLATE
 
     def _from_path(self, path: str) -> str:
-        """Template a URL path (no query/fragment) segment by segment."""
+        """Template a URL path (no query/fragment) segment by segment; remembered in the
+        path cache when short. The output is interned (a shape's or a declared route's one
+        string), so a cache entry holds its key and a shared value."""
         raw = path.split("/")
+        if not raw[0]:
+            del raw[0]              # the "" before a leading "/"
         if "" in raw:
             raw = list(filter(None, raw))
+        route = None
         if self._vocab.templates:
-            declared = self._declared([(unquote(s) if "%" in s else s).lower() for s in raw])
-            if declared is not None:
-                return declared
-        more = len(raw) > self._max_depth
-        if more:
-            del raw[self._max_depth:]
-        # Outputs are never None: a None is a segment not cached yet. The same few shapes
-        # come back with different identifiers, so the grammar check of a shape is cached
-        # (its key holds only outputs: placeholders and known literals).
-        segments: list[Any] = list(map(self._segment_cache.get, raw))
-        if None in segments:
-            learn = self._segment
-            for i, out in enumerate(segments):
-                if out is None:
-                    segments[i] = learn(raw[i])
-        shape = (more, *segments)
-        route = self._shape_cache.get(shape)
+            route = self._declared([(unquote(s) if "%" in s else s).lower() for s in raw])
+            if route is not None and self._cache_size:
+                route = self._intern.setdefault(route, route)
         if route is None:
-            route = self._finish(segments, more) or OTHER
-            if self._cache_size:
-                if len(self._shape_cache) >= self._cache_size:
-                    self._shape_cache.clear()
-                self._shape_cache[shape] = route
+            more = len(raw) > self._max_depth
+            if more:
+                del raw[self._max_depth:]
+            # Outputs are never None. A segment not cached yet is learned by the cache's
+            # __missing__ (_Segments); the same few shapes come back with different
+            # identifiers, so the grammar check of a shape is cached (its key holds only
+            # outputs: placeholders and known literals).
+            shape = (more, *map(self._segment_cache.__getitem__, raw))
+            route = self._shape_cache.get(shape)
+            if route is None:
+                route = self._finish(list(shape[1:]), more) or OTHER
+                if self._cache_size:
+                    route = self._intern.setdefault(route, route)
+                    if len(self._shape_cache) >= self._cache_size:
+                        self._shape_cache.clear()
+                    self._shape_cache[shape] = route
+        size = self._cache_size
+        if len(path) <= MAX_CACHED_KEY_CHARS and size:
+            paths = self._path_cache
+            if len(paths) >= size:
+                paths.clear()
+                if len(self._intern) >= 2 * size:
+                    self._intern.clear()
+            paths[path] = route
         return route
 
     def _segment(self, seg: str) -> str:
