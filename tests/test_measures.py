@@ -253,8 +253,9 @@ def test_the_shipped_kinds_update_in_one_generated_function() -> None:
 
 
 def test_histogram_buckets_ints_and_floats_as_the_declared_bounds() -> None:
-    """Float values bisect float copies of the bounds (faster in CPython): every value lands
-    in the bucket ``bisect_left`` over the declared bounds gives, bounds themselves included."""
+    """Values bisect float copies of the bounds (exact here): every value, int or float,
+    lands in the bucket ``bisect_left`` over the declared bounds gives, bounds themselves
+    included."""
     from bisect import bisect_left
 
     from deidentify.window import make_updater
@@ -284,7 +285,7 @@ def test_clamped_floats_and_ints_equal_the_reference_at_the_bounds() -> None:
     outside each bound, the value and its type are the reference closure's."""
     cs = schema_set().compiled[0]                  # latency_ms: min 0, max 1000
     for value in [-1, 0, 1000, 1001, -0.5, -0.0, 0.0, 1e-300, 0.5, 999.5, 1000.0, 1000.5,
-                  1e308, -1e308, float("inf"), float("-inf")]:
+                  1e308, -1e308, float("inf"), float("-inf"), float("nan")]:
         event = {**orjson.loads(call(T0)), "latency_ms": value}
         got, want = cs.extract(event), cs.extract_reference(event)
         assert repr(got) == repr(want), value
