@@ -20,6 +20,9 @@ from deidentify.runtime.heap import settle
 from deidentify.schema import SchemaSet
 
 BATCH_LINES = 4096
+READ_BUFFER_BYTES = 1 << 18
+"""A file's read buffer: with the default 8 KiB, reading and stripping 300,000 typical lines
+took ~65,000 ``read`` calls and 0.13-0.16 s; with 256 KiB, 0.09-0.10 s."""
 
 
 def _records(stream: BinaryIO) -> Iterator[tuple[int, bytes]]:
@@ -36,7 +39,8 @@ def run_preview(schemas: SchemaSet, path: str, *, region: str, out: BinaryIO,
     collector's scans (:func:`deidentify.runtime.heap.settle`, without its collection: the
     process ends with the file; not for a shared process)."""
     try:
-        stream = sys.stdin.buffer if path == "-" else open(path, "rb")
+        stream = (sys.stdin.buffer if path == "-"
+                  else open(path, "rb", buffering=READ_BUFFER_BYTES))
     except OSError as exc:
         print(f"deidentify: cannot read {path}: {exc.strerror or type(exc).__name__}",
               file=err)

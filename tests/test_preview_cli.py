@@ -111,3 +111,36 @@ def test_preview_settles_its_heap_and_a_library_call_does_not(tmp_path):
     assert library == "0 700"
     from deidentify.runtime.heap import YOUNG_THRESHOLD
     assert cli == f"True {YOUNG_THRESHOLD}"
+
+
+def test_lines_across_and_beyond_the_read_buffer_read_as_with_a_small_buffer(tmp_path,
+                                                                             monkeypatch):
+    """``preview`` reads a file through a READ_BUFFER_BYTES buffer: lines that straddle it,
+    one longer than it (a large field no schema reads), one over the 1 MiB cap, blank and
+    CRLF lines give the same output and report as an 8 KiB buffer."""
+    import io
+
+    from deidentify import preview
+    from deidentify.schema import load_schemas
+
+    size = preview.READ_BUFFER_BYTES
+    lines = [http(i, note="x" * (i * 997 % 5000)) for i in range(400)]
+    lines[50] = http(50, note="y" * (size + 123))           # longer than the buffer
+    lines[51] = http(51, note="z" * (1 << 20))              # over the 1 MiB cap
+    lines[52] = b"   "
+    lines[53] = http(53) + b"\r"
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    assert path.stat().st_size > 3 * size
+    schemas = load_schemas()
+
+    def run() -> tuple[bytes, str]:
+        out, err = io.BytesIO(), io.StringIO()
+        assert preview.run_preview(schemas, str(path), region="eu", out=out, err=err) == 0
+        return out.getvalue(), err.getvalue()
+
+    big = run()
+    monkeypatch.setattr(preview, "READ_BUFFER_BYTES", 8192)
+    assert big == run()
+    assert "events read: 399;" in big[1] and "too_large 1" in big[1]
+    assert orjson.loads(big[0].splitlines()[0])["measures"]["count"] == 398
