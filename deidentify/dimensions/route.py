@@ -123,8 +123,7 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
 from urllib.parse import unquote
 
 from deidentify.dimensions.host import NOT_IN_FAST_URL, OTHER, split_url
@@ -497,7 +496,7 @@ class _Segments(dict):
 
     __slots__ = ("_learn",)
 
-    def __init__(self, learn: Any) -> None:
+    def __init__(self, learn: Callable[[str], str]) -> None:
         super().__init__()
         self._learn = learn
 
@@ -676,10 +675,10 @@ class RouteTemplate:
             more = len(raw) > self._max_depth
             if more:
                 del raw[self._max_depth:]
-            # Outputs are never None. A segment not cached yet is learned by the cache's
-            # __missing__ (_Segments); the same few shapes come back with different
-            # identifiers, so the grammar check of a shape is cached (its key holds only
-            # outputs: placeholders and known literals).
+            # A segment not cached yet is learned by the cache's __missing__ (_Segments).
+            # The same few shapes come back with different identifiers, so the grammar
+            # check of a shape is cached (its key holds only outputs: placeholders and
+            # known literals).
             shape = (more, *map(self._segment_cache.__getitem__, raw))
             route = self._shape_cache.get(shape)
             if route is None:
