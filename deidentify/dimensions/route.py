@@ -580,9 +580,10 @@ class RouteTemplate:
                 return OTHER
             hit = self._path_cache.get(path)
             return self._from_path(path) if hit is None else hit
-        hit = self._path_cache.get(m[1])
+        path = m[1]
+        hit = self._path_cache.get(path)
         if hit is None:
-            hit = self._from_path(m[1])
+            hit = self._from_path(path)
         end = m.end(1)              # the URL up to its query or fragment (see url_hits)
         size = self._cache_size
         if end <= MAX_CACHED_KEY_CHARS and size:
