@@ -277,7 +277,10 @@ def _leaking_example(strategy, schemas) -> list[tuple[int, str]]:
     the rules that found the leak, or [] when no example leaked."""
     found: list[list[tuple[int, str]]] = []
 
-    @settings(max_examples=60, database=None, deadline=None,
+    # Derandomized: the same examples every run, so a mutant caught once is caught always
+    # (with a random seed, about 1 run in 20 drew 60 examples that all missed, e.g. seeds 32
+    # and 36 for the route mutant).
+    @settings(max_examples=60, database=None, deadline=None, derandomize=True,
               suppress_health_check=list(HealthCheck))
     @given(strategy)
     def search(pair):
