@@ -308,6 +308,8 @@ def _mutated_schemas(monkeypatch, cls_path: str, call) -> object:
     import importlib
     cls = getattr(importlib.import_module(module_name), cls_name)
     monkeypatch.setattr(cls, "__call__", call)
+    if hasattr(cls, "url_miss"):    # the templater's other entry (a URL-cache miss): the same
+        monkeypatch.setattr(cls, "url_miss", lambda self, key, url: call(self, None, url))
     return load_schemas(default_schema_dir())
 
 

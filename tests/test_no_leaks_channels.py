@@ -275,6 +275,8 @@ def test_sidecar_exception_path_logs_no_value(monkeypatch):
     from deidentify.sidecar.loop import BatchLoop
 
     monkeypatch.setattr(RouteTemplate, "__call__", _failing_route)
+    monkeypatch.setattr(RouteTemplate, "url_miss",          # its URL-cache miss entry too
+                        lambda self, key, url: _failing_route(self, None, url))
     schemas = load_schemas(default_schema_dir())       # compiled with the failing transform
     secrets, lines = collect_lines(
         st.tuples(name_cell("http_request"), hostile_cell("http_request", max_size=6)),

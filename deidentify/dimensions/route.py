@@ -593,6 +593,32 @@ class RouteTemplate:
             urls[url[:end]] = hit
         return hit
 
+    def url_miss(self, key: str, url: str) -> str:
+        """``self(None, url)``, for a str ``url`` whose ``url.split("?", 1)[0]`` is ``key``
+        (the generated extractor's :attr:`url_hits` miss, which has ``key`` at hand).
+
+        A key of the plain ``http(s)://host/path`` shape (printable ASCII, no space, ``#``
+        or ``\\``: a subset of what :data:`_FAST_URL_MATCH` takes, with the same host and
+        path) is split once, into scheme, host and the path's segments, and templated from
+        those; the path cache is neither read nor written (the URL cache, written here under
+        the key :meth:`__call__` would use, answers the URL the next time). Any other key
+        takes :meth:`__call__`."""
+        parts = key.split("/")
+        if (len(parts) > 3 and not parts[1] and parts[2]
+                and (parts[0] == "https:" or parts[0] == "http:")
+                and key.isascii() and key.isprintable()
+                and " " not in key and "#" not in key and "\\" not in key):
+            del parts[:3]
+            hit = self._from_segments(parts)
+            size = self._cache_size
+            if len(key) <= MAX_CACHED_KEY_CHARS and size:
+                urls = self._url_cache
+                if len(urls) >= size:
+                    urls.clear()
+                urls[key] = hit
+            return hit
+        return self(None, url)
+
     def cache_len(self) -> int:
         """Entries currently cached by route field, URL path and URL (never the keys)."""
         return len(self._route_cache) + len(self._path_cache) + len(self._url_cache)
@@ -601,11 +627,17 @@ class RouteTemplate:
         if self._cache_size and len(key) <= MAX_CACHED_KEY_CHARS:
             if len(cache) >= self._cache_size:
                 cache.clear()
-                if len(self._intern) >= 2 * self._cache_size:
-                    self._intern.clear()
-            value = self._intern.setdefault(value, value)
+            value = self._interned(value)
             cache[key] = value
         return value
+
+    def _interned(self, route: str) -> str:
+        """The one string kept for an output (cleared when it holds twice the cache size,
+        so that it stays bounded whichever caches fill)."""
+        intern = self._intern
+        if len(intern) >= 2 * self._cache_size:
+            intern.clear()
+        return intern.setdefault(route, route)
 
     def _finish(self, segments: list[str], more: bool) -> str | None:
         if len(segments) > self._max_depth:
@@ -665,13 +697,26 @@ class RouteTemplate:
         raw = path.split("/")
         if not raw[0]:
             del raw[0]              # the "" before a leading "/"
+        route = self._from_segments(raw)
+        size = self._cache_size
+        if len(path) <= MAX_CACHED_KEY_CHARS and size:
+            paths = self._path_cache
+            if len(paths) >= size:
+                paths.clear()
+            paths[path] = route
+        return route
+
+    def _from_segments(self, raw: list[str]) -> str:
+        """Template a path given as its segments (``path.split("/")`` without the "" before
+        a leading "/"; empty segments are dropped here); ``raw`` may be changed. The output
+        is interned (a shape's or a declared route's one string)."""
         if "" in raw:
             raw = list(filter(None, raw))
         route = None
         if self._vocab.templates:
             route = self._declared([(unquote(s) if "%" in s else s).lower() for s in raw])
             if route is not None and self._cache_size:
-                route = self._intern.setdefault(route, route)
+                route = self._interned(route)
         if route is None:
             more = len(raw) > self._max_depth
             if more:
@@ -685,18 +730,10 @@ class RouteTemplate:
             if route is None:
                 route = self._finish(list(shape[1:]), more) or OTHER
                 if self._cache_size:
-                    route = self._intern.setdefault(route, route)
+                    route = self._interned(route)
                     if len(self._shape_cache) >= self._cache_size:
                         self._shape_cache.clear()
                     self._shape_cache[shape] = route
-        size = self._cache_size
-        if len(path) <= MAX_CACHED_KEY_CHARS and size:
-            paths = self._path_cache
-            if len(paths) >= size:
-                paths.clear()
-                if len(self._intern) >= 2 * size:
-                    self._intern.clear()
-            paths[path] = route
         return route
 
     def _segment(self, seg: str) -> str:

@@ -185,19 +185,25 @@ def generate_source(schema: Schema,
             # decides (no route field, or one known not to be a template: ""), a URL seen
             # before up to its query is read inline too (RouteTemplate.url_hits). Anything
             # else (an unseen route field, an unseen URL) calls the templater.
+            # A URL not seen before takes the templater's url_miss with the key at hand.
             consts[f"ROUTE_HITS_{i}"] = None   # filled by the caller: its route-field cache
             consts[f"URL_HITS_{i}"] = None     # filled by the caller: its URL cache
+            consts[f"URL_MISS_{i}"] = None     # filled by the caller: its url_miss
             body += [f"{ind}if v is None:",
                      f"{ind}    if u is None:",
                      f"{ind}        return INVALID_FIELD",
-                     f"{ind}    {d} = URL_HITS_{i}.get(u.split('?', 1)[0])",
+                     f"{ind}    uk = u.split('?', 1)[0]",
+                     f"{ind}    {d} = URL_HITS_{i}.get(uk)",
                      f"{ind}    if {d} is None:",
-                     f"{ind}        {d} = DIM_{i}(None, u)",
+                     f"{ind}        {d} = URL_MISS_{i}(uk, u)",
                      f"{ind}else:",
                      f"{ind}    {d} = ROUTE_HITS_{i}.get(v)",
                      f"{ind}    if not {d}:",
                      f"{ind}        if u is not None and {d} is not None:",
-                     f"{ind}            {d} = URL_HITS_{i}.get(u.split('?', 1)[0])",
+                     f"{ind}            uk = u.split('?', 1)[0]",
+                     f"{ind}            {d} = URL_HITS_{i}.get(uk)",
+                     f"{ind}            if {d} is None:",
+                     f"{ind}                {d} = URL_MISS_{i}(uk, u)",
                      f"{ind}        if not {d}:",
                      f"{ind}            {d} = DIM_{i}(v, u)"]
             continue
@@ -319,6 +325,10 @@ def build_extract(schema: Schema, transforms: tuple[Callable | None, ...],
         if dim.type == "route":
             namespace[f"ROUTE_HITS_{i}"] = getattr(transforms[i], "route_hits", {})
             namespace[f"URL_HITS_{i}"] = getattr(transforms[i], "url_hits", {})
+            url_miss = getattr(transforms[i], "url_miss", None)
+            namespace[f"URL_MISS_{i}"] = (url_miss if url_miss is not None
+                                          else lambda key, url, dim=namespace[f"DIM_{i}"]:
+                                          dim(None, url))
         elif dim.type == "host":
             namespace[f"HOST_HITS_{i}"] = getattr(transforms[i], "fast_hits", {})
     mode = "" if fields is None else " decoded"

@@ -156,6 +156,47 @@ def test_url_hits_hold_what_the_templater_answers(urls: list[str], cache_size: i
             assert cold(None, key + tail) == hit
 
 
+@settings(suppress_health_check=[HealthCheck.too_slow])
+@given(calls=st.lists(st.tuples(_url(), st.sampled_from(["", "?", "?a=1", "?q=Silva#f"])),
+                      min_size=1, max_size=30),
+       cache_size=st.sampled_from([1, 2, 5, 65536]), declared=st.booleans(),
+       max_depth=st.sampled_from([1, 2, 8, 32]))
+@example(calls=[("https://api.example.com/v1/a\x7fb", ""), ("https://h/v1/a\tb", "?x"),
+                ("https://h/v1/caf\u00e9", ""), ("https://h/v1/a#b/c", ""),
+                ("https://h/v1/a\\b", ""), ("https://h", ""), ("https://h/", "?x"),
+                ("https:///v1/x", ""), ("http://u:p@h:8080//v1//orders/", ""),
+                ("https://h/v1/orders ", "")],          # split_url strips the space
+         cache_size=65536, declared=False, max_depth=8)
+def test_url_miss_answers_what_the_call_does(calls: list[tuple[str, str]], cache_size: int,
+                                             declared: bool, max_depth: int) -> None:
+    """The generated extractor's URL-cache miss, ``url_miss(url.split("?", 1)[0], url)``:
+    its own split of the plain ``http(s)://host/path`` shape and its fallback to the call
+    answer what an uncached templater does, warm or cold, and what it caches stays true."""
+    vocab = DECLARED if declared else None
+    warm = RouteTemplate(vocabulary=vocab, cache_size=cache_size, max_depth=max_depth)
+    cold = RouteTemplate(vocabulary=vocab, cache_size=0, max_depth=max_depth)
+    for url, tail in calls * 2:            # the second pass hits what the first one cached
+        full = url + tail
+        assert warm.url_miss(full.split("?", 1)[0], full) == cold(None, full)
+    for key, hit in warm.url_hits.items():
+        assert cold(None, key) == hit and cold(None, key + "?a=1") == hit
+    assert cold.cache_len() == 0
+
+
+def test_interned_outputs_stay_bounded_without_the_path_cache() -> None:
+    """url_miss never writes the path cache, whose clearing used to bound the interned
+    outputs: they are bounded by themselves (twice the cache size)."""
+    t = RouteTemplate(cache_size=2)
+    words = ["users", "orders", "invoices", "files", "reports", "accounts"]
+    seen = set()
+    for a in words:
+        for b in words:
+            url = f"https://api.example.com/v1/{a}/{b}"
+            seen.add(t.url_miss(url, url))
+            assert len(t._intern) <= 4
+    assert len(seen) == len(words) ** 2        # distinct outputs went through the intern
+
+
 def test_url_hits_are_keyed_by_the_url_before_its_query() -> None:
     warm = RouteTemplate()
     assert warm(None, "https://api.example.com/v1/orders?customer=cus_x1") == "/v1/orders"
