@@ -125,10 +125,11 @@ _LOCAL_LINES = {
     "{p}RECEIVED[0] += 1": "r{k} += 1",
     "if ts > {p}BATCH_TIME[0]:": "if ts > bt{k}:",
     "{p}BATCH_TIME[0] = ts": "bt{k} = ts",
-    "if {p}HOT[0] == start:": "if hs{k} == start:",
+    "if {p}HOT[0] <= ts < {p}HOT[2]:": "if hs{k} <= ts < he{k}:",
     "win = {p}HOT[1]": "win = hw{k}",
     "{p}HOT[0] = start": "hs{k} = start",
     "{p}HOT[1] = win": "hw{k} = win",
+    "{p}HOT[2] = start + {p}SIZE": "he{k} = start + {p}SIZE",
 }
 
 
@@ -138,8 +139,8 @@ def _batch_locals(body: list[str], k: int) -> tuple[list[str], list[str], list[s
     ``body`` unchanged and no lines when any other line uses those lists or a body already
     has a local of those names."""
     p = f"I{k}_"
-    table = {key.format(p=p): value.format(k=k) for key, value in _LOCAL_LINES.items()}
-    lists = re.compile(rf"\b{p}(?:RECEIVED|BATCH_TIME|HOT)\b|\b(?:r|bt|hs|hw){k}\b")
+    table = {key.format(p=p): value.format(p=p, k=k) for key, value in _LOCAL_LINES.items()}
+    lists = re.compile(rf"\b{p}(?:RECEIVED|BATCH_TIME|HOT)\b|\b(?:r|bt|hs|hw|he){k}\b")
     out = []
     for line in body:
         stripped = line.lstrip(" ")
@@ -155,7 +156,8 @@ def _batch_locals(body: list[str], k: int) -> tuple[list[str], list[str], list[s
     before = [f"    r{k} = 0",
               f"    bt{k} = {p}BATCH_TIME[0]",
               f"    hs{k} = {p}HOT[0]",
-              f"    hw{k} = {p}HOT[1]"]
+              f"    hw{k} = {p}HOT[1]",
+              f"    he{k} = {p}HOT[2]"]
     # The hot window is not written back: WindowAggregator.begin_batch clears it before
     # the next batch reads it.
     after = [f"        {p}RECEIVED[0] += r{k}",

@@ -71,6 +71,9 @@ from deidentify.schema.model import Measure, Privacy
 
 INF = float("inf")     # the horizon of a direct add: no event time is beyond it
 NO_TIME = -(1 << 62)   # below every event time (RFC 3339 years from 0001 included)
+# A schema's hot window [start, OpenWindow, end] when it has none: ``start <= ts < end`` holds
+# for no event time.
+NO_HOT = (0, None, 0)
 # The last line of a generated extractor (deidentify/schema/codegen.py).
 _EXTRACTED_RETURN = re.compile(
     r"( *)return make\(Extracted, \(ts, (\([^()]*\)), (\([^()]*\)), s\)\)$")
@@ -191,7 +194,7 @@ class WindowAggregator:
         window switch is the only place the generated code checks first offsets)."""
         self._batch_time[0] = self._stream_time.get(partition, NO_TIME)
         for hot in self._hot:
-            hot[0] = None
+            hot[:] = NO_HOT
 
     def end_batch(self, partition: Hashable) -> None:
         """Stores the batch's stream time of ``partition`` (see :meth:`begin_batch`)."""
@@ -269,7 +272,7 @@ class WindowAggregator:
         if built is not None:
             return built
         lines, namespace = update_body(cs.measures, FIRST_MEASURE)
-        hot: list = [None, None]       # [start, OpenWindow] this schema last wrote to
+        hot: list = list(NO_HOT)       # [start, OpenWindow, end] this schema last wrote to
         self._hot.append(hot)
         received = [0]
         self._received.append((cs.name, received))
@@ -286,15 +289,16 @@ class WindowAggregator:
             "RECEIVED[0] += 1",
             "if ts > BATCH_TIME[0]:",
             "    BATCH_TIME[0] = ts",
-            "start = ts - ts % SIZE",
-            "if HOT[0] == start:",
+            "if HOT[0] <= ts < HOT[2]:",
             "    win = HOT[1]",
             "else:",
+            "    start = ts - ts % SIZE",
             "    win = find_window(CS, start)",
             "    if win is None:",
             "        return LATE",
             "    HOT[0] = start",
             "    HOT[1] = win",
+            "    HOT[2] = start + SIZE",
             "    if offset >= 0 and partition not in win.first_offsets:",
             "        win.first_offsets[partition] = offset",
             "cell = win.cells.get(dims)",
@@ -447,7 +451,7 @@ class WindowAggregator:
         closing.sort(key=lambda w: (w.start_ms, w.schema.name, w.schema.version))
         if closing:
             for hot in self._hot:
-                hot[0] = hot[1] = None
+                hot[:] = NO_HOT
         out = []
         for win in closing:
             del self._windows[(win.schema.name, win.schema.version, win.start_ms)]

@@ -42,6 +42,24 @@ def test_event_within_grace_is_merged_late_event_is_dropped():
     assert counts(p.close_all()) == {("2026-11-20T10:01:00Z", "GET"): 2}
 
 
+@pytest.mark.parametrize("inline", [True, False])
+def test_each_millisecond_at_a_window_edge_lands_in_its_own_window(inline):
+    """Within a batch a schema reuses the window it last wrote to while event time stays in
+    its [start, end): the last millisecond of a window, the first of the next and back
+    again, in one batch (generated loop and fused calls), each count where it belongs."""
+    p = pipeline(grace="0s")
+    p.inline_bodies = inline
+    edge = T0 + MINUTE
+    times = [T0, edge - 1, edge, edge - 1, edge + MINUTE - 1, edge + MINUTE, edge, T0 - 1]
+    methods = ["GET", "GET", "PUT", "GET", "PUT", "POST", "PUT", "DELETE"]
+    batch = [(i, call(ts, method=m)) for i, (ts, m) in enumerate(zip(times, methods, strict=True))]
+    p.process_batch(batch, wall_ms=edge + 10 * MINUTE)
+    assert counts(p.close_all()) == {("2026-11-20T09:59:00Z", "DELETE"): 1,
+                                     ("2026-11-20T10:00:00Z", "GET"): 3,
+                                     ("2026-11-20T10:01:00Z", "PUT"): 3,
+                                     ("2026-11-20T10:02:00Z", "POST"): 1}
+
+
 def test_watermark_is_min_over_partitions():
     p = pipeline(grace="0s")
     p.process_batch([(0, call(T0 + 1_000))], partition=0)
