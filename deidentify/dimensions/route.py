@@ -123,7 +123,7 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from urllib.parse import unquote
 
 from deidentify.dimensions.host import NOT_IN_FAST_URL, OTHER, split_url
@@ -491,17 +491,39 @@ def _path_of(url: str) -> str | None:
 
 class _Segments(dict):
     """The raw path segment cache: ``cache[seg]`` is the segment's output, learned (and
-    stored when short) by the templater on a miss, so a whole path is read with one
+    stored when short) by ``__missing__`` on a miss, so a whole path is read with one
     ``map`` over its segments."""
 
-    __slots__ = ("_learn",)
+    __slots__ = ("_max_len", "_size", "_vocab")
 
-    def __init__(self, learn: Callable[[str], str]) -> None:
+    def __init__(self, vocab: RouteVocabulary, max_len: int, size: int) -> None:
         super().__init__()
-        self._learn = learn
+        self._vocab = vocab
+        self._max_len = max_len
+        self._size = size
 
     def __missing__(self, seg: str) -> str:
-        return self._learn(seg)
+        """The output of one raw URL path segment, remembered if short: a declared literal
+        as declared, else its class's placeholder, else the lowercased literal if known,
+        else ``{word}``."""
+        decoded = unquote(seg) if "%" in seg else seg
+        vocab = self._vocab
+        literals = vocab.literals
+        if literals and (lit := decoded.lower()) in literals:
+            out = lit
+        else:
+            placeholder = _classify(decoded, self._max_len)
+            if placeholder is None:
+                lit = decoded.lower()
+                out = lit if vocab.is_known(lit) else WORD
+            else:
+                out = placeholder
+        size = self._size
+        if size and len(seg) <= MAX_CACHED_KEY_CHARS:
+            if len(self) >= size:
+                self.clear()
+            self[seg] = out
+        return out
 
 
 class RouteTemplate:
@@ -533,7 +555,7 @@ class RouteTemplate:
         self._cache_size = cache_size
         self._route_cache: dict[str, str] = {}
         self._path_cache: dict[str, str] = {}
-        self._segment_cache = _Segments(self._segment)
+        self._segment_cache = _Segments(self._vocab, max_segment_len, cache_size)
         self._shape_cache: dict[tuple, str] = {}
         self._url_cache: dict[str, str] = {}
         self._intern: dict[str, str] = {}
@@ -735,20 +757,3 @@ class RouteTemplate:
                         self._shape_cache.clear()
                     self._shape_cache[shape] = route
         return route
-
-    def _segment(self, seg: str) -> str:
-        """The output of one raw URL path segment (a cache miss), remembered if short."""
-        decoded = unquote(seg) if "%" in seg else seg
-        lit = decoded.lower()
-        vocab = self._vocab
-        if lit in vocab.literals:
-            out = lit
-        else:
-            out = _classify(decoded, self._max_segment_len) or (
-                lit if vocab.is_known(lit) else WORD)
-        if self._cache_size and len(seg) <= MAX_CACHED_KEY_CHARS:
-            seg_cache = self._segment_cache
-            if len(seg_cache) >= self._cache_size:
-                seg_cache.clear()
-            seg_cache[seg] = out
-        return out

@@ -473,6 +473,10 @@ DECLARED_CASES = [
     ("declared-identifier-like-literal", None, "/hash/sha256", "/hash/sha256"),
     ("declared-camel-literal", None, "/v1/getUserProfile", "/v1/getuserprofile"),
     ("declared-literal-elsewhere", None, "/x/getuserprofile", "/x/getuserprofile"),
+    # a declared literal the classes would replace ({token}), where no template matches
+    ("declared-identifier-like-literal-elsewhere", None, "/x/sha256", "/x/sha256"),
+    ("declared-identifier-like-literal-in-url", None,
+     "https://api.example.com/v2/SHA256?x=1", "/v2/sha256"),
     ("no-match-other-depth", None, "/v1/users/alice/posts", "/v1/users/{word}/posts"),
     ("no-match-falls-back-to-words", None, "/v1/accounts/alice", "/v1/accounts/{word}"),
     ("declared-name-kept", "/v1/items/{member}", None, "/v1/items/{member}"),
