@@ -35,6 +35,9 @@ from deidentify.dimensions.host import FAST_SCHEMES, HostExtractor
 from deidentify.dimensions.route import RouteTemplate
 from deidentify.schema.model import FIELD_RE, OTHER, Schema
 
+STATUS_CODES = frozenset(range(100, 600))
+"""The HTTP status codes a ``status`` dimension takes (an int 100-599): one set lookup."""
+
 
 class StructFields:
     """Where each field path lives in the allowlist decoder's Structs (one event type).
@@ -225,15 +228,17 @@ def generate_source(schema: Schema,
             continue
         body += path_lines(dim.field, "v", ind)
         if kind == "enum":
-            consts[f"ALLOWED_{i}"] = frozenset(dim.values or ())
+            # value -> the schema's own string: cell keys then compare by identity
+            consts[f"ALLOWED_{i}"] = {value: value for value in dim.values or ()}
             body += [f"{ind}if v.__class__ is str:",
-                     f"{ind}    {d} = v if v in ALLOWED_{i} else OTHER",
+                     f"{ind}    {d} = ALLOWED_{i}.get(v, OTHER)",
                      f"{ind}elif v is MISSING or v is None:",
                      f"{ind}    {d} = OTHER",
                      f"{ind}else:",
                      f"{ind}    return INVALID_FIELD"]
         elif kind == "status":
-            body += [f"{ind}if v.__class__ is not int or not 100 <= v <= 599:",
+            consts["STATUS_CODES"] = STATUS_CODES
+            body += [f"{ind}if v.__class__ is not int or v not in STATUS_CODES:",
                      f"{ind}    return INVALID_FIELD",
                      f"{ind}{d} = v"]
         elif kind == "status_class":
