@@ -356,14 +356,15 @@ def load_name_data() -> NameData:
     by this very code from these very packages, else built (:func:`build_name_data`) and
     written there for the next process.
 
-    The cache is a JSON file of sorted name lists (public name and word lists, no event
-    data), under ``$XDG_CACHE_HOME/deidentify`` (default ``~/.cache/deidentify``), named by
-    a SHA-256 of this module's source, the versions of ``names``, ``faker`` and
-    ``pyspellchecker``, Python's version and its Unicode database version (folding), so a
-    change to any of them builds afresh. It is written atomically (a temporary file, then a
-    rename) with mode 0600; a cache that is missing, unreadable, malformed or not a set of
-    string lists is ignored and rebuilt, and an unwritable cache directory only costs the
-    build. Reading it takes ~0.06 s of CPU against ~1 s to build. JSON, not pickle: reading
+    The cache is a JSON file of the sorted name lists, each list one string of names
+    separated by spaces (public name and word lists, no event data), under
+    ``$XDG_CACHE_HOME/deidentify`` (default ``~/.cache/deidentify``), named by a SHA-256 of
+    this module's source, the versions of ``names``, ``faker`` and ``pyspellchecker``,
+    Python's version and its Unicode database version (folding), so a change to any of them
+    builds afresh. It is written atomically (a temporary file, then a rename) with mode
+    0600; a cache that is missing, unreadable, malformed or not an object of those strings
+    is ignored and rebuilt, and an unwritable cache directory only costs the build. Reading
+    it takes ~0.03 s of CPU against ~1 s to build. JSON, not pickle: reading
     the file runs no code. Whoever can write to the cache directory can change the name
     sets (and so what the ``person_name`` detector finds), as whoever can write to the
     installed packages can.
@@ -407,15 +408,21 @@ def _read_cache(path: str) -> dict[str, frozenset[str]] | None:
         return None
     out: dict[str, frozenset[str]] = {}
     for name in CACHE_FIELDS:
-        items = raw[name]
-        if type(items) is not list or not all(type(item) is str for item in items):
+        text = raw[name]
+        if type(text) is not str:
             return None
-        out[name] = frozenset(items)
+        out[name] = frozenset(text.split(" ")) if text else frozenset()
     return out
 
 
 def _write_cache(path: str, data: NameData) -> None:
-    payload = json.dumps({name: sorted(getattr(data, name)) for name in CACHE_FIELDS},
+    # One string per set, its sorted names joined by spaces (which JSON does not escape):
+    # reading it back is one JSON string and one split per set. No name holds a space
+    # (else nothing is written, and the next process builds the sets again).
+    sets = {name: sorted(getattr(data, name)) for name in CACHE_FIELDS}
+    if any(" " in item for items in sets.values() for item in items):
+        return
+    payload = json.dumps({name: " ".join(items) for name, items in sets.items()},
                          separators=(",", ":")).encode()
     tmp = f"{path}.{os.getpid()}.tmp"
     try:

@@ -8,6 +8,7 @@ and surname of the data must hit, whatever the separator, case or surrounding te
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import string
@@ -190,13 +191,31 @@ def test_cache_round_trip_gives_the_built_sets(tmp_path, monkeypatch) -> None:
 
 @pytest.mark.parametrize("content", [
     b"", b"not json", b"[]", b'{"first": []}',
-    b'{"first":[1],"last":[],"concat_first":[],"concat_last":[],"split_words":[],"words":[]}',
-    b'{"first":"ab","last":[],"concat_first":[],"concat_last":[],"split_words":[],"words":[]}',
-], ids=["empty", "not-json", "list", "missing-fields", "not-str", "not-list"])
+    b'{"first":1,"last":"","concat_first":"","concat_last":"","split_words":"","words":""}',
+    b'{"first":["ab"],"last":"","concat_first":"","concat_last":"","split_words":"","words":""}',
+], ids=["empty", "not-json", "list", "missing-fields", "not-str", "a-list"])
 def test_a_malformed_cache_is_ignored(tmp_path, content: bytes) -> None:
     path = tmp_path / "names.json"
     path.write_bytes(content)
     assert names._read_cache(str(path)) is None
+
+
+def test_a_well_formed_cache_is_read_as_written(tmp_path) -> None:
+    path = tmp_path / "names.json"
+    path.write_bytes(b'{"first":"ada grace","last":"","concat_first":"ada","concat_last":"",'
+                     b'"split_words":"","words":"x"}')
+    assert names._read_cache(str(path)) == {
+        "first": frozenset({"ada", "grace"}), "last": frozenset(), "concat_first":
+        frozenset({"ada"}), "concat_last": frozenset(), "split_words": frozenset(),
+        "words": frozenset({"x"})}
+
+
+def test_a_name_with_a_space_is_not_cached(tmp_path) -> None:
+    """The cache joins names with spaces: a set holding one cannot be written as is."""
+    data = dataclasses.replace(DATA, first=DATA.first | {"mary ann"})
+    path = tmp_path / "names.json"
+    names._write_cache(str(path), data)
+    assert not path.exists()
 
 
 def test_cache_is_keyed_by_the_code(tmp_path, monkeypatch) -> None:
