@@ -226,19 +226,23 @@ def parse_measure_spec(ctx: _Ctx, name: str, spec: Located, line: int | None) ->
     return kind.parse(ctx, name, spec, line)
 
 
-def update_body(measures: Iterable[Measure], first_slot: int, values: str = "values"
-                ) -> tuple[list[str], dict[str, Any]]:
+def update_body(measures: Iterable[Measure], first_slot: int, values: str = "values",
+                names: list[str] | None = None) -> tuple[list[str], dict[str, Any]]:
     """The unindented lines that apply one event's measure contributions (the tuple named
-    ``values``) to the cell list named ``cell``, and the constants they read: each measure's
+    ``values``, or with ``names`` the variables of those names, one per measure) to the cell
+    list named ``cell``, and the constants they read: each measure's
     :meth:`MeasureKind.update_lines` (measure ``i`` lives in ``cell[first_slot + i]``).
     Shared by :func:`build_updater` and the window's generated ``add``
     (:meth:`deidentify.window.WindowAggregator.adder`)."""
     measures = tuple(measures)
     body: list[str] = []
     namespace: dict[str, Any] = {"bisect_left": bisect_left}
-    names = [f"v{i}" for i in range(len(measures))]
-    if names:
-        body.append(f"{', '.join(names)}{',' if len(names) == 1 else ''} = {values}")
+    if names is None:
+        names = [f"v{i}" for i in range(len(measures))]
+        if names:
+            body.append(f"{', '.join(names)}{',' if len(names) == 1 else ''} = {values}")
+    elif len(names) != len(measures):
+        raise ValueError("one name per measure")
     for i, measure in enumerate(measures):
         lines, consts = kind_of(measure).update_lines(measure, str(first_slot + i),
                                                       names[i], f"U{i}_")

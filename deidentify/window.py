@@ -157,7 +157,7 @@ class WindowAggregator:
         # Keyed by the CompiledSchema object itself (identity), never by id(): after a hot
         # reload an id could be reused by a new schema with other measures.
         self._adders: dict[CompiledSchema, Callable] = {}
-        self._add_bodies: dict[CompiledSchema, tuple[list[str], dict]] = {}
+        self._add_bodies: dict[CompiledSchema, dict] = {}
         self._fused: dict[Callable, Callable] = {}     # generated extract -> extract+add
         # Per schema, the window it last wrote to ([start, OpenWindow]): consecutive events
         # mostly share it, and an open window cannot be late. Forgotten whenever a window
@@ -242,19 +242,15 @@ class WindowAggregator:
         at, match = ret[0]
         ind, dims, values = match.groups()
         subject = "s"
-        add_lines, add_namespace = self._add_body(cs)
-        # The measure values are bound by name: no tuple is built and unpacked per event.
+        # The add lines read the extractor's own variables: its measure values by name (no
+        # tuple is built and unpacked per event) and its subject ``s``.
         names = [v.strip() for v in values.strip("()").split(",") if v.strip()]
-        unpack = f"{', '.join(f'v{i}' for i in range(len(names)))}{',' if len(names) == 1 else ''} = values"
-        add_lines = [line if line != unpack else
-                     "; ".join(f"v{i} = {name}" for i, name in enumerate(names))
-                     for line in add_lines]
+        add_lines, add_namespace = self._add_body(cs, names, subject)
         namespace = dict(extract.__globals__)
         if set(add_namespace) & set(namespace) - {"__builtins__", "bisect_left"}:
             raise ValueError("generated names collide")     # pragma: no cover
         namespace.update(add_namespace)
-        lines[at:at + 1] = [f"{ind}dims = {dims}", f"{ind}subject = {subject}",
-                                    *[ind + line for line in add_lines]]
+        lines[at:at + 1] = [f"{ind}dims = {dims}", *[ind + line for line in add_lines]]
         lines[0] = "def extract_add(event, partition, offset, horizon):"
         source = "\n".join(lines)
         exec(compile(source, f"<deidentify extract+add {cs.name} v{cs.version}>", "exec"),
@@ -264,14 +260,22 @@ class WindowAggregator:
         self._fused[extract] = fused
         return fused
 
-    def _add_body(self, cs: CompiledSchema) -> tuple[list[str], dict]:
-        """The lines of ``add`` after ``ts, dims, values, subject`` are bound, and their
-        namespace: built once per schema, so every function built from them shares the
-        schema's hot window and received count."""
-        built = self._add_bodies.get(cs)
-        if built is not None:
-            return built
-        lines, namespace = update_body(cs.measures, FIRST_MEASURE)
+    def _add_body(self, cs: CompiledSchema, names: list[str] | None = None,
+                  subject: str = "subject") -> tuple[list[str], dict]:
+        """The lines of ``add`` after ``ts``, ``dims`` and the subject (the variable named
+        ``subject``) are bound, with the measure values in the tuple ``values`` or, given
+        ``names``, in variables of those names; and their namespace, built once per schema,
+        so every function built from it shares the schema's hot window and received
+        count."""
+        lines, consts = update_body(cs.measures, FIRST_MEASURE, names=names)
+        namespace = self._add_bodies.get(cs)
+        if namespace is None:
+            namespace = self._add_bodies[cs] = self._add_state(cs, consts)
+        return self._add_lines(subject) + lines + ["return None"], namespace
+
+    def _add_state(self, cs: CompiledSchema, consts: dict) -> dict:
+        """The namespace of a schema's add lines: its constants and its window state."""
+        namespace = dict(consts)
         hot: list = list(NO_HOT)       # [start, OpenWindow, end] this schema last wrote to
         self._hot.append(hot)
         received = [0]
@@ -280,10 +284,14 @@ class WindowAggregator:
             HOT=hot, SIZE=cs.size_ms, CS=cs, LATE=DropReason.LATE, RECEIVED=received,
             FUTURE=DropReason.FUTURE_TIMESTAMP,
             BATCH_TIME=self._batch_time, find_window=self._find_window, new_cell=self._new_cell, HASH=self._hash)
+        return namespace
+
+    def _add_lines(self, subject: str) -> list[str]:
+        """The add lines up to the measure updates, the subject in the variable ``subject``."""
         # A str subject is hashed inline when hash() is keyed (see make_subject_hasher).
-        hashed = ("hash(subject) if subject.__class__ is str else HASH(subject)"
-                  if self._str_hash_keyed else "HASH(subject)")
-        body = [
+        hashed = (f"hash({subject}) if {subject}.__class__ is str else HASH({subject})"
+                  if self._str_hash_keyed else f"HASH({subject})")
+        return [
             "if ts > horizon:",
             "    return FUTURE",
             "RECEIVED[0] += 1",
@@ -305,16 +313,12 @@ class WindowAggregator:
             "if cell is None:",
             "    cell = new_cell(win, CS, dims)",
             "cell[0] += 1",
-            "if subject is not None:",
+            f"if {subject} is not None:",
             "    subjects = cell[1]",
             "    if subjects.__class__ is set:",
             f"        subjects.add({hashed})",
             "        if len(subjects) >= win.k:",
-            "            cell[1] = win.k",
-            *lines,
-            "return None"]
-        self._add_bodies[cs] = body, namespace
-        return body, namespace
+            "            cell[1] = win.k"]
 
     def take_received(self) -> Iterator[tuple[str, int]]:
         """``(schema name, events)`` that ``add`` took within the horizon (late ones
