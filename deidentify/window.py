@@ -157,7 +157,7 @@ class WindowAggregator:
         # Keyed by the CompiledSchema object itself (identity), never by id(): after a hot
         # reload an id could be reused by a new schema with other measures.
         self._adders: dict[CompiledSchema, Callable] = {}
-        self._add_bodies: dict[CompiledSchema, dict] = {}
+        self._add_states: dict[CompiledSchema, dict] = {}
         self._fused: dict[Callable, Callable] = {}     # generated extract -> extract+add
         # Per schema, the window it last wrote to ([start, OpenWindow]): consecutive events
         # mostly share it, and an open window cannot be late. Forgotten whenever a window
@@ -268,9 +268,9 @@ class WindowAggregator:
         so every function built from it shares the schema's hot window and received
         count."""
         lines, consts = update_body(cs.measures, FIRST_MEASURE, names=names)
-        namespace = self._add_bodies.get(cs)
+        namespace = self._add_states.get(cs)
         if namespace is None:
-            namespace = self._add_bodies[cs] = self._add_state(cs, consts)
+            namespace = self._add_states[cs] = self._add_state(cs, consts)
         return self._add_lines(subject) + lines + ["return None"], namespace
 
     def _add_state(self, cs: CompiledSchema, consts: dict) -> dict:

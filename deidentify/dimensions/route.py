@@ -114,7 +114,9 @@ grammar check is done once. Outputs are interned, so a cache entry costs its key
 length) plus ~100 B of dict overhead: ~10 MiB per cache for typical 40-character paths at the
 default 65536, ~25 MiB worst case; shapes are few (one per published route). The route-field
 and URL caches are also read inline by the generated extractor
-(:attr:`RouteTemplate.route_hits`, :attr:`RouteTemplate.url_hits`). A
+(:attr:`RouteTemplate.route_hits`, :attr:`RouteTemplate.url_hits`); its URL-cache miss
+(:meth:`RouteTemplate.url_miss`) neither reads nor writes the path cache. Interned outputs are
+cleared when they number twice ``cache_size``. A
 :class:`RouteVocabulary` holds its declared templates (a trie, ~200 B per template segment)
 and a known-word cache of at most ``cache_size`` entries, cleared when full.
 """

@@ -186,9 +186,9 @@ def generate_source(schema: Schema,
                 body.append(f"{ind}u = None")
             # The route-field cache hit inline (a route field seen before). Where the URL
             # decides (no route field, or one known not to be a template: ""), a URL seen
-            # before up to its query is read inline too (RouteTemplate.url_hits). Anything
-            # else (an unseen route field, an unseen URL) calls the templater.
-            # A URL not seen before takes the templater's url_miss with the key at hand.
+            # before up to its query is read inline too (RouteTemplate.url_hits), and an unseen
+            # one calls the templater's url_miss with the key at hand. An unseen route field
+            # calls the templater.
             consts[f"ROUTE_HITS_{i}"] = None   # filled by the caller: its route-field cache
             consts[f"URL_HITS_{i}"] = None     # filled by the caller: its URL cache
             consts[f"URL_MISS_{i}"] = None     # filled by the caller: its url_miss
