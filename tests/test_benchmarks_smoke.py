@@ -53,3 +53,25 @@ def test_offline_harness_writes_consistent_results(tmp_path):
     md = (results / "latest.md").read_text()
     assert "| preview |" in md and "| parse-only |" in md and "preview/parse-only" in md
     assert "| preview |" in proc.stdout                      # the table is printed too
+
+
+def test_sidecar_sampling_turns_fine_only_near_the_end():
+    """The sidecar is scraped every 0.5 s while the end is far, every 0.1 s once the last two
+    samples' rate would consume the rest within two coarse intervals."""
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.contenders import next_sample_in
+    from benchmarks.measure import Sample
+
+    def at(t, consumed):
+        return Sample(t, 0.0, 0, consumed)
+
+    total = 1_000_000
+    # 100k events/s: 1.0 s of work left is exactly two intervals, not less: still coarse.
+    assert next_sample_in(at(0.0, 0), at(1.0, 100_000), 200_000, 0.5, 0.1) == 0.5
+    assert next_sample_in(at(0.0, 0), at(1.0, 100_000), 199_999, 0.5, 0.1) == 0.1
+    assert next_sample_in(at(0.0, 0), at(1.0, 100_000), total, 0.5, 0.1) == 0.5
+    # nothing to estimate a rate from, or no progress: coarse
+    assert next_sample_in(None, at(1.0, 100_000), total, 0.5, 0.1) == 0.5
+    assert next_sample_in(at(0.0, None), at(1.0, 100_000), total, 0.5, 0.1) == 0.5
+    assert next_sample_in(at(0.0, 5), at(1.0, 5), 6, 0.5, 0.1) == 0.5
+    assert next_sample_in(at(1.0, 0), at(1.0, 5), 6, 0.5, 0.1) == 0.5
