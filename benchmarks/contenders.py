@@ -186,7 +186,9 @@ def run_deidentify(ctx: RunContext, rep: int, partitions: int, *, e2e: bool = Fa
     rate says the end is less than two intervals away (:func:`next_sample_in`): each
     ``/metrics`` scrape costs the sidecar ~1.4 ms of CPU (measured), which at 10 per second
     would be ~1.4% of the CPU being measured, a load no scraper puts on it in production
-    (Prometheus scrapes every 15-60 s), while the end of the span keeps its 0.1 s resolution. With ``e2e`` it then waits until the group's committed offsets reach the end of every
+    (Prometheus scrapes every 15-60 s), while the end of the span keeps its 0.1 s resolution.
+
+    With ``e2e`` it then waits until the group's committed offsets reach the end of every
     raw partition (the last windows close by wall clock once the partitions are idle) and
     counts what the central topic holds.
     """
@@ -218,7 +220,7 @@ def run_deidentify(ctx: RunContext, rep: int, partitions: int, *, e2e: bool = Fa
                 consumed_at = s.t
                 break
             time.sleep(next_sample_in(previous, s, total, interval_s, near_end_s))
-            previous = s if s is not None and s.consumed is not None else previous
+            previous = s
         if consumed_at is None:
             why = "timed out" if child.alive() else "exited"
             raise ContenderFailed(f"{label} {why} before consuming every event "

@@ -58,7 +58,8 @@ def test_offline_harness_writes_consistent_results(tmp_path):
 def test_sidecar_sampling_turns_fine_only_near_the_end():
     """The sidecar is scraped every 0.5 s while the end is far, every 0.1 s once the last two
     samples' rate would consume the rest within two coarse intervals."""
-    sys.path.insert(0, str(ROOT))
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
     from benchmarks.contenders import next_sample_in
     from benchmarks.measure import Sample
 
