@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import hashlib
 import json
 import os
 import secrets
@@ -44,7 +45,9 @@ from benchmarks import contenders as C
 from benchmarks.dataset import Dataset, ensure_dataset
 from benchmarks.measure import python_argv
 
-ROOT = Path(__file__).resolve().parent.parent
+# A reshaped copy is cached next to the data set, keyed by this module's source as well, so
+# that a changed rewrite is never measured from a stale copy.
+_SOURCE_TAG = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:12]
 
 Reshape = Callable[[dict, int], bytes]
 
@@ -135,9 +138,9 @@ def reshape_file(source: str, target: str, shape: str) -> int:
 
 def shaped_path(dataset: Dataset, shape: str) -> str:
     """The reshaped copy of ``dataset`` (made once, next to it)."""
-    target = f"{dataset.path[:-len('.jsonl')]}.{shape}.jsonl"
     if shape == "as-generated":
         return dataset.path
+    target = f"{dataset.path.removesuffix('.jsonl')}.{shape}-{_SOURCE_TAG}.jsonl"
     if not os.path.exists(target):
         reshape_file(dataset.path, target, shape)
     return target
