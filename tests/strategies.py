@@ -635,8 +635,10 @@ def _url(s: _Secrets, *, host: str | None = None, path: str | None = None) -> st
 
 
 def _clean_path(s: _Secrets, template: str) -> str:
-    """A concrete path for a clean template: ids are plain numbers (no secret)."""
-    return template.replace("{id}", str(s.between(1000, 99_999_999)))
+    """A concrete path for a clean template: ids are plain numbers (no secret) of 4 to 7
+    digits: an 8-digit number can be a compact date (``19961226``), which the templater
+    publishes as ``{date}``, so the event would fall in another cell than its template's."""
+    return template.replace("{id}", str(s.between(1000, 9_999_999)))
 
 
 # --------------------------------------------------------------------------------------------
